@@ -1,0 +1,29 @@
+# One command each, on a fresh machine (Python 3.11 + pip + gcc): they create .venv and install what is missing.
+#   make demo   - the main job: train cpu_lite0 on the built-in synthetic data, predict, evaluate vs baselines
+#   make test   - ruff + the CPU test suite (what CI runs)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/baiseg demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check baiseg tests bench
+
+test: lint
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,18 @@
+"""BAISeg: boundary-assisted weakly supervised instance segmentation from semantic masks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["Predictor", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: ``import baiseg`` stays cheap (no torch) until the predictor is asked for.
+    if name == "Predictor":
+        from baiseg.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'baiseg' has no attribute {name!r}")

@@ -1,0 +1,54 @@
+"""The ``baiseg`` command: one entry point, one module per subcommand under ``baiseg/commands/``.
+
+Each command module defines ``register(subparsers)`` that adds its parser and sets ``func`` to a callable taking the
+parsed ``argparse.Namespace`` and returning an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from baiseg import __version__
+from baiseg.errors import BaisegError
+
+COMMANDS = ["data", "info", "train", "predict", "evaluate", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baiseg",
+        description="BAISeg: instance segmentation from semantic masks via instance-aware boundaries.",
+    )
+    parser.add_argument("--version", action="version", version=f"baiseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"baiseg.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"baiseg.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except BaisegError as e:
+        print(f"baiseg {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"baiseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

