@@ -1,0 +1,1 @@
+"""Training engine: trainer, LR schedule, atomic checkpoints, released weights (safetensors), DDP helpers."""

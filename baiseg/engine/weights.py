@@ -1,0 +1,204 @@
+"""Released weights: a ``*.safetensors`` file whose metadata holds the resolved config and the class list.
+
+The file is self-describing: ``load_weights`` rebuilds the network with ``baiseg.models.build_model`` from the stored
+config and loads the tensors strictly. Nothing is ever unpickled.
+
+Metadata keys (all strings, as safetensors requires):
+
+- ``format``: ``"baiseg-weights-1"``,
+- ``config``: the resolved ``Config`` as YAML (``baiseg.config.dump_yaml``),
+- ``class_names`` / ``category_ids``: JSON lists of the K thing classes and their result-file ids,
+- ``baiseg_version``, and any ``extra`` entries given to ``save_weights`` (e.g. ``iteration``, ``metric``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from baiseg import __version__
+from baiseg.config import Config, ConfigError, config_from_dict, dump_yaml
+from baiseg.errors import WeightsError
+
+FORMAT = "baiseg-weights-1"
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The bare module inside DistributedDataParallel / DataParallel / ``torch.compile`` wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` then fsync and rename over ``path``: a crash leaves the old file or the new one.
+
+    Args:
+        path: final file path; its folder must exist.
+        write: writes the complete file at the temporary path it is given.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - some filesystems refuse directory fsync
+        pass
+    return path
+
+
+def save_weights(
+    path: str | os.PathLike,
+    model: nn.Module,
+    cfg: Config,
+    class_names: list[str],
+    category_ids: list[int] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the model's state dict and its description atomically to ``path`` (``*.safetensors``).
+
+    Args:
+        path: output file.
+        model: the network (wrappers such as DDP are removed).
+        cfg: the resolved config; ``cfg.model.num_classes`` must equal ``len(class_names) + 1``.
+        class_names: K thing class names (semantic ids 1..K).
+        category_ids: K ids for result files; default 1..K.
+        extra: additional JSON-serialisable facts stored in the metadata.
+
+    Returns:
+        The path written.
+    """
+    from safetensors.torch import save_file
+
+    if category_ids is None:
+        category_ids = list(range(1, len(class_names) + 1))
+    if len(category_ids) != len(class_names):
+        raise ValueError(f"{len(class_names)} class names but {len(category_ids)} category ids")
+    if cfg.model.num_classes != len(class_names) + 1:
+        raise ValueError(
+            f"cfg.model.num_classes={cfg.model.num_classes} but {len(class_names)} classes (+1 background) were given"
+        )
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in unwrap_model(model).state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "config": dump_yaml(cfg),
+        "class_names": json.dumps(list(class_names)),
+        "category_ids": json.dumps([int(c) for c in category_ids]),
+        "baiseg_version": __version__,
+    }
+    for k, v in (extra or {}).items():
+        meta[str(k)] = v if isinstance(v, str) else json.dumps(v)
+    return atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+
+
+def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The decoded metadata of a weights file without loading its tensors.
+
+    Returns:
+        ``{"config": Config, "class_names": list[str], "category_ids": list[int], "baiseg_version": str, ...}``;
+        extra entries are JSON-decoded where possible.
+
+    Raises:
+        WeightsError: the file is missing, not safetensors, or not a baiseg weights file.
+    """
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"weights file '{p}' does not exist: give a *.safetensors file written by 'baiseg train'")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            raw = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        raise WeightsError(f"'{p}' is not a safetensors file ({e}); give best.safetensors or last.safetensors") \
+            from None
+    if raw.get("format") != FORMAT or "config" not in raw:
+        raise WeightsError(f"'{p}' is a safetensors file but not baiseg weights (no '{FORMAT}' metadata)")
+    try:
+        cfg = config_from_dict(yaml.safe_load(raw["config"]) or {})
+    except (ConfigError, yaml.YAMLError) as e:
+        raise WeightsError(f"'{p}': the stored config does not fit this baiseg version: {e}") from None
+    meta: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in ("config", "format"):
+            continue
+        try:
+            meta[k] = json.loads(v)
+        except json.JSONDecodeError:
+            meta[k] = v
+    meta["config"] = cfg
+    return meta
+
+
+def load_weights(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    build_fn: Callable[[Any], nn.Module] | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network described by a weights file and load its tensors strictly.
+
+    Args:
+        path: a ``*.safetensors`` file written by ``save_weights``.
+        device: where the model and tensors go.
+        build_fn: builds the model from ``cfg.model``; default ``baiseg.models.build_model``. Pretrained backbone
+            downloads are switched off (the file holds every weight).
+
+    Returns:
+        ``(model in eval mode, meta)`` with meta as in ``read_weights_meta``.
+
+    Raises:
+        WeightsError: the file is unreadable or its tensors do not fit the stored config.
+    """
+    from safetensors.torch import load_file
+
+    meta = read_weights_meta(path)
+    cfg: Config = copy.deepcopy(meta["config"])
+    cfg.model.pretrained = False
+    cfg.model.backbone_weights = None
+    if build_fn is None:
+        from baiseg.models import build_model as build_fn
+    model = build_fn(cfg.model)
+    try:
+        state = load_file(str(path), device=str(device))
+    except Exception as e:
+        raise WeightsError(f"'{path}': cannot read tensors ({e})") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    bad = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or bad:
+        detail = "; ".join(
+            f"{name}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", bad))
+            if keys
+        )
+        raise WeightsError(f"'{path}' does not fit the model built from its config ({detail})")
+    model.load_state_dict(state, strict=True)
+    model.to(device).eval()
+    return model, meta
