@@ -1,0 +1,164 @@
+"""COCO mask AP through pycocotools (``iouType='segm'``), plus COCOeval at the VOC thresholds as a second view.
+
+Ground truth is gathered from dataset samples (crowd instances become ``iscrowd=1`` regions that COCOeval ignores;
+void pixels are left out of the GT masks) and predictions from instances dicts, both as compressed RLE; COCOeval runs
+in memory at :meth:`COCOInstanceEvaluator.evaluate`. The "VOC view" is COCOeval with ``iouThrs=[.25, .5, .7, .75]``
+(how CIM reports VOC): 101-point interpolated precision and greedy matching with fall-back, so it differs slightly
+from :mod:`baiseg.evaluation.voc`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample
+from baiseg.evaluation.results import encode_masks, json_image_id
+from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
+
+
+def _coco_from(images: list[dict], annotations: list[dict], categories: list[dict]) -> COCO:
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": annotations, "categories": categories}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def _ann(ann_id: int, img_id: int, cat: int, rle: dict, extra: dict) -> dict[str, Any]:
+    rle_b = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+    return {
+        "id": ann_id,
+        "image_id": img_id,
+        "category_id": cat,
+        "segmentation": rle_b,
+        "area": float(mask_utils.area(rle_b)),
+        "bbox": [float(v) for v in mask_utils.toBbox(rle_b)],
+        **extra,
+    }
+
+
+def _mean_valid(x: np.ndarray) -> float:
+    valid = x[x > -1]
+    return float(valid.mean()) if valid.size else float("nan")
+
+
+class COCOInstanceEvaluator:
+    """COCO AP / AP50 / AP75 (segm) over a dataset, fed one image at a time.
+
+    Args:
+        num_classes: K thing classes (semantic ids 1..K).
+        category_ids: K dataset category ids used in results files (default 1..K).
+        class_names: K names (default the category ids as strings).
+        max_dets: COCOeval's detection limit per image (default 100).
+    """
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        category_ids: list[int] | None = None,
+        class_names: list[str] | None = None,
+        max_dets: int = 100,
+    ) -> None:
+        k = num_classes or (len(category_ids) if category_ids else len(class_names or []))
+        self.category_ids = [int(c) for c in category_ids] if category_ids else list(range(1, k + 1))
+        self.class_names = list(class_names) if class_names else [str(c) for c in self.category_ids]
+        self.max_dets = int(max_dets)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every processed image."""
+        self._images: list[dict[str, Any]] = []
+        self._gt: list[dict[str, Any]] = []
+        self._dt: list[dict[str, Any]] = []
+        self._results: list[dict[str, Any]] = []
+
+    def _cat(self, cls: int, image_id: str, what: str) -> int:
+        if not 1 <= cls <= len(self.category_ids):
+            raise EvaluationError(
+                f"{what} of image '{image_id}' has class {cls}, outside 1..{len(self.category_ids)}: "
+                "use semantic ids of the dataset's classes (0 = background is not an instance)"
+            )
+        return self.category_ids[cls - 1]
+
+    def process(self, gt_sample: dict[str, Any], prediction: dict[str, Any]) -> None:
+        """Add one image: its GT instances (crowd flagged) and the predicted instances.
+
+        Args:
+            gt_sample: dataset sample with ``instances`` and ``semantic`` (255 = void).
+            prediction: instances dict (masks bool P x H x W, classes int P in 1..K, scores float P).
+        """
+        gt, void = gt_from_sample(gt_sample)
+        height, width = gt["masks"].shape[1:] if void is None else void.shape
+        image_id = str(gt_sample.get("image_id", len(self._images)))
+        pred = check_prediction(prediction, height, width, image_id)
+        img_id = len(self._images) + 1
+        self._images.append({"id": img_id, "height": int(height), "width": int(width), "file_name": image_id})
+        gt_masks = gt["masks"] if void is None or not void.any() else gt["masks"] & ~void[None]
+        for rle, cls, crowd in zip(encode_masks(gt_masks), gt["classes"], gt["crowd"]):
+            cat = self._cat(int(cls), image_id, "ground truth")
+            self._gt.append(_ann(len(self._gt) + 1, img_id, cat, rle, {"iscrowd": int(crowd)}))
+        for rle, cls, score in zip(encode_masks(pred["masks"]), pred["classes"], pred["scores"]):
+            cat = self._cat(int(cls), image_id, "prediction")
+            self._dt.append(_ann(len(self._dt) + 1, img_id, cat, rle, {"iscrowd": 0, "score": float(score)}))
+            self._results.append(
+                {
+                    "image_id": json_image_id(image_id),
+                    "category_id": cat,
+                    "segmentation": rle,
+                    "score": round(float(score), 6),
+                }
+            )
+
+    def results(self) -> list[dict[str, Any]]:
+        """All processed predictions as COCO results entries (dataset image ids and category ids)."""
+        return list(self._results)
+
+    def _run(self, iou_thrs: np.ndarray | None) -> np.ndarray:
+        """COCOeval precision array T x R x K x A x M (-1 where a class has no GT)."""
+        cats = [{"id": c, "name": n} for c, n in zip(self.category_ids, self.class_names)]
+        gt = _coco_from(self._images, self._gt, cats)
+        dt = _coco_from(self._images, self._dt, cats)
+        ev = COCOeval(gt, dt, iouType="segm")
+        if iou_thrs is not None:
+            ev.params.iouThrs = np.asarray(iou_thrs, dtype=np.float64)
+        ev.params.maxDets = [1, 10, self.max_dets]
+        with contextlib.redirect_stdout(io.StringIO()):
+            ev.evaluate()
+            ev.accumulate()
+        return ev.eval["precision"]
+
+    def evaluate(self) -> dict[str, Any]:
+        """COCO AP, AP50, AP75 and the VOC-threshold view.
+
+        Returns:
+            ``{"AP": float, "AP50": ..., "AP75": ..., "voc_view": {"mAP25": ..., "mAP50": ..., "mAP70": ...,
+            "mAP75": ...}, "per_class_AP": {name: AP}, "num_images": int}`` as fractions in [0, 1]; NaN when no class
+            has GT (or no image was processed).
+        """
+        nan = float("nan")
+        out: dict[str, Any] = {
+            "AP": nan,
+            "AP50": nan,
+            "AP75": nan,
+            "voc_view": {f"mAP{round(t * 100)}": nan for t in VOC_IOU_THRESHOLDS},
+            "per_class_AP": {},
+            "num_images": len(self._images),
+        }
+        if not self._images:
+            return out
+        prec = self._run(None)[..., 0, -1]  # T x R x K at area 'all', max_dets
+        thrs = np.linspace(0.5, 0.95, 10)
+        out["AP"] = _mean_valid(prec)
+        out["AP50"] = _mean_valid(prec[np.isclose(thrs, 0.5)])
+        out["AP75"] = _mean_valid(prec[np.isclose(thrs, 0.75)])
+        out["per_class_AP"] = {n: _mean_valid(prec[:, :, k]) for k, n in enumerate(self.class_names)}
+        voc = self._run(np.asarray(VOC_IOU_THRESHOLDS))[..., 0, -1]
+        out["voc_view"] = {f"mAP{round(t * 100)}": _mean_valid(voc[i]) for i, t in enumerate(VOC_IOU_THRESHOLDS)}
+        return out

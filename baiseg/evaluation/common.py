@@ -1,0 +1,93 @@
+"""Shared helpers of the evaluators: input validation and the ground truth they read from a dataset sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from baiseg.errors import BaisegError
+
+
+class EvaluationError(BaisegError):
+    """A prediction or results file does not fit the ground truth it is evaluated against."""
+
+
+def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
+    """An instances dict with no instance.
+
+    Returns:
+        ``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``.
+    """
+    return {
+        "masks": np.zeros((0, height, width), dtype=bool),
+        "classes": np.zeros((0,), dtype=np.int64),
+        "scores": np.zeros((0,), dtype=np.float32),
+    }
+
+
+def check_prediction(prediction: dict[str, Any], height: int, width: int, image_id: str) -> dict[str, np.ndarray]:
+    """Validate an instances dict against the image size and return it with canonical dtypes.
+
+    Args:
+        prediction: ``{"masks": bool N x H x W, "classes": int N (semantic ids 1..K), "scores": float N in [0, 1]}``.
+        height: image height H of the ground truth.
+        width: image width W of the ground truth.
+        image_id: used in error messages.
+
+    Returns:
+        The same instances with ``masks`` bool, ``classes`` int64 and ``scores`` float64.
+
+    Raises:
+        EvaluationError: a missing key, a mask of another size or inconsistent lengths.
+    """
+    for key in ("masks", "classes", "scores"):
+        if key not in prediction:
+            raise EvaluationError(f"prediction for image '{image_id}' lacks '{key}': give masks, classes and scores")
+    masks = np.asarray(prediction["masks"]).astype(bool, copy=False)
+    if masks.ndim == 2 and masks.size == 0:
+        masks = masks.reshape(0, height, width)
+    if masks.ndim != 3 or masks.shape[1:] != (height, width):
+        raise EvaluationError(
+            f"prediction masks for image '{image_id}' have shape {tuple(masks.shape)}, expected N x {height} x {width}:"
+            " predict at the original image resolution"
+        )
+    classes = np.asarray(prediction["classes"], dtype=np.int64).reshape(-1)
+    scores = np.asarray(prediction["scores"], dtype=np.float64).reshape(-1)
+    if not (len(masks) == len(classes) == len(scores)):
+        raise EvaluationError(
+            f"prediction for image '{image_id}' has {len(masks)} masks, {len(classes)} classes and {len(scores)}"
+            " scores: give one class and one score per mask"
+        )
+    return {"masks": masks, "classes": classes, "scores": scores}
+
+
+def gt_from_sample(sample: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The instance ground truth of a dataset sample and its void map.
+
+    Args:
+        sample: a dataset sample (see docs/ARCHITECTURE.md) with ``instances`` and optionally ``semantic``.
+
+    Returns:
+        ``(gt, void)``: ``gt = {"masks": bool N x H x W, "classes": int64 N, "crowd": bool N}``; ``void`` is a bool
+        H x W map of ``semantic == 255`` (None when the sample has no semantic map).
+
+    Raises:
+        EvaluationError: the sample has no instance ground truth.
+    """
+    image_id = str(sample.get("image_id", "?"))
+    inst = sample.get("instances")
+    if inst is None:
+        raise EvaluationError(
+            f"image '{image_id}' has no instance ground truth: evaluate on a dataset with instance masks"
+        )
+    masks = np.asarray(inst["masks"]).astype(bool, copy=False)
+    classes = np.asarray(inst["classes"], dtype=np.int64).reshape(-1)
+    crowd = np.asarray(inst.get("crowd", np.zeros(len(classes), bool)), dtype=bool).reshape(-1)
+    semantic = sample.get("semantic")
+    void = None if semantic is None else np.asarray(semantic) == 255
+    if masks.ndim != 3:
+        if void is None:
+            raise EvaluationError(f"ground-truth masks of image '{image_id}' must be N x H x W")
+        masks = masks.reshape(0, *void.shape)
+    return {"masks": masks, "classes": classes, "crowd": crowd}, void

@@ -1,0 +1,177 @@
+"""Instances dicts to and from COCO results JSON (``[{"image_id", "category_id", "segmentation": RLE, "score"}]``).
+
+Image ids: a dataset's ``image_id`` is a string (the file stem). In a results file it is written as an integer when
+the stem is all digits (COCO's convention, ``"000000000139"`` -> ``139``), else as the string; reading accepts both.
+Category ids are the dataset's ``category_ids`` (semantic id ``k + 1`` <-> ``category_ids[k]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from baiseg.evaluation.common import EvaluationError, empty_instances
+
+
+def id_key(image_id: Any) -> str:
+    """Canonical form of an image id for matching: digit strings and ints compare by value (``"007" == 7``)."""
+    s = str(image_id)
+    return str(int(s)) if s.isdigit() else s
+
+
+def json_image_id(image_id: str) -> int | str:
+    """The id written to a results file: an int for all-digit stems, else the string."""
+    s = str(image_id)
+    return int(s) if s.isdigit() else s
+
+
+def encode_masks(masks: np.ndarray) -> list[dict[str, Any]]:
+    """Compressed RLEs of bool N x H x W masks, with ``counts`` as str (JSON-ready)."""
+    if len(masks) == 0:
+        return []
+    rles = mask_utils.encode(np.asfortranarray(np.asarray(masks, dtype=np.uint8).transpose(1, 2, 0)))
+    for r in rles:
+        r["counts"] = r["counts"].decode("ascii")
+    return rles
+
+
+def decode_rles(rles: list[dict[str, Any]], height: int, width: int) -> np.ndarray:
+    """bool N x H x W masks from compressed RLEs (``counts`` str or bytes) of size ``[height, width]``."""
+    if not rles:
+        return np.zeros((0, height, width), dtype=bool)
+    fixed = [
+        {
+            "size": list(r["size"]),
+            "counts": r["counts"].encode("ascii") if isinstance(r["counts"], str) else r["counts"],
+        }
+        for r in rles
+    ]
+    return mask_utils.decode(fixed).transpose(2, 0, 1).astype(bool)
+
+
+def instances_to_results(
+    image_id: str, instances: dict[str, Any], category_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """COCO results entries of one image.
+
+    Args:
+        image_id: the dataset's image id (file stem).
+        instances: instances dict (masks bool N x H x W, classes int N in 1..K, scores float N).
+        category_ids: K dataset category ids; None writes the semantic ids themselves.
+
+    Returns:
+        N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``.
+    """
+    rles = encode_masks(instances["masks"])
+    out = []
+    for rle, cls, score in zip(rles, np.asarray(instances["classes"]), np.asarray(instances["scores"])):
+        cat = int(cls) if category_ids is None else int(category_ids[int(cls) - 1])
+        out.append(
+            {
+                "image_id": json_image_id(image_id),
+                "category_id": cat,
+                "segmentation": rle,
+                "score": round(float(score), 6),
+            }
+        )
+    return out
+
+
+def write_results(path: str | os.PathLike, results: list[dict[str, Any]]) -> None:
+    """Write a results list to a JSON file atomically (temporary file + rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(results))
+    os.replace(tmp, p)
+
+
+def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
+    """Read a COCO results JSON and group its entries by canonical image id (:func:`id_key`).
+
+    Raises:
+        EvaluationError: missing or malformed file, or entries lacking a field.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise EvaluationError(f"results file '{p}' does not exist: give the JSON written by 'baiseg predict'")
+    try:
+        entries = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EvaluationError(f"results file '{p}' is not valid JSON ({e}): give a COCO results list") from None
+    if not isinstance(entries, list):
+        raise EvaluationError(f"results file '{p}' must hold a JSON list of results, got {type(entries).__name__}")
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for i, e in enumerate(entries):
+        fields = ("image_id", "category_id", "segmentation", "score")
+        missing = [k for k in fields if not isinstance(e, dict) or k not in e]
+        if missing:
+            raise EvaluationError(
+                f"results file '{p}': entry {i} lacks {missing}: each entry needs image_id, "
+                "category_id, segmentation (RLE) and score"
+            )
+        grouped[id_key(e["image_id"])].append(e)
+    return dict(grouped)
+
+
+def check_result_ids(path: str | os.PathLike, grouped: dict[str, list], dataset_ids: list[str]) -> None:
+    """Raise when a results file names images that are not in the dataset."""
+    known = {id_key(i) for i in dataset_ids}
+    unknown = sorted(set(grouped) - known)
+    if unknown:
+        raise EvaluationError(
+            f"results file '{path}' has {len(unknown)} image ids not in the dataset (e.g. {unknown[:3]}): "
+            "evaluate it against the dataset the predictions were made on"
+        )
+
+
+def results_to_instances(
+    entries: list[dict[str, Any]], height: int, width: int, category_ids: list[int] | None = None, image_id: str = "?"
+) -> dict[str, np.ndarray]:
+    """Instances dict of one image from its results entries.
+
+    Args:
+        entries: results entries of that image.
+        height: image height H; every RLE must have size ``[H, W]``.
+        width: image width W.
+        category_ids: K dataset category ids mapped back to semantic ids 1..K; None takes category ids as semantic ids.
+        image_id: used in error messages.
+
+    Returns:
+        Instances dict (masks bool N x H x W, classes int64 N, scores float32 N).
+
+    Raises:
+        EvaluationError: a mask of another size or an unknown category id.
+    """
+    if not entries:
+        return empty_instances(height, width)
+    lookup = None if category_ids is None else {int(c): k + 1 for k, c in enumerate(category_ids)}
+    classes, rles = [], []
+    for e in entries:
+        seg = e["segmentation"]
+        if not isinstance(seg, dict) or "size" not in seg or "counts" not in seg:
+            raise EvaluationError(f"result for image '{image_id}' has a segmentation that is not an RLE dict")
+        if list(seg["size"]) != [height, width]:
+            raise EvaluationError(
+                f"result mask for image '{image_id}' has size {list(seg['size'])}, the image is "
+                f"{[height, width]}: write masks at the original image resolution"
+            )
+        cat = int(e["category_id"])
+        if lookup is not None and cat not in lookup:
+            raise EvaluationError(
+                f"result for image '{image_id}' has category_id {cat}, not one of the dataset's "
+                f"{sorted(lookup)[:10]}...: use the dataset's category ids"
+            )
+        classes.append(cat if lookup is None else lookup[cat])
+        rles.append(seg)
+    return {
+        "masks": decode_rles(rles, height, width),
+        "classes": np.asarray(classes, dtype=np.int64),
+        "scores": np.asarray([float(e["score"]) for e in entries], dtype=np.float32),
+    }
