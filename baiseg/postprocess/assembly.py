@@ -1,0 +1,181 @@
+"""Instance assembly: class-agnostic label map + semantic map -> instances (classes, scores), boxes and RLE.
+
+Class of a mask = the majority semantic class inside it; a class that covers at least ``split_min_frac`` of a mask's
+class pixels (and ``min_area_px`` pixels) becomes its own instance, so a mask spanning two classes is split. Pixels of
+minor classes, background or void inside a mask stay with the majority piece.
+
+Score (ours, DESIGN §5): ``p_sem x (1 - mean boundary prob) x (1 - exp(-area / score_area_px))``, where ``p_sem`` is
+the mean probability of the instance's class inside it (1 with an external or ground-truth semantic map), the
+boundary term is 1 without a boundary map, and the size prior ranks fragments below whole objects when the other two
+terms are uninformative (ground-truth semantics and the ``cc``/``dtws`` baselines).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from baiseg.config import MEPConfig
+
+
+def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
+    """``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``."""
+    return {
+        "masks": np.zeros((0, height, width), bool),
+        "classes": np.zeros((0,), np.int64),
+        "scores": np.zeros((0,), np.float32),
+    }
+
+
+def assemble_instances(
+    labels: np.ndarray,
+    semantic: np.ndarray,
+    *,
+    sem_prob: np.ndarray | None = None,
+    boundary_prob: np.ndarray | None = None,
+    cfg: MEPConfig | None = None,
+) -> dict[str, np.ndarray]:
+    """Turn a class-agnostic label map into an instances dict (docs/ARCHITECTURE.md).
+
+    Args:
+        labels: int H x W, 0 = none, 1..N masks.
+        semantic: uint8/int H x W semantic ids (0 background, 1..K classes, 255 void).
+        sem_prob: float (K + 1) x H x W softmax probabilities, or None (external semantics: probability 1).
+        boundary_prob: float H x W in [0, 1], or None (no boundary term).
+        cfg: uses ``split_min_frac``, ``min_area_px`` (for split pieces), ``score_area_px``.
+
+    Returns:
+        ``{"masks": bool M x H x W, "classes": int64 M (1..K), "scores": float32 M in [0, 1]}``, sorted by
+        descending score (stable).
+    """
+    cfg = cfg or MEPConfig()
+    h, w = semantic.shape
+    labels = np.asarray(labels)
+    n = int(labels.max()) if labels.size else 0
+    if n <= 0:
+        return empty_instances(h, w)
+    sem = semantic.astype(np.int64)
+    cls = np.where((sem > 0) & (sem < 255), sem, 0)
+    hist = np.bincount((labels.astype(np.int64) * 256 + cls).ravel(), minlength=(n + 1) * 256).reshape(n + 1, 256)
+    hist[:, 0] = 0
+    lut = np.zeros((n + 1, 256), np.int64)  # (label, semantic id) -> piece id
+    piece_cls: list[int] = []
+    for i in range(1, n + 1):
+        row = hist[i]
+        total = int(row.sum())
+        if total == 0:
+            continue  # no class pixel: the mask lies in background only
+        major = int(row.argmax())
+        piece_cls.append(major)
+        major_id = len(piece_cls)
+        lut[i, :] = major_id
+        for c in np.nonzero(row)[0]:
+            if c != major and row[c] >= cfg.split_min_frac * total and row[c] >= max(cfg.min_area_px, 1):
+                piece_cls.append(int(c))
+                lut[i, c] = len(piece_cls)
+    lut[0, :] = 0
+    if not piece_cls:
+        return empty_instances(h, w)
+    pieces = lut[labels, np.clip(sem, 0, 255)]
+    m = len(piece_cls)
+    classes = np.asarray(piece_cls, np.int64)
+    flat = pieces.ravel()
+    area = np.bincount(flat, minlength=m + 1)[1:].astype(np.float64)
+    score = np.ones(m, np.float64)
+    if sem_prob is not None:
+        sp = np.asarray(sem_prob)
+        piece_class = np.concatenate([[0], classes])[pieces]
+        p = np.take_along_axis(sp, piece_class[None], axis=0)[0]
+        score *= np.bincount(flat, weights=p.ravel(), minlength=m + 1)[1:] / np.maximum(area, 1)
+    if boundary_prob is not None:
+        bsum = np.bincount(flat, weights=np.asarray(boundary_prob, np.float64).ravel(), minlength=m + 1)[1:]
+        score *= 1.0 - bsum / np.maximum(area, 1)
+    if cfg.score_area_px > 0:
+        score *= 1.0 - np.exp(-area / cfg.score_area_px)
+    keep = area > 0
+    order = np.argsort(-score[keep], kind="stable")
+    ids = (np.arange(1, m + 1)[keep])[order]
+    masks = pieces[None] == ids[:, None, None]
+    return {
+        "masks": masks,
+        "classes": classes[keep][order],
+        "scores": np.clip(score[keep][order], 0.0, 1.0).astype(np.float32),
+    }
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight boxes of masks.
+
+    Args:
+        masks: bool N x H x W.
+
+    Returns:
+        float32 N x 4 ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive; zeros for an empty mask.
+    """
+    n = masks.shape[0]
+    boxes = np.zeros((n, 4), np.float32)
+    if n == 0:
+        return boxes
+    rows, cols = masks.any(axis=2), masks.any(axis=1)
+    for i in range(n):
+        ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
+        if ys.size:
+            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    return boxes
+
+
+def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
+    """COCO RLE of each mask (``counts`` as a str, JSON-ready).
+
+    Args:
+        masks: bool N x H x W.
+
+    Returns:
+        N dicts ``{"size": [H, W], "counts": str}``.
+    """
+    from pycocotools import mask as mask_util
+
+    if masks.shape[0] == 0:
+        return []
+    rles = mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    for r in rles:
+        r["counts"] = r["counts"].decode("ascii")
+    return list(rles)
+
+
+def coco_image_id(image_id: str | int) -> int | str:
+    """The ``image_id`` written in results JSON: an int for numeric file stems (COCO), else the stem itself."""
+    s = str(image_id)
+    return int(s) if s.isdigit() else s
+
+
+def to_coco_results(
+    instances: dict[str, np.ndarray], image_id: str | int, category_ids: list[int]
+) -> list[dict[str, Any]]:
+    """COCO results entries (segm) for one image.
+
+    Args:
+        instances: an instances dict; ``classes`` are semantic ids 1..K.
+        image_id: the image's id (see ``coco_image_id``).
+        category_ids: K dataset category ids; semantic id ``k + 1`` maps to ``category_ids[k]``.
+
+    Returns:
+        list of ``{"image_id", "category_id", "segmentation" (RLE), "score", "bbox" (x, y, w, h)}``.
+    """
+    masks = instances["masks"]
+    rles = encode_rle(masks)
+    boxes = mask_boxes(masks)
+    iid = coco_image_id(image_id)
+    out = []
+    for rle, c, s, b in zip(rles, instances["classes"], instances["scores"], boxes, strict=True):
+        out.append(
+            {
+                "image_id": iid,
+                "category_id": int(category_ids[int(c) - 1]),
+                "segmentation": rle,
+                "score": round(float(s), 5),
+                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+            }
+        )
+    return out

@@ -1,0 +1,260 @@
+"""The Mask Extraction Pipeline (paper §3.6, DESIGN §5): boundary map + semantic map -> class-agnostic label map.
+
+Stages, each a pure function over NumPy arrays and each switchable in ``MEPConfig``:
+
+1. ``boundary_nms`` (nms.py): thin the boundary map to ridges.
+2. ``make_markers``: threshold the ridges, dilate, take the inverse inside the semantic foreground, optionally keep
+   only "sure foreground" (distance to the boundary > ``sure_fg_px``), label connected components (4-connected).
+3. ``flood`` (watershed of the boundary map, the default) or ``watershed_image`` (cv2.watershed of the image): grow
+   the markers over the unlabelled pixels; restricted to the semantic foreground when refinement is on.
+4. ``refine``: closing / hole filling per mask, semantic filter, foreground without markers as masks, min area.
+
+Label maps are int32 H x W: 0 = no instance, 1..N = instance ids (consecutive).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from baiseg.config import MEPConfig
+from baiseg.errors import BaisegError
+from baiseg.postprocess.nms import boundary_nms
+
+
+def foreground(semantic: np.ndarray) -> np.ndarray:
+    """bool H x W: pixels of a thing class (semantic id 1..254; 0 = background, 255 = void are excluded)."""
+    return (semantic > 0) & (semantic != 255)
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Renumber the positive labels of an int label map to 1..N in order of first appearance in raster order."""
+    flat = labels.ravel()
+    ids, first = np.unique(flat, return_index=True)
+    keep = ids > 0
+    ids, first = ids[keep], first[keep]
+    if ids.size == 0:
+        return np.zeros(labels.shape, np.int32)
+    order = ids[np.argsort(first, kind="stable")]
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    return lut[np.maximum(labels, 0)]
+
+
+def drop_small(labels: np.ndarray, min_px: int) -> np.ndarray:
+    """Set the labels with fewer than ``min_px`` pixels to 0 and renumber."""
+    if min_px <= 1 or labels.max() <= 0:
+        return labels
+    counts = np.bincount(labels.ravel(), minlength=int(labels.max()) + 1)
+    small = counts < min_px
+    small[0] = False
+    if small.any():
+        labels = np.where(small[labels], 0, labels).astype(np.int32)
+    return relabel(labels)
+
+
+def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> np.ndarray:
+    """Markers: connected regions of the semantic foreground that are not boundary.
+
+    Args:
+        boundary_prob: float32 H x W in [0, 1].
+        fg: bool H x W, the semantic foreground.
+        cfg: uses ``nms``, ``nms_margin``, ``nms_smooth_sigma``, ``boundary_thr``, ``boundary_dilate_px``,
+            ``sure_fg``, ``sure_fg_px``, ``min_marker_px``.
+
+    Returns:
+        int32 H x W label map of the markers (0 = no marker).
+    """
+    ridges = boundary_prob
+    if cfg.nms:
+        ridges = boundary_nms(boundary_prob, margin=cfg.nms_margin, sigma=cfg.nms_smooth_sigma)
+    edges = (ridges > cfg.boundary_thr).astype(np.uint8)
+    if cfg.boundary_dilate_px > 0:
+        k = 2 * int(cfg.boundary_dilate_px) + 1
+        edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    interior = (fg & (edges == 0)).astype(np.uint8)
+    if cfg.sure_fg:
+        dist = cv2.distanceTransform(interior, cv2.DIST_L2, 3)
+        interior = (dist > cfg.sure_fg_px).astype(np.uint8)
+    _, markers = cv2.connectedComponents(interior, connectivity=4, ltype=cv2.CV_32S)
+    return drop_small(markers, cfg.min_marker_px)
+
+
+def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None = None, levels: int = 8) -> np.ndarray:
+    """Marker-based watershed by level-wise geodesic growth (a fast approximation of priority flooding).
+
+    For each elevation level ``t`` in ascending order, labels grow (8-connected, one pixel per step, larger id on a
+    tie) into unlabelled allowed pixels with ``elevation <= t`` until nothing changes. With ``levels`` quantisation
+    steps it equals a priority-flood watershed up to the order of pixels within one level.
+
+    Args:
+        elevation: float H x W; flooding goes from low to high.
+        markers: int32 H x W, 0 = unlabelled, > 0 = seeds.
+        allowed: bool H x W or None (all pixels); unallowed pixels stay as they are in ``markers``.
+        levels: number of elevation levels between the minimum and maximum of ``elevation``.
+
+    Returns:
+        int32 H x W label map; unallowed or unreachable pixels keep their marker value (usually 0).
+    """
+    lab = markers.astype(np.float32)
+    todo = markers <= 0 if allowed is None else (markers <= 0) & allowed
+    if not todo.any() or markers.max() <= 0:
+        return markers.astype(np.int32)
+    ev = elevation.astype(np.float32)
+    lo, hi = float(ev[todo].min()), float(ev[todo].max())
+    thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else [hi]
+    kernel = np.ones((3, 3), np.uint8)
+    ys, xs = np.nonzero(todo)  # work on the bounding box of the unlabelled pixels (plus one pixel)
+    y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, lab.shape[0])
+    x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, lab.shape[1])
+    sub, sub_todo, sub_ev = lab[y0:y1, x0:x1], todo[y0:y1, x0:x1], ev[y0:y1, x0:x1]
+    for t in thresholds:
+        open_ = sub_todo & (sub_ev <= t)
+        while True:
+            grown = cv2.dilate(sub, kernel)
+            new = open_ & (grown > 0)
+            if not new.any():
+                break
+            sub[new] = grown[new]
+            open_ &= ~new
+            sub_todo &= ~new
+    return lab.astype(np.int32)
+
+
+def watershed_image(image: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """``cv2.watershed`` of the image (priority = local colour difference) from the markers.
+
+    Args:
+        image: uint8 H x W x 3 (RGB or BGR; only colour differences matter).
+        markers: int32 H x W, 0 = unlabelled, 1..N seeds.
+        allowed: bool H x W or None; pixels outside are a barrier and end up 0.
+
+    Returns:
+        int32 H x W label map; watershed lines are given the label of a neighbour.
+    """
+    n = int(markers.max())
+    m = markers.astype(np.int32).copy()
+    if allowed is not None:
+        m[~allowed] = n + 1
+    cv2.watershed(np.ascontiguousarray(image, dtype=np.uint8), m)
+    m[m == n + 1] = 0
+    lines = m < 0
+    if lines.any():
+        m[lines] = 0
+        grown = cv2.dilate(m.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+        m[lines] = grown[lines]
+    if allowed is not None:
+        m[~allowed] = 0
+    return m
+
+
+def refine(labels: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> np.ndarray:
+    """Refinement: per-mask closing and hole filling (unclaimed pixels only), semantic filter, foreground left
+    without a marker as new masks, minimum area.
+
+    Args:
+        labels: int32 H x W label map from the watershed.
+        fg: bool H x W semantic foreground.
+        cfg: uses ``close_px``, ``fill_holes``, ``min_area_px``.
+
+    Returns:
+        int32 H x W label map, consecutive ids, zero outside ``fg``.
+    """
+    labels = labels.copy()
+    n = int(labels.max())
+    if n > 0 and (cfg.close_px > 1 or cfg.fill_holes):
+        labels = _close_and_fill(labels, n, cfg)
+    labels[~fg] = 0
+    rest = (fg & (labels == 0)).astype(np.uint8)
+    if rest.any():
+        k, extra = cv2.connectedComponents(rest, connectivity=8, ltype=cv2.CV_32S)
+        if k > 1:
+            labels = np.where(extra > 0, extra + labels.max(), labels).astype(np.int32)
+    return drop_small(labels, cfg.min_area_px)
+
+
+def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
+    k = max(int(cfg.close_px), 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    pad = k + 1
+    h, w = labels.shape
+    boxes = _label_boxes(labels, n)
+    for i in range(1, n + 1):
+        y0, y1, x0, x1 = boxes[i]
+        if y1 < y0:
+            continue
+        y0, y1, x0, x1 = max(y0 - pad, 0), min(y1 + pad + 1, h), max(x0 - pad, 0), min(x1 + pad + 1, w)
+        crop = labels[y0:y1, x0:x1]
+        m = (crop == i).astype(np.uint8)
+        if k > 1:
+            m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
+        if cfg.fill_holes:
+            outside = np.pad(m, 1, constant_values=0)
+            ff = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
+            cv2.floodFill(outside, ff, (0, 0), 1)
+            m = m | (outside[1:-1, 1:-1] == 0)
+        crop[(m > 0) & (crop == 0)] = i
+    return labels
+
+
+def _label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1) x 4 int array of inclusive ``y0, y1, x0, x1`` per label (empty labels get y1 < y0)."""
+    boxes = np.zeros((n + 1, 4), np.int64)
+    boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max
+    boxes[:, 1] = boxes[:, 3] = -1
+    ys, xs = np.nonzero(labels)
+    ids = labels[ys, xs]
+    np.minimum.at(boxes[:, 0], ids, ys)
+    np.maximum.at(boxes[:, 1], ids, ys)
+    np.minimum.at(boxes[:, 2], ids, xs)
+    np.maximum.at(boxes[:, 3], ids, xs)
+    return boxes
+
+
+def extract_masks(
+    boundary_prob: np.ndarray, semantic: np.ndarray, image: np.ndarray | None = None, cfg: MEPConfig | None = None
+) -> np.ndarray:
+    """Run the whole MEP.
+
+    Args:
+        boundary_prob: float H x W, boundary probability in [0, 1].
+        semantic: uint8/int H x W semantic ids (0 background, 1..K classes, 255 void).
+        image: uint8 H x W x 3, needed only when ``cfg.watershed_on == "image"``.
+        cfg: MEP parameters (defaults when None).
+
+    Returns:
+        int32 H x W class-agnostic label map (0 = none, 1..N instances).
+    """
+    cfg = cfg or MEPConfig()
+    b = np.asarray(boundary_prob, dtype=np.float32)
+    if b.ndim != 2 or semantic.shape != b.shape:
+        raise BaisegError(
+            f"boundary map {b.shape} and semantic map {semantic.shape} must be 2-D and of the same size: "
+            "resize the semantic map to the image (nearest neighbour)"
+        )
+    if cfg.watershed_on not in ("boundary", "image"):
+        raise BaisegError(f"mep.watershed_on={cfg.watershed_on!r} is not valid: use 'boundary' or 'image'")
+    fg = foreground(semantic)
+    markers = make_markers(b, fg, cfg)
+    labels = markers
+    if cfg.watershed:
+        allowed = fg if cfg.refine else None
+        if cfg.watershed_on == "image":
+            if image is None:
+                raise BaisegError(
+                    "mep.watershed_on=image needs the image: pass image=... or set mep.watershed_on=boundary"
+                )
+            labels = watershed_image(_as_rgb(image), markers, allowed)
+        else:
+            labels = flood(b, markers, allowed, cfg.watershed_levels)
+    if cfg.refine:
+        labels = refine(labels, fg, cfg)
+    return relabel(labels)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image[:, :, :3])
