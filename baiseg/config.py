@@ -116,23 +116,23 @@ class MEPConfig:
     boundary_thr: float = 0.5
     boundary_dilate_px: int = 1
     sure_fg: bool = False
+    sure_fg_px: float = 2.0  # with sure_fg: keep marker pixels farther than this from the boundary / background
+    min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours
     watershed: bool = True
     watershed_on: str = "boundary"  # boundary | image
+    watershed_levels: int = 8  # flooding levels of the boundary-map watershed
     refine: bool = True
     close_px: int = 3
     fill_holes: bool = True
-    sure_fg_px: float = 2.0  # with sure_fg: keep marker pixels farther than this from the boundary / background
-    min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours
     min_area_px: int = 64
+    score_area_px: float = 64.0  # score size prior 1 - exp(-area / score_area_px); 0 disables
+    split_min_frac: float = 0.1  # a class covering at least this share of a mask becomes its own instance
+    dtws_peak_frac: float = 0.5  # dtws baseline: seeds where distance > frac * max distance of the component
 
-    watershed_levels: int = 8  # flooding levels of the boundary-map watershed
 
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
-    score_area_px: float = 64.0  # score size prior 1 - exp(-area / score_area_px); 0 disables
-    split_min_frac: float = 0.1  # a class covering at least this share of a mask becomes its own instance
-    dtws_peak_frac: float = 0.5  # dtws baseline: seeds where distance > frac * max distance of the component
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
