@@ -1,0 +1,173 @@
+"""Reading images and label PNGs with one-line, actionable errors.
+
+Every reader accepts what users bring (RGBA, grayscale, 16-bit, palette or index PNGs, RGB-coloured label maps) and
+returns the canonical arrays of docs/ARCHITECTURE.md; anything it cannot convert raises ``DataError``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from baiseg.errors import DataError
+
+Image.MAX_IMAGE_PIXELS = None  # our inputs are trusted local files; very large scans are legitimate
+
+
+def voc_palette(n: int = 256) -> np.ndarray:
+    """The PASCAL VOC colour map (bit-interleaved), used by VOC palette PNGs and our visualisations.
+
+    Returns:
+        uint8 array n x 3; entry 255 is (224, 224, 192), VOC's void colour.
+    """
+    pal = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal[i] = (r, g, b)
+    return pal
+
+
+def _open(path: Path, what: str) -> Image.Image:
+    if not path.is_file():
+        raise DataError(f"{what} '{path}' does not exist: check the path in the dataset YAML or restore the file")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{what} '{path}' cannot be read ({e}): re-export it as PNG/JPEG or remove it") from None
+    return img
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale a 16/32-bit or float image to 0-255 uint8."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.uint16:
+        return (arr.astype(np.uint32) // 257).astype(np.uint8)
+    if arr.dtype.kind == "f":
+        hi = 1.0 if arr.size and float(np.nanmax(arr)) <= 1.0 else 255.0
+        return np.clip(np.nan_to_num(arr) * (255.0 / hi), 0, 255).astype(np.uint8)
+    hi = max(int(arr.max()) if arr.size else 0, 1)
+    scale = 255.0 / (65535 if hi > 255 else 255)
+    return np.clip(arr.astype(np.float64) * scale, 0, 255).astype(np.uint8)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read any common image file as RGB.
+
+    Grayscale is replicated to three channels, alpha is dropped, 16-bit and float images are scaled to 8 bits,
+    palette/CMYK images are converted. EXIF orientation is not applied (annotations refer to the stored pixels).
+
+    Returns:
+        uint8 array H x W x 3 (RGB, 0-255).
+    """
+    p = Path(path)
+    img = _open(p, "image")
+    if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+        img = img.convert("RGBA" if img.mode == "PA" else "RGB")
+    arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):  # LA / RGBA: drop alpha
+        arr = arr[..., :-1]
+    arr = _to_uint8(arr)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"image '{p}' has unsupported shape {arr.shape}: convert it to an RGB PNG or JPEG")
+    return np.ascontiguousarray(arr)
+
+
+def _colours_to_index(arr: np.ndarray, path: Path) -> np.ndarray:
+    """Map an RGB label image to indices through the VOC colour map; unknown colours are an error."""
+    pal = voc_palette().astype(np.int64)
+    code = (arr[..., 0].astype(np.int64) << 16) | (arr[..., 1].astype(np.int64) << 8) | arr[..., 2]
+    pal_code = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
+    lut = {int(c): i for i, c in reversed(list(enumerate(pal_code)))}
+    uniq, inv = np.unique(code, return_inverse=True)
+    unknown = [int(u) for u in uniq if int(u) not in lut]
+    if unknown:
+        u = unknown[0]
+        raise DataError(
+            f"label PNG '{path}' is an RGB image with {len(unknown)} colour(s) outside the VOC palette "
+            f"(e.g. RGB {(u >> 16) & 255, (u >> 8) & 255, u & 255}): save it as an index or palette PNG"
+        )
+    idx = np.array([lut[int(u)] for u in uniq], dtype=np.int64)
+    return idx[inv.reshape(code.shape)]
+
+
+def read_label_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a label map (semantic or instance ids) from an index, palette, 16-bit or RGB-coloured PNG.
+
+    Palette PNGs give their indices; grayscale / 16-bit PNGs give their values; an RGB(A) PNG whose channels are
+    equal gives one channel, otherwise its colours are converted through the VOC colour map.
+
+    Returns:
+        int64 array H x W of label ids (>= 0).
+    """
+    p = Path(path)
+    img = _open(p, "label PNG")
+    if img.mode in ("P", "L", "1", "I", "I;16", "I;16B", "I;16L", "LA", "PA"):
+        if img.mode in ("LA", "PA"):
+            img = img.getchannel(0)
+        arr = np.asarray(img).astype(np.int64)
+    elif img.mode in ("RGB", "RGBA"):
+        arr = np.asarray(img)[..., :3]
+        if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]):
+            arr = arr[..., 0].astype(np.int64)
+        else:
+            arr = _colours_to_index(arr, p)
+    else:
+        raise DataError(f"label PNG '{p}' has unsupported mode {img.mode}: save it as an 8-bit index or palette PNG")
+    if arr.ndim != 2:
+        raise DataError(f"label PNG '{p}' has shape {arr.shape}, expected H x W: save it as a single-channel PNG")
+    if arr.size and arr.min() < 0:
+        raise DataError(f"label PNG '{p}' holds negative values: label ids must be >= 0")
+    return arr
+
+
+def read_rgb_ids(path: str | os.PathLike) -> np.ndarray:
+    """Read a COCO panoptic PNG: segment id = R + 256 G + 65536 B.
+
+    Returns:
+        int64 array H x W of segment ids (0 = unlabeled).
+    """
+    p = Path(path)
+    img = _open(p, "panoptic PNG")
+    if img.mode not in ("RGB", "RGBA"):
+        raise DataError(f"panoptic PNG '{p}' has mode {img.mode}, expected RGB (id = R + 256 G + 65536 B)")
+    arr = np.asarray(img)[..., :3].astype(np.int64)
+    return arr[..., 0] + 256 * arr[..., 1] + 65536 * arr[..., 2]
+
+
+def check_same_size(image: np.ndarray, label: np.ndarray, image_path: str, label_path: str) -> None:
+    """Raise DataError when a label map does not have the image's H x W."""
+    if image.shape[:2] != label.shape[:2]:
+        h, w = label.shape[:2]
+        ih, iw = image.shape[:2]
+        raise DataError(
+            f"mask '{label_path}' is {h}x{w} but image '{image_path}' is {ih}x{iw}: "
+            "the mask must have the image's size (re-export it or fix the pairing)"
+        )
+
+
+def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a uint8 H x W (x 3) array as PNG atomically (temp file in the same folder, then ``os.replace``)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".png", dir=p.parent)
+    os.close(fd)
+    try:
+        Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,162 @@
+"""Dataset description files: a small YAML naming the format, its paths and class options.
+
+Example (``configs/datasets/coco128_panoptic_val.yaml``)::
+
+    format: coco_panoptic
+    root: ${BAISEG_SHARED_DATA:-../../../shared/data}/coco128_lightly
+    images: images/val2017
+    annotations: panoptic_segmentation/annotations/panoptic_val2017.json
+    masks: panoptic_segmentation/annotations/panoptic_val2017
+
+``root`` is resolved against the YAML file's folder; every other path against ``root`` (default: the YAML's
+folder), except ``list`` (a file of image ids), which is relative to the YAML's folder. Absolute paths are kept.
+``${VAR}`` and ``${VAR:-default}`` expand environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from baiseg.errors import DataError
+
+COMMON_KEYS = {"format", "root", "split", "classes", "class_subset", "list", "name"}
+
+FORMAT_KEYS: dict[str, set[str]] = {
+    "voc": {"semantic_dir", "instance_dir", "image_dir"},
+    "coco": {"images", "annotations", "skip_empty"},
+    "coco_panoptic": {"images", "annotations", "masks", "skip_empty", "unlabeled"},
+    "instance_png": {"images", "masks", "mask_suffix", "classes_file"},
+    "semantic_png": {"images", "masks", "mask_suffix"},
+    "synthetic": {"num_images", "size", "num_classes", "seed"},
+}
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_vars(text: str) -> str:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` (default used when VAR is unset or empty) and ``~``."""
+
+    def sub(m: re.Match) -> str:
+        val = os.environ.get(m.group(1), "")
+        return val if val else (m.group(2) or "")
+
+    return os.path.expanduser(_VAR.sub(sub, text))
+
+
+class DatasetSpec:
+    """A parsed dataset description.
+
+    Attributes:
+        raw: the YAML mapping.
+        source: the YAML file (for messages), or ``"<dict>"``.
+        format: one of FORMAT_KEYS.
+        root: folder that relative paths are resolved against.
+    """
+
+    def __init__(self, raw: dict[str, Any], source: str, base_dir: Path) -> None:
+        self.raw = dict(raw)
+        self.source = source
+        self.base_dir = base_dir
+        fmt = self.raw.get("format")
+        if fmt not in FORMAT_KEYS:
+            raise DataError(
+                f"{source}: 'format' must be one of {', '.join(FORMAT_KEYS)}, got {fmt!r}: add e.g. 'format: coco'"
+            )
+        self.format: str = fmt
+        valid = COMMON_KEYS | FORMAT_KEYS[fmt]
+        unknown = sorted(str(k) for k in self.raw if k not in valid)
+        if unknown:
+            raise DataError(
+                f"{source}: unknown key(s) {', '.join(unknown)} for format '{fmt}'. "
+                f"Valid keys: {', '.join(sorted(valid))}"
+            )
+        root = self.raw.get("root")
+        self.root = self._resolve(base_dir, root) if root is not None else base_dir
+        if root is not None and not self.root.is_dir():
+            raise DataError(f"{source}: root folder '{self.root}' does not exist: fix 'root' (relative to the YAML)")
+
+    @staticmethod
+    def _resolve(base: Path, value: Any) -> Path:
+        p = Path(expand_vars(str(value)))
+        return p if p.is_absolute() else (base / p)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+    def path(self, key: str, *, kind: str = "dir", default: str | None = None, required: bool = True) -> Path | None:
+        """Resolve the path under ``key`` (or ``default``) and check that it exists.
+
+        Args:
+            kind: ``"dir"`` or ``"file"``.
+            required: when False, a missing key without default gives None (an existing key must still exist).
+        """
+        value = self.raw.get(key, default)
+        if value is None:
+            if required:
+                raise DataError(f"{self.source}: format '{self.format}' needs the key '{key}' (a {kind} path)")
+            return None
+        p = self._resolve(self.root, value)
+        ok = p.is_dir() if kind == "dir" else p.is_file()
+        if not ok:
+            raise DataError(
+                f"{self.source}: {key} '{p}' is not an existing {kind}: fix '{key}' (relative to root '{self.root}')"
+            )
+        return p
+
+    def id_list(self) -> list[str] | None:
+        """Image ids from the optional ``list`` file (relative to the YAML's folder; one id a line, ``#`` comments)."""
+        value = self.raw.get("list")
+        if value is None:
+            return None
+        p = self._resolve(self.base_dir, value)
+        if not p.is_file():
+            raise DataError(f"{self.source}: list '{p}' is not an existing file: fix 'list' (relative to the YAML)")
+        return read_id_list(p)
+
+    def class_names(self, default: list[str] | None = None) -> list[str] | None:
+        names = self.raw.get("classes", default)
+        if names is None:
+            return None
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names) or not names:
+            raise DataError(f"{self.source}: 'classes' must be a non-empty list of class names, got {names!r}")
+        if len(set(names)) != len(names):
+            raise DataError(f"{self.source}: 'classes' lists a name twice: {names}")
+        if len(names) > 254:
+            raise DataError(f"{self.source}: {len(names)} classes do not fit uint8 semantic ids (max 254)")
+        return list(names)
+
+
+def read_id_list(path: Path) -> list[str]:
+    """One id per line; file extensions are stripped; blank lines and ``#`` comments are skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        msg = f"list file '{path}' cannot be read ({e}): it must be a text file with one image id per line"
+        raise DataError(msg) from None
+    ids = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            ids.append(Path(line.split()[0]).stem)
+    return ids
+
+
+def load_spec(path: str | os.PathLike) -> DatasetSpec:
+    """Read a dataset description YAML; errors name the file and the fix."""
+    p = Path(path)
+    if not p.is_file():
+        hint = " (see configs/datasets/)" if not p.is_absolute() else ""
+        raise DataError(f"dataset file '{p}' does not exist: give a dataset YAML{hint} or 'synthetic'")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        msg = str(e).replace("\n", " ")
+        raise DataError(f"dataset file '{p}' is not valid YAML ({msg}): fix its syntax") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"dataset file '{p}' must hold a mapping with at least 'format', got {type(raw).__name__}")
+    return DatasetSpec(raw, str(p), p.resolve().parent)
