@@ -104,6 +104,11 @@ class TrainConfig:
     tensorboard: bool = False
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch CPU threads, 0 = torch default
+    val_max_images: int = 0  # validate on at most this many images, 0 = all
+    val_boundary_thr: float = 0.5  # boundary probability threshold of the validation F-score
+    val_tolerance_px: int = 2  # boundary match tolerance of the validation F-score
+    best_metric: str = "val_boundary_f"  # val_boundary_f | val_miou: which keeps best.safetensors
+    name: str = ""  # run folder name prefix, "" = config file stem
 
 
 @dataclass

@@ -1,0 +1,77 @@
+"""``baiseg train CONFIG [key=value ...]`` and ``baiseg train --resume RUN_DIR [key=value ...]``.
+
+Examples::
+
+    baiseg train cpu_lite0 data.train=configs/datasets/pennfudan_train.yaml data.val=configs/datasets/pennfudan_val.yaml
+    baiseg train configs/voc_hrnet48.yaml train.iters=1000 train.batch_size=8 train.accum_steps=2
+    baiseg train --resume runs/cpu_lite0-003
+    torchrun --nproc_per_node 2 -m baiseg train cpu_lite0 train.device=cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from baiseg.config import ConfigError, load_config
+
+REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def resolve_config_path(name: str) -> Path:
+    """A YAML path as given, or a bare preset name looked up in ``configs/`` (``cpu_lite0``: its YAML)."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    try:
+        from baiseg.models import resolve_preset  # the model package knows where presets live
+    except ImportError:
+        resolve_preset = None
+    if resolve_preset is not None:
+        try:
+            return Path(resolve_preset(name))
+        except (ConfigError, FileNotFoundError, KeyError, ValueError):
+            pass
+    for root in (Path.cwd() / "configs", REPO_CONFIGS):
+        for cand in (root / name, root / f"{name}.yaml"):
+            if cand.is_file():
+                return cand
+    known = sorted(q.stem for q in REPO_CONFIGS.glob("*.yaml")) if REPO_CONFIGS.is_dir() else []
+    shown = ", ".join(known) or "none"
+    raise ConfigError(f"config '{name}' is neither a YAML file nor a preset name (presets: {shown})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from baiseg.engine.trainer import resume_config, train
+
+    if args.resume:
+        overrides = ([args.config] if args.config else []) + list(args.overrides)
+        cfg = resume_config(args.resume, overrides)
+        run_dir = train(cfg, resume_dir=args.resume, progress=not args.no_progress)
+    else:
+        if not args.config:
+            raise ConfigError("give a CONFIG (a YAML file or a preset name such as cpu_lite0), or --resume RUN_DIR")
+        path = resolve_config_path(args.config)
+        cfg = load_config(path, list(args.overrides))
+        run_dir = train(cfg, name=cfg.train.name or path.stem, progress=not args.no_progress)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run directory: {run_dir}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (or resume a run)",
+        description="Train BAISeg on a dataset named by its YAML (data.train=..., data.val=...); each run gets a new "
+        "folder runs/<name>-NNN with the resolved config, metrics.csv, checkpoint.pt and *.safetensors.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("Examples::", 1)[1],
+    )
+    p.add_argument("config", nargs="?", help="config YAML or preset name (e.g. cpu_lite0, voc_hrnet48)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.iters=500 model.iabm_dim=32")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.csv)")
+    p.set_defaults(func=run)
