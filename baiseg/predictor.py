@@ -1,0 +1,211 @@
+"""Python API: released weights -> instances of one image.
+
+```python
+from baiseg import Predictor
+pred = Predictor.from_pretrained("best.safetensors")
+for inst in pred.predict("street.jpg"):                   # or an H x W x 3 uint8 array
+    print(inst.class_name, inst.score, inst.box)
+pred.predict(image, semantic=my_semantic_ids)             # external semantic map (GT or another segmenter)
+```
+
+Large images: when the longer side exceeds ``max_side`` (default 1024 px), the network and the MEP run on the image
+resized (area interpolation) so that the longer side is ``max_side``; the instance masks are resized back to the
+original size (nearest neighbour). Inputs are padded to a multiple of 32 for the network and the outputs cropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from baiseg.config import MEPConfig
+from baiseg.errors import BaisegError
+from baiseg.postprocess.assembly import mask_boxes
+from baiseg.postprocess.baselines import instances_from_semantic
+
+
+@dataclass
+class Instance:
+    """One predicted instance.
+
+    Attributes:
+        mask: bool H x W at the image's size.
+        class_id: semantic id 1..K.
+        class_name: the class's name.
+        score: confidence in [0, 1].
+        box: ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive.
+        category_id: the dataset category id used in results JSON files.
+    """
+
+    mask: np.ndarray
+    class_id: int
+    class_name: str
+    score: float
+    box: tuple[float, float, float, float]
+    category_id: int
+
+
+def as_rgb_uint8(image: np.ndarray | str | os.PathLike) -> np.ndarray:
+    """An image path or array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 H x W x 3 RGB."""
+    if isinstance(image, (str, os.PathLike)):
+        from baiseg.data.io import read_image
+
+        return read_image(image)
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] in (2, 4):
+        a = a[..., :-1]
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3) or a.shape[0] == 0 or a.shape[1] == 0:
+        raise BaisegError(f"image array has shape {a.shape}: give H x W, H x W x 3 or H x W x 4")
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) / 257.0).round()
+    elif a.dtype.kind == "f" and float(a.max(initial=0)) <= 1.0:
+        a = a * 255.0
+    a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return np.ascontiguousarray(a)
+
+
+class Predictor:
+    """Runs a BAISeg network and the Mask Extraction Pipeline on single images (CPU or GPU)."""
+
+    def __init__(
+        self,
+        model: Any,
+        class_names: list[str],
+        category_ids: list[int] | None = None,
+        *,
+        mep: MEPConfig | None = None,
+        device: str = "cpu",
+        max_side: int = 1024,
+        method: str = "baiseg",
+    ) -> None:
+        """Wrap a model (outputs as in docs/ARCHITECTURE.md) with its class list and MEP parameters."""
+        import torch
+
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.class_names = list(class_names)
+        self.category_ids = list(category_ids) if category_ids else list(range(1, len(self.class_names) + 1))
+        self.mep = mep or MEPConfig()
+        self.max_side = int(max_side)
+        self.method = method
+        mean, std = getattr(model, "input_norm", ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)))
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+
+    @classmethod
+    def from_pretrained(cls, weights: str | os.PathLike, device: str = "cpu", **kwargs: Any) -> Predictor:
+        """Load released weights (``*.safetensors`` from ``baiseg train``); the MEP config stored with them is used
+        unless ``mep=`` is given."""
+        from baiseg.engine.weights import load_weights
+
+        model, meta = load_weights(weights, device=device)
+        kwargs.setdefault("mep", meta["config"].mep)
+        return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
+
+    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """Network outputs for one image at the image's own size.
+
+        Args:
+            image: uint8 H x W x 3 RGB.
+
+        Returns:
+            ``{"boundary_prob": float32 H x W in [0, 1], "sem_prob": float32 (K + 1) x H x W (softmax)}``.
+        """
+        import torch
+
+        h, w = image.shape[:2]
+        ph, pw = -h % 32, -w % 32
+        x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None]
+        x = (x - self._mean) / self._std
+        if ph or pw:
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="constant", value=0.0)
+        with torch.inference_mode():
+            out = self.model(x.to(self.device))
+        b = torch.sigmoid(out["boundary_logits"][0, 0, :h, :w].float())
+        p = torch.softmax(out["sem_logits"][0, :, :h, :w].float(), dim=0)
+        return {"boundary_prob": b.cpu().numpy(), "sem_prob": p.cpu().numpy()}
+
+    def predict_instances(
+        self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps (at the working size).
+
+        Args:
+            image: path or array (see ``as_rgb_uint8``).
+            semantic: optional H x W semantic ids (0 background, 1..K, 255 void) replacing the semantic branch.
+        """
+        rgb = as_rgb_uint8(image)
+        h, w = rgb.shape[:2]
+        if semantic is not None and np.asarray(semantic).shape != (h, w):
+            raise BaisegError(
+                f"semantic map {np.asarray(semantic).shape} does not match image {h}x{w}: give one id per pixel"
+            )
+        scale = min(1.0, self.max_side / max(h, w))
+        work = rgb
+        if scale < 1.0:
+            size = (max(round(w * scale), 1), max(round(h * scale), 1))
+            work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        maps = self.infer(work)
+        if semantic is None:
+            sem = maps["sem_prob"].argmax(0).astype(np.uint8)
+            sem_prob = maps["sem_prob"]
+        else:
+            sem = np.asarray(semantic).astype(np.uint8)
+            if scale < 1.0:
+                sem = cv2.resize(sem, work.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+            sem_prob = None
+        inst = instances_from_semantic(
+            self.method, sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob, image=work, cfg=self.mep
+        )
+        if scale < 1.0:
+            inst = dict(inst, masks=_resize_masks(inst["masks"], h, w))
+        maps["semantic"] = sem
+        return inst, maps
+
+    def predict(self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None) -> list[Instance]:
+        """Instances of one image, best score first (see ``predict_instances`` for the arguments)."""
+        inst, _ = self.predict_instances(image, semantic)
+        return self.to_instances(inst)
+
+    def to_instances(self, inst: dict[str, np.ndarray]) -> list[Instance]:
+        """The user-facing view of an instances dict."""
+        boxes = mask_boxes(inst["masks"])
+        return [
+            Instance(
+                mask=m,
+                class_id=int(c),
+                class_name=self.class_names[int(c) - 1] if 0 < int(c) <= len(self.class_names) else str(int(c)),
+                score=float(s),
+                box=tuple(float(v) for v in b),
+                category_id=int(self.category_ids[int(c) - 1]) if 0 < int(c) <= len(self.category_ids) else int(c),
+            )
+            for m, c, s, b in zip(inst["masks"], inst["classes"], inst["scores"], boxes, strict=True)
+        ]
+
+    def with_mep(self, **changes: Any) -> Predictor:
+        """A copy of this predictor (same model) with some MEP parameters changed."""
+        new = object.__new__(Predictor)
+        new.__dict__.update(self.__dict__)
+        new.mep = dataclasses.replace(self.mep, **changes)
+        return new
+
+
+def _resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Nearest-neighbour resize of N non-overlapping masks through their label map."""
+    n = masks.shape[0]
+    if n == 0:
+        return np.zeros((0, h, w), bool)
+    lab = np.zeros(masks.shape[1:], np.uint16 if n < 65535 else np.int32)
+    for i in range(n):
+        lab[masks[i]] = i + 1
+    big = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    return big[None] == np.arange(1, n + 1)[:, None, None]
