@@ -112,7 +112,7 @@ class COCOInstanceEvaluator:
                     "image_id": json_image_id(image_id),
                     "category_id": cat,
                     "segmentation": rle,
-                    "score": round(float(score), 6),
+                    "score": float(score),
                 }
             )
 

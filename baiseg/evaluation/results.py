@@ -77,7 +77,7 @@ def instances_to_results(
                 "image_id": json_image_id(image_id),
                 "category_id": cat,
                 "segmentation": rle,
-                "score": round(float(score), 6),
+                "score": float(score),
             }
         )
     return out

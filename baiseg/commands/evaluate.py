@@ -1,0 +1,259 @@
+"""``baiseg evaluate``: VOC mAP^r and COCO AP of BAISeg or a baseline on a dataset with instance ground truth.
+
+    baiseg evaluate --data DATA.yaml (--weights W | --predictions results.json) [--semantic gt|model|DIR]
+                    [--method baiseg|cc|dtws] [--subset all|touching] [--json] [--out DIR]
+
+Prints a table (or, with ``--json``, one object ``{"voc": {"mAP25", "mAP50", "mAP70", "mAP75"}, "coco": {"AP",
+"AP50", "AP75"}, "images": n}`` in percent, null where undefined) and writes ``metrics.json`` (the same numbers, plus
+per-class APs, the COCOeval view at the VOC thresholds and the settings) atomically into ``--out``, together with the
+evaluated predictions as ``results.json`` (unless they were read with ``--predictions``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baiseg.errors import BaisegError
+
+VOC_KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
+COCO_KEYS = ("AP", "AP50", "AP75")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="VOC mAP^r and COCO AP of BAISeg or a baseline (cc, dtws) on a dataset",
+        description="Evaluate instances against a dataset's instance ground truth: VOC mAP^r at IoU .25/.5/.7/.75 "
+        "(DESIGN §6) and COCO mask AP. Predictions come from weights, a results JSON, or a baseline (cc, dtws) run "
+        "on ground-truth or stored semantic masks (no weights needed).",
+    )
+    p.add_argument("--data", required=True, help="dataset description YAML (configs/datasets/*.yaml) or 'synthetic'")
+    p.add_argument("--split", default=None, help="override the YAML's split")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--weights", help="released weights (*.safetensors) or checkpoint of a trained model")
+    src.add_argument("--predictions", help="COCO results JSON (segm RLE) to evaluate as is")
+    p.add_argument(
+        "--semantic",
+        default=None,
+        help="semantic map fed to the instance extraction: gt (the dataset's), model (the network's semantic "
+        "branch), or a folder of <image_id>.png class-id maps (default: model with --weights, else gt)",
+    )
+    p.add_argument("--method", default="baiseg", choices=("baiseg", "cc", "dtws"), help="instance extraction")
+    p.add_argument("--subset", default="all", choices=("all", "touching"), help="touching: only images with "
+                   "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
+    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (with --weights)")
+    p.add_argument("-o", "--override", nargs="*", default=[], metavar="KEY=VALUE", help="MEP overrides, e.g. "
+                   "mep.boundary_thr=0.4 mep.min_area_px=32")  # fmt: skip
+    p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
+    p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
+    p.set_defaults(func=run)
+
+
+def _check_args(args: argparse.Namespace) -> str:
+    """Validate the combination of options; return the semantic source."""
+    if args.predictions:
+        if args.semantic is not None or args.method != "baiseg":
+            raise BaisegError("--predictions is evaluated as is: drop --semantic/--method, or drop --predictions")
+        return "file"
+    semantic = args.semantic or ("model" if args.weights else "gt")
+    if semantic not in ("gt", "model") and not Path(semantic).is_dir():
+        raise BaisegError(f"--semantic '{semantic}' is neither gt, model nor an existing folder of PNG label maps")
+    if not args.weights and (args.method == "baiseg" or semantic == "model"):
+        raise BaisegError(
+            f"--method {args.method} with --semantic {semantic} needs a model: give --weights W, or use "
+            "--method cc|dtws with --semantic gt or a folder, or --predictions results.json"
+        )
+    return semantic
+
+
+def _default_out(args: argparse.Namespace, semantic: str) -> Path:
+    data = Path(str(args.data)).stem
+    what = Path(args.predictions).stem if args.predictions else f"{args.method}-{Path(semantic).name}"
+    return Path("runs") / "eval" / f"{data}-{what}-{args.subset}"
+
+
+def _read_semantic_png(folder: str, image_id: str, shape: tuple[int, int]) -> np.ndarray:
+    from baiseg.data.io import read_label_png
+
+    path = Path(folder) / f"{image_id}.png"
+    if not path.is_file():
+        raise BaisegError(f"semantic map '{path}' is missing: --semantic DIR needs one <image_id>.png per image")
+    sem = read_label_png(path)
+    if sem.shape != shape:
+        raise BaisegError(f"semantic map '{path}' is {sem.shape[0]}x{sem.shape[1]}, the image is {shape[0]}x"
+                          f"{shape[1]}: write the maps at the original image resolution")  # fmt: skip
+    if sem.max(initial=0) > 255:
+        raise BaisegError(f"semantic map '{path}' holds ids above 255: write class ids 0..K (255 = void)")
+    return sem.astype(np.uint8)
+
+
+def _mep_config(overrides: list[str], base: Any = None) -> Any:
+    """``MEPConfig`` = ``base`` (defaults when None) with ``mep.KEY=VALUE`` overrides applied; None without any."""
+    from dataclasses import asdict
+
+    from baiseg.config import MEPConfig, config_from_dict, parse_overrides
+
+    if not overrides:
+        return base
+    tree = parse_overrides(overrides)
+    if set(tree) - {"mep"}:
+        raise BaisegError(f"--override takes MEP parameters only (mep.KEY=VALUE), got {sorted(set(tree) - {'mep'})}")
+    merged = asdict(base) if base is not None else {}
+    merged.update(tree.get("mep", {}))
+    return config_from_dict(merged, MEPConfig)
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _dataset_ids(dataset: Any) -> list[str]:
+    items = getattr(dataset, "items", None)
+    if items is not None:
+        return [str(r["image_id"]) for r in items]
+    return [str(dataset[i]["image_id"]) for i in range(len(dataset))]
+
+
+class _Source:
+    """Produces the instances of each sample from the chosen source (results file, baseline, or model)."""
+
+    def __init__(self, args: argparse.Namespace, semantic: str, dataset: Any) -> None:
+        self.args, self.semantic, self.dataset = args, semantic, dataset
+        self.grouped: dict[str, list] = {}
+        self.predictor = None
+        self.mep = _mep_config(list(args.override))
+        if args.predictions:
+            from baiseg.evaluation.results import check_result_ids, read_results
+
+            self.grouped = read_results(args.predictions)
+            check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
+        elif args.weights:
+            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method)
+            if list(self.predictor.class_names) != list(dataset.class_names):
+                raise BaisegError(
+                    f"weights '{args.weights}' predict classes {self.predictor.class_names[:5]}... but dataset "
+                    f"'{args.data}' has {list(dataset.class_names)[:5]}...: evaluate on a dataset with the same classes"
+                )
+            if args.override:
+                self.predictor = self.predictor.with_mep(**vars(_mep_config(list(args.override), self.predictor.mep)))
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, np.ndarray]:
+        from baiseg.evaluation.results import id_key, results_to_instances
+        from baiseg.postprocess import instances_from_semantic
+
+        image_id = str(sample["image_id"])
+        h, w = sample["image"].shape[:2]
+        if self.args.predictions:
+            cats = list(self.dataset.category_ids)
+            return results_to_instances(self.grouped.get(id_key(image_id), []), h, w, cats, image_id)
+        if self.semantic == "gt":
+            sem = np.asarray(sample["semantic"])
+        elif self.semantic == "model":
+            sem = None
+        else:
+            sem = _read_semantic_png(self.semantic, image_id, (h, w))
+        if self.predictor is not None:
+            inst, _ = self.predictor.predict_instances(sample["image"], semantic=sem)
+            return inst
+        return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
+
+
+def _load_predictor(weights: str, device: str, method: str) -> Any:
+    try:
+        from baiseg.predictor import Predictor
+    except ImportError as e:
+        raise BaisegError(f"--weights needs baiseg.predictor.Predictor, which is not available ({e})") from None
+    return Predictor.from_pretrained(weights, device=device, method=method)
+
+
+def _percent(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(100.0 * float(x), 2)
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
+    def f(x: float | None) -> str:
+        return "   n/a" if x is None else f"{x:6.2f}"
+
+    s = metrics["settings"]
+    lines = [
+        f"dataset {s['data']}  images {summary['images']} ({s['subset']})  method {s['method']}  "
+        f"semantic {s['semantic']}",
+        f"{'':20s}{'@.25':>7s}{'@.50':>7s}{'@.70':>7s}{'@.75':>7s}",
+        f"{'VOC mAP^r':20s}" + "".join(" " + f(summary["voc"][k]) for k in VOC_KEYS),
+        f"{'COCOeval@VOC thrs':20s}" + "".join(" " + f(metrics["coco_voc_view"][k]) for k in VOC_KEYS),
+        f"{'COCO':20s} AP {f(summary['coco']['AP'])}  AP50 {f(summary['coco']['AP50'])}  AP75 "
+        f"{f(summary['coco']['AP75'])}",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from baiseg.data import build_dataset
+    from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances
+    from baiseg.evaluation.results import write_results
+
+    semantic = _check_args(args)
+    dataset = build_dataset(args.data, split=args.split)
+    names, cats = list(dataset.class_names), list(dataset.category_ids)
+    source = _Source(args, semantic, dataset)
+    voc = VOCInstanceEvaluator(num_classes=len(names), class_names=names)
+    coco = COCOInstanceEvaluator(len(names), category_ids=cats, class_names=names)
+    n = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
+    start = time.perf_counter()
+    for i in tqdm(range(n), desc="evaluate", unit="img", disable=None, leave=False):
+        sample = dataset[i]
+        if args.subset == "touching" and not has_touching_instances(sample):
+            continue
+        pred = source(sample)
+        voc.process(sample, pred)
+        coco.process(sample, pred)
+    v, c = voc.evaluate(), coco.evaluate()
+    summary = {
+        "voc": {k: _percent(v[k]) for k in VOC_KEYS},
+        "coco": {k: _percent(c[k]) for k in COCO_KEYS},
+        "images": v["num_images"],
+    }
+    metrics = dict(summary)
+    metrics["coco_voc_view"] = {k: _percent(c["voc_view"][k]) for k in VOC_KEYS}
+    metrics["per_class"] = {
+        name: {**{k: _percent(ap[k]) for k in VOC_KEYS}, "coco_AP": _percent(c["per_class_AP"].get(name))}
+        for name, ap in v["per_class"].items()
+    }
+    metrics["num_gt"] = v["num_gt"]
+    metrics["settings"] = {
+        "data": str(args.data), "split": args.split, "weights": args.weights, "predictions": args.predictions,
+        "method": None if args.predictions else args.method, "semantic": semantic, "subset": args.subset,
+        "limit": args.limit, "overrides": list(args.override), "wall_s": round(time.perf_counter() - start, 2),
+    }  # fmt: skip
+    out = Path(args.out) if args.out else _default_out(args, semantic)
+    _write_json_atomic(out / "metrics.json", metrics)
+    if not args.predictions:
+        write_results(out / "results.json", coco.results())
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(_table(summary, metrics))
+        print(f"wrote {out / 'metrics.json'}")
+    return 0
