@@ -66,6 +66,9 @@ class _CocoBase(BaseDataset):
         image_dir = spec.path("images")
         images: dict[int, dict] = {}
         for im in data["images"]:
+            if not isinstance(im, dict) or not {"id", "file_name", "height", "width"} <= im.keys():
+                self.problems.append(f"'{self._json}': image entry {str(im)[:80]} lacks id/file_name/height/width")
+                continue
             p = image_dir / im["file_name"]
             if not p.is_file():
                 self.problems.append(f"image '{p}' (id {im['id']} in '{self._json}') is missing")
@@ -92,6 +95,10 @@ class CocoDataset(_CocoBase):
         data = load_json(spec.path("annotations", kind="file"), ("images", "annotations", "categories"))
         images = self._index(spec, data, list(data["categories"]))
         for ann in data["annotations"]:
+            if not isinstance(ann, dict) or not {"image_id", "category_id", "segmentation"} <= ann.keys():
+                self.problems.append(f"'{self._json}': annotation {str(ann)[:60]} lacks "
+                                     f"image_id/category_id/segmentation")
+                continue
             if int(ann["image_id"]) in images:
                 images[int(ann["image_id"])]["segs"].append(ann)
         self.items = [r for r in images.values() if self._keep(r)]
@@ -140,6 +147,10 @@ class CocoPanopticDataset(_CocoBase):
         images = self._index(spec, data, [c for c in cats if c.get("isthing", 1)])
         mask_dir = spec.path("masks")
         for ann in data["annotations"]:
+            if not isinstance(ann, dict) or not {"image_id", "file_name", "segments_info"} <= ann.keys():
+                self.problems.append(f"'{self._json}': annotation {str(ann)[:60]} lacks "
+                                     f"image_id/file_name/segments_info")
+                continue
             rec = images.get(int(ann["image_id"]))
             if rec is None:
                 continue
