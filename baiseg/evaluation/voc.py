@@ -34,8 +34,15 @@ def mask_iou(pred_masks: np.ndarray, gt_masks: np.ndarray) -> np.ndarray:
     n, m = len(pred_masks), len(gt_masks)
     if n == 0 or m == 0:
         return np.zeros((n, m), dtype=np.float64)
-    p = pred_masks.reshape(n, -1).astype(np.float32)
-    g = gt_masks.reshape(m, -1).astype(np.float32)
+    # pixels outside every mask add nothing: crop to the bounding box of all of them first
+    rows = pred_masks.any(axis=(0, 2)) | gt_masks.any(axis=(0, 2))
+    cols = pred_masks.any(axis=(0, 1)) | gt_masks.any(axis=(0, 1))
+    if not rows.any():
+        return np.zeros((n, m), dtype=np.float64)
+    y0, y1 = np.flatnonzero(rows)[[0, -1]]
+    x0, x1 = np.flatnonzero(cols)[[0, -1]]
+    p = pred_masks[:, y0 : y1 + 1, x0 : x1 + 1].reshape(n, -1).astype(np.float32)
+    g = gt_masks[:, y0 : y1 + 1, x0 : x1 + 1].reshape(m, -1).astype(np.float32)
     inter = (p @ g.T).astype(np.float64)  # exact: counts stay far below 2**24 per row for images up to 16 Mpx
     union = p.sum(1, dtype=np.float64)[:, None] + g.sum(1, dtype=np.float64)[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
