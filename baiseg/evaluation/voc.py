@@ -6,7 +6,8 @@ them pays for them in the union). It is a true positive when that IoU reaches th
 taken, otherwise a false positive (no fall-back to the second-best GT). Over the dataset, all predictions of a class
 are sorted by score, cumulative TP/FP give precision and recall (``n_pos`` = number of GT instances), and AP is the
 area under the monotone precision envelope at every recall change. mAP is the mean over the classes that have GT;
-a class with GT and no prediction scores 0. Crowd GT instances (COCO data) are dropped like void regions.
+a class with GT and no prediction scores 0. Crowd GT instances (COCO data) are dropped like void regions. Equal
+scores keep the order in which predictions were processed (a stable sort, as COCOeval's).
 """
 
 from __future__ import annotations
