@@ -7,12 +7,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from baiseg.data.contour import semantic_contour
-from baiseg.data.io import voc_palette, write_png_atomic
+from baiseg.data.io import write_png_atomic
 from baiseg.errors import DataError
+from baiseg.visualize import colourise, contour_rgb, draw_instances, sheet
 
 
 def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
@@ -75,41 +75,6 @@ def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
     }
 
 
-def colourise(semantic: np.ndarray) -> np.ndarray:
-    """uint8 H x W ids -> uint8 H x W x 3 with the VOC colour map (255 = void colour)."""
-    return voc_palette()[semantic.astype(np.uint8)]
-
-
-def instance_overlay(image: np.ndarray, instances: dict[str, np.ndarray] | None, seed: int = 0) -> np.ndarray:
-    """Blend a random colour per instance over the image and draw instance outlines; crowd regions in grey."""
-    out = image.astype(np.float32).copy()
-    if instances is None:
-        return image.copy()
-    rng = np.random.default_rng(seed)
-    for m, is_crowd in zip(instances["masks"], instances["crowd"]):
-        colour = np.array([128, 128, 128], np.float32) if is_crowd else rng.integers(40, 256, 3).astype(np.float32)
-        out[m] = 0.45 * out[m] + 0.55 * colour
-        edge = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
-        out[edge] = colour
-    return out.clip(0, 255).astype(np.uint8)
-
-
-def contour_rgb(t: np.ndarray) -> np.ndarray:
-    """T (0/1/255) -> black / white / dark red."""
-    rgb = np.zeros((*t.shape, 3), dtype=np.uint8)
-    rgb[t == 1] = 255
-    rgb[t == 255] = (120, 0, 0)
-    return rgb
-
-
-def _label(panel: np.ndarray, text: str) -> np.ndarray:
-    panel = np.ascontiguousarray(panel)
-    scale = max(0.4, min(panel.shape[:2]) / 600)
-    cv2.putText(panel, text, (5, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(panel, text, (5, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 0), 1, cv2.LINE_AA)
-    return panel
-
-
 def sample_sheet(sample: dict[str, Any], contour_kwargs: dict[str, Any] | None = None) -> np.ndarray:
     """A 2 x 2 sheet: image | semantic mask / contour label T | instance overlay.
 
@@ -120,9 +85,8 @@ def sample_sheet(sample: dict[str, Any], contour_kwargs: dict[str, Any] | None =
     t = semantic_contour(sem, **(contour_kwargs or {}))
     inst = sample["instances"]
     n = "no instance GT" if inst is None else f"{len(inst['classes'])} instances"
-    top = np.concatenate([_label(image.copy(), "image"), _label(colourise(sem), "semantic")], axis=1)
-    bottom = np.concatenate([_label(contour_rgb(t), "contour T"), _label(instance_overlay(image, inst), n)], axis=1)
-    return np.concatenate([top, bottom], axis=0)
+    overlay = draw_instances(image, inst, show_labels=False)
+    return sheet([image, colourise(sem), contour_rgb(t), overlay], ["image", "semantic", "contour T", n])
 
 
 def write_sheets(ds: Any, out_dir: str | Path, n: int = 8, contour_kwargs: dict[str, Any] | None = None) -> list[Path]:

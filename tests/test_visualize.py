@@ -1,0 +1,34 @@
+"""Pictures: overlays colour exactly the instance pixels, sheets tile panels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baiseg.visualize import colourise, draw_instances, heatmap, sheet
+
+
+def test_draw_instances_touches_only_instance_pixels():
+    img = np.full((40, 50, 3), 100, np.uint8)
+    masks = np.zeros((2, 40, 50), bool)
+    masks[0, 5:15, 5:15] = True
+    masks[1, 20:35, 25:45] = True
+    inst = {"masks": masks, "classes": np.array([1, 2]), "scores": np.array([0.9, 0.5], np.float32)}
+    out = draw_instances(img, inst, ["a", "b"], show_labels=False)
+    changed = (out != img).any(-1)
+    assert changed[masks.any(0)].all()
+    assert not changed[~masks.any(0)].any()
+    assert (img == 100).all(), "input must not be modified"
+    labelled = draw_instances(img, inst, ["a", "b"])
+    assert labelled.shape == img.shape and labelled.dtype == np.uint8
+    empty = {"masks": np.zeros((0, 40, 50), bool), "classes": np.zeros(0, int)}
+    assert (draw_instances(img, empty) == img).all()
+
+
+def test_colourise_heatmap_and_sheet_shapes():
+    sem = np.array([[0, 1], [2, 255]], np.uint8)
+    rgb = colourise(sem)
+    assert rgb.shape == (2, 2, 3) and (rgb[0, 0] == 0).all() and not (rgb[0, 1] == rgb[1, 0]).all()
+    hm = heatmap(np.linspace(0, 1, 12).reshape(3, 4))
+    assert hm.shape == (3, 4, 3) and hm.dtype == np.uint8
+    s = sheet([np.zeros((10, 20, 3), np.uint8)] * 3, ["a", "b", "c"], columns=2)
+    assert s.shape == (20, 40, 3)
