@@ -89,7 +89,7 @@ def draw_instances(
         is_crowd = crowd is not None and bool(crowd[k])
         colour = np.array([128, 128, 128], np.float32) if is_crowd else instance_colour(k)
         out[m] = (1 - alpha) * out[m] + alpha * colour
-        edge = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
+        edge = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # inner outline
         out[edge] = colour
         if show_labels and not is_crowd:
             c = int(classes[k])
