@@ -19,7 +19,7 @@ from baiseg.config import Config
 
 def preprocess(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], multiple: int = 32) -> torch.Tensor:
     """uint8 H x W x 3 RGB -> float32 1 x 3 x H' x W' normalised, zero-padded bottom/right to a multiple of 32."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+    x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)
     x = (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
     h, w = x.shape[-2:]
     return F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple))[None]
