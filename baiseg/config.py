@@ -38,6 +38,7 @@ class ModelConfig:
     iabm_r: int = 4  # number of cascaded CFMs (paper R)
     iabm_dim: int = 128  # hidden dim of each CFM
     iabm_stride: int = 1  # 1 = full input resolution (paper); 2 or 4 for CPU presets
+    iabm_lowres_mapping: bool = False  # run the first CFM's 1x1 conv before upsampling F_b (fewer MACs; not paper)
     use_cfm: bool = True  # False: plain conv head instead of the CFM cascade (Table 3 row 1)
     use_dma: bool = True  # False: DMA replaced by a plain 3x3 conv-BN-ReLU (Table 3 row 2)
     proj_dim: int = 256  # pixel-contrast projection width
@@ -118,8 +119,8 @@ class MEPConfig:
     nms: bool = True
     nms_margin: float = 1.01
     nms_smooth_sigma: float = 1.0
-    boundary_thr: float = 0.5
-    boundary_dilate_px: int = 1
+    boundary_thr: float = 0.3  # tuned: bench/tune_mep.py (docs/MEP.md)
+    boundary_dilate_px: int = 2
     sure_fg: bool = False
     sure_fg_px: float = 2.0  # with sure_fg: keep marker pixels farther than this from the boundary / background
     min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours

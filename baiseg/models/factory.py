@@ -1,0 +1,75 @@
+"""``build_model``: the only code that reads ``ModelConfig``; ``resolve_preset`` finds ``configs/<name>.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from baiseg.config import ConfigError, ModelConfig
+from baiseg.models.backbone import Backbone
+from baiseg.models.baiseg_net import BAISeg
+from baiseg.models.heads import FPNHead, HRNetV2Head, ProjectionHead
+from baiseg.models.iabm import IABM
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check(cfg: ModelConfig) -> None:
+    positive = {"num_classes": cfg.num_classes, "sem_dim": cfg.sem_dim, "iabm_dim": cfg.iabm_dim,
+                "proj_dim": cfg.proj_dim, "mau_reduction": cfg.mau_reduction}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"model.{key}={value}: must be a positive integer")
+    if cfg.num_classes < 2:
+        raise ConfigError(f"model.num_classes={cfg.num_classes}: needs K + 1 >= 2 (background + K classes)")
+    if cfg.iabm_r < 1:
+        raise ConfigError(f"model.iabm_r={cfg.iabm_r}: the IABM needs at least 1 CFM")
+    if cfg.iabm_stride not in (1, 2, 4):
+        raise ConfigError(f"model.iabm_stride={cfg.iabm_stride}: choose 1 (full resolution, paper), 2 or 4")
+    if cfg.sem_head not in ("auto", "hrnetv2", "fpn"):
+        raise ConfigError(f"model.sem_head='{cfg.sem_head}': choose auto, hrnetv2 or fpn")
+
+
+def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg:
+    """Build the BAISeg network from ``cfg`` (the ``model:`` section of a config).
+
+    Args:
+        cfg: model configuration.
+        load_weights: False skips ``pretrained`` / ``backbone_weights`` (for counting, or before loading a
+            checkpoint of the whole model).
+
+    Returns:
+        A ``BAISeg`` module in training mode; ``model.input_norm`` gives the input normalisation.
+
+    Raises:
+        ConfigError: an invalid value. WeightsError: weights missing, unreadable or not fitting.
+    """
+    _check(cfg)
+    backbone = Backbone(name=cfg.backbone, pretrained=cfg.pretrained and load_weights,
+                        weights=cfg.backbone_weights if load_weights else None)
+    concat_ch = sum(backbone.channels)
+    kind = cfg.sem_head if cfg.sem_head != "auto" else ("hrnetv2" if cfg.backbone.startswith("hrnet") else "fpn")
+    if kind == "hrnetv2":
+        sem = HRNetV2Head(in_ch=concat_ch, num_classes=cfg.num_classes)
+    else:
+        sem = FPNHead(in_channels=backbone.channels, dim=cfg.sem_dim, num_classes=cfg.num_classes)
+    iabm = IABM(in_ch=concat_ch, dim=cfg.iabm_dim, num_cfm=cfg.iabm_r, stride=cfg.iabm_stride, use_cfm=cfg.use_cfm,
+                use_dma=cfg.use_dma, reduction=cfg.mau_reduction, lowres_mapping=cfg.iabm_lowres_mapping)
+    proj = ProjectionHead(in_ch=cfg.iabm_dim, proj_dim=cfg.proj_dim)
+    return BAISeg(backbone=backbone, semantic_head=sem, iabm=iabm, projection_head=proj)
+
+
+def resolve_preset(name_or_path: str | Path) -> Path:
+    """A config path as given, or a bare preset name (``cpu_lite0``) -> ``<repo>/configs/<name>.yaml``.
+
+    Raises:
+        ConfigError: neither a file nor a known preset; the message lists the presets.
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    configs = REPO_ROOT / "configs"
+    for cand in (configs / p, configs / f"{p}.yaml", configs / f"{p.name}.yaml"):
+        if cand.is_file() and p.suffix in ("", ".yaml", ".yml"):
+            return cand
+    known = ", ".join(sorted(q.stem for q in configs.glob("*.yaml")))
+    raise ConfigError(f"config '{name_or_path}' is neither a file nor a preset name; presets: {known}")
