@@ -68,3 +68,28 @@ def test_dump_round_trip(tmp_path):
     again = load_config(p)
     assert to_dict(again) == to_dict(cfg)
     assert to_dict(config_from_dict(to_dict(cfg))) == to_dict(cfg)
+
+
+def test_cli_overrides_may_follow_options(monkeypatch):
+    from baiseg import cli
+
+    seen = {}
+
+    def fake_run(args):
+        seen["overrides"] = list(args.overrides)
+        seen["no_progress"] = args.no_progress
+        return 0
+
+    parser = cli.build_parser()
+    args, extra = parser.parse_known_args(["train", "cpu_lite0", "--no-progress", "train.iters=3"])
+    assert extra == ["train.iters=3"]
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser, fake_run))
+    assert cli.main(["train", "cpu_lite0", "a.b=1", "--no-progress", "train.iters=3"]) == 0
+    assert seen == {"overrides": ["a.b=1", "train.iters=3"], "no_progress": True}
+    with pytest.raises(SystemExit):
+        cli.main(["train", "cpu_lite0", "--no-such-flag"])
+
+
+def _with_func(parser, func):
+    parser._subparsers._group_actions[0].choices["train"].set_defaults(func=func)
+    return parser

@@ -146,12 +146,28 @@ def read_id_list(path: Path) -> list[str]:
     return ids
 
 
-def load_spec(path: str | os.PathLike) -> DatasetSpec:
-    """Read a dataset description YAML; errors name the file and the fix."""
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "datasets"
+
+
+def resolve_dataset_path(path: str | os.PathLike) -> Path:
+    """A dataset YAML path as given, or a bare name of a shipped one (``pennfudan_val`` ->
+    ``<repo>/configs/datasets/pennfudan_val.yaml``)."""
     p = Path(path)
-    if not p.is_file():
-        hint = " (see configs/datasets/)" if not p.is_absolute() else ""
-        raise DataError(f"dataset file '{p}' does not exist: give a dataset YAML{hint} or 'synthetic'")
+    if p.is_file():
+        return p
+    if p.parent == Path(".") and p.suffix in ("", ".yaml", ".yml"):
+        cand = DATASETS_DIR / f"{p.stem}.yaml"
+        if cand.is_file():
+            return cand
+    known = ", ".join(sorted(q.stem for q in DATASETS_DIR.glob("*.yaml"))) if DATASETS_DIR.is_dir() else "none"
+    raise DataError(
+        f"dataset file '{p}' does not exist: give a dataset YAML, a shipped dataset name ({known}) or 'synthetic'"
+    )
+
+
+def load_spec(path: str | os.PathLike) -> DatasetSpec:
+    """Read a dataset description YAML (or a shipped dataset by name); errors name the file and the fix."""
+    p = resolve_dataset_path(path)
     try:
         raw = yaml.safe_load(p.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:
