@@ -28,17 +28,18 @@ def foreground(semantic: np.ndarray) -> np.ndarray:
 
 
 def relabel(labels: np.ndarray) -> np.ndarray:
-    """Renumber the positive labels of an int label map to 1..N in order of first appearance in raster order."""
-    flat = labels.ravel()
-    ids, first = np.unique(flat, return_index=True)
-    keep = ids > 0
-    ids, first = ids[keep], first[keep]
-    if ids.size == 0:
+    """Renumber the positive labels of an int label map to 1..N, keeping their order (negative values -> 0)."""
+    lab = np.maximum(labels, 0)
+    top = int(lab.max()) if lab.size else 0
+    if top == 0:
         return np.zeros(labels.shape, np.int32)
-    order = ids[np.argsort(first, kind="stable")]
-    lut = np.zeros(int(labels.max()) + 1, np.int32)
-    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    return lut[np.maximum(labels, 0)]
+    present = np.bincount(lab.ravel(), minlength=top + 1) > 0
+    present[0] = False
+    lut = np.cumsum(present).astype(np.int32)
+    lut[0] = 0
+    if lut[-1] == top:
+        return lab.astype(np.int32, copy=False)
+    return lut[lab]
 
 
 def drop_small(labels: np.ndarray, min_px: int) -> np.ndarray:
@@ -67,7 +68,9 @@ def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> n
     """
     ridges = boundary_prob
     if cfg.nms:
-        ridges = boundary_nms(boundary_prob, margin=cfg.nms_margin, sigma=cfg.nms_smooth_sigma)
+        ridges = boundary_nms(
+            boundary_prob, margin=cfg.nms_margin, sigma=cfg.nms_smooth_sigma, min_value=cfg.boundary_thr
+        )
     edges = (ridges > cfg.boundary_thr).astype(np.uint8)
     if cfg.boundary_dilate_px > 0:
         k = 2 * int(cfg.boundary_dilate_px) + 1
@@ -96,7 +99,7 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     Returns:
         int32 H x W label map; unallowed or unreachable pixels keep their marker value (usually 0).
     """
-    lab = markers.astype(np.float32)
+    lab = markers.astype(np.uint16 if markers.max() < 65535 else np.float32)  # cv2.dilate: uint16 is faster
     todo = markers <= 0 if allowed is None else (markers <= 0) & allowed
     if not todo.any() or markers.max() <= 0:
         return markers.astype(np.int32)
@@ -145,6 +148,8 @@ def watershed_image(image: np.ndarray, markers: np.ndarray, allowed: np.ndarray 
         m[lines] = grown[lines]
     if allowed is not None:
         m[~allowed] = 0
+        if (allowed & (m == 0)).any():  # foreground flooded by the background barrier: give it to the nearest mask
+            m = flood(np.zeros(m.shape, np.float32), m, allowed, levels=1)
     return m
 
 
