@@ -55,6 +55,7 @@ def _check_results(out, n_images):
     ids = np.asarray(Image.open(out / "instances" / "1.png"))
     assert ids.shape == (80, 100) and ids.max() == 2
     assert (out / "boundary" / "3.png").is_file() and (out / "mep.yaml").is_file()
+    assert np.asarray(Image.open(out / "overlays" / "2.png")).shape == (80, 100, 3)
 
 
 @pytest.mark.parametrize("mep_workers", [0, 1])
