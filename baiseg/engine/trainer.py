@@ -52,18 +52,6 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
     return cfg
 
 
-def dataset_path(name: str | None) -> str | None:
-    """A dataset YAML path as given, ``synthetic``, or a bare name found as ``configs/datasets/<name>.yaml``."""
-    if not name or name == "synthetic" or Path(name).is_file():
-        return name
-    repo_configs = Path(__file__).resolve().parents[2] / "configs" / "datasets"
-    for root in (Path.cwd() / "configs" / "datasets", repo_configs):
-        for cand in (root / name, root / f"{name}.yaml"):
-            if cand.is_file():
-                return str(cand)
-    return name  # build_dataset reports the missing file
-
-
 def _seed_everything(seed: int, deterministic: bool) -> None:
     import random
 
@@ -116,9 +104,9 @@ def train(
         torch.set_num_threads(t.threads)
     dist = D.init_distributed(t.device)
     try:
-        train_ds = build_dataset(dataset_path(cfg.data.train), load_instances=False)
+        train_ds = build_dataset(cfg.data.train, load_instances=False)
         cfg.model.num_classes = len(train_ds.class_names) + 1
-        val_ds = build_dataset(dataset_path(cfg.data.val), load_instances=False) if cfg.data.val else None
+        val_ds = build_dataset(cfg.data.val, load_instances=False) if cfg.data.val else None
         if val_ds is not None and list(val_ds.class_names) != list(train_ds.class_names):
             raise BaisegError(f"data.val classes {val_ds.class_names} differ from data.train {train_ds.class_names}")
         ckpt = load_checkpoint(Path(resume_dir) / "checkpoint.pt") if resume_dir else None
