@@ -119,8 +119,9 @@ class IABM(nn.Module):
         use_cfm: False: baseline head = 1x1 conv-BN-ReLU mapping + R plain 3x3 conv-BN-ReLU blocks.
         use_dma: see ``CFM``.
         reduction: MAU / gate MLP reduction.
-        lowres_mapping: run the first 1x1 mapping conv at the backbone resolution before upsampling (the same
-            function up to BN statistics, far fewer MACs and memory); False = the paper's full-resolution F_b.
+        lowres_mapping: run the first 1x1 mapping conv at the backbone resolution before upsampling: the same
+            function (bilinear weights sum to 1, so a 1x1 conv and the upsampling commute), far fewer MACs and
+            memory; False = the paper's full-resolution F_b, as counted in Tables 4-5.
     """
 
     def __init__(self, *, in_ch: int, dim: int = 128, num_cfm: int = 4, stride: int = 1, use_cfm: bool = True,

@@ -111,3 +111,15 @@ def test_model_contract():
 def test_bad_config_values(kw, word):
     with pytest.raises(ConfigError, match=word):
         build_model(tiny_cfg(**kw))
+
+
+def test_lowres_mapping_is_the_same_function():
+    from baiseg.models.iabm import IABM
+
+    torch.manual_seed(0)
+    full = IABM(in_ch=12, dim=8, num_cfm=2, reduction=4).train()
+    low = IABM(in_ch=12, dim=8, num_cfm=2, reduction=4, lowres_mapping=True).train()
+    low.load_state_dict(full.state_dict())
+    feats = torch.randn(2, 12, 9, 11)
+    a, b = full(feats, (36, 44)), low(feats, (36, 44))
+    assert torch.allclose(a[0], b[0], atol=1e-4) and torch.allclose(a[1], b[1], atol=1e-4)
