@@ -106,19 +106,25 @@ def main() -> int:
         print(json.dumps(bench_one(args)), flush=True)
         return 0
     status = 0
+    rest = _without_presets(sys.argv[1:])
     for preset in args.presets:
-        cmd = [sys.executable, __file__, "--inner", "--presets", preset, *sys.argv[1:]]
-        if "--presets" in sys.argv:  # drop the outer preset list, keep the other options
-            i = sys.argv.index("--presets")
-            rest = sys.argv[1:i] + [a for j, a in enumerate(sys.argv[i + 1:]) if _after_list(sys.argv[i + 1:], j)]
-            cmd = [sys.executable, __file__, "--inner", "--presets", preset, *rest]
+        cmd = [sys.executable, __file__, "--inner", "--presets", preset, *rest]
         status |= subprocess.run(cmd, cwd=REPO).returncode
     return status
 
 
-def _after_list(argv: list[str], j: int) -> bool:
-    """True for the items of ``argv`` from the first option (``--x``) on."""
-    return any(a.startswith("--") for a in argv[: j + 1])
+def _without_presets(argv: list[str]) -> list[str]:
+    """``argv`` without ``--presets A B ...`` (the items up to the next option)."""
+    out, skipping = [], False
+    for a in argv:
+        if a == "--presets":
+            skipping = True
+        elif skipping and not a.startswith("--"):
+            continue
+        else:
+            skipping = False
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

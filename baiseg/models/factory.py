@@ -68,7 +68,7 @@ def resolve_preset(name_or_path: str | Path) -> Path:
     if p.is_file():
         return p
     configs = REPO_ROOT / "configs"
-    for cand in (configs / p, configs / f"{p}.yaml", configs / f"{p.name}.yaml"):
+    for cand in (configs / p, configs / f"{p}.yaml", configs / p.name, configs / f"{p.name}.yaml"):
         if cand.is_file() and p.suffix in ("", ".yaml", ".yml"):
             return cand
     known = ", ".join(sorted(q.stem for q in configs.glob("*.yaml")))
