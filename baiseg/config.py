@@ -240,6 +240,26 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return tree
 
 
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def resolve_preset(name_or_path: str | os.PathLike) -> Path:
+    """A config path as given, or a bare preset name (``cpu_lite0``) -> ``<repo>/configs/cpu_lite0.yaml``.
+
+    Raises:
+        ConfigError: neither a file nor a known preset; the message lists the presets.
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.parent == Path(".") and p.suffix in ("", ".yaml", ".yml"):
+        cand = CONFIGS_DIR / f"{p.stem}.yaml"
+        if cand.is_file():
+            return cand
+    known = ", ".join(sorted(q.stem for q in CONFIGS_DIR.glob("*.yaml"))) or "none"
+    raise ConfigError(f"config '{name_or_path}' is neither a YAML file nor a preset name (presets: {known})")
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults <- YAML file (optional) <- ``key=value`` overrides."""
     cfg = Config()

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from baiseg.errors import BaisegError
+from baiseg.fileio import write_json_atomic
 
 SETTINGS = [("cc", "gt"), ("dtws", "gt"), ("baiseg", "gt"), ("cc", "model"), ("dtws", "model"), ("baiseg", "model")]
 
@@ -85,7 +86,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def write_comparison_sheets(val_yaml: Path, weights: Path, out_dir: Path, n: int) -> list[Path]:
     """Sheets of the first ``n`` val images: image | GT | boundary map | cc | BAISeg (both on GT semantics)."""
     from baiseg.data import build_dataset
-    from baiseg.data.io import write_png_atomic
+    from baiseg.fileio import write_png_atomic
     from baiseg.postprocess import instances_from_semantic
     from baiseg.predictor import Predictor
     from baiseg.visualize import draw_instances, heatmap, sheet
@@ -111,9 +112,8 @@ def write_comparison_sheets(val_yaml: Path, weights: Path, out_dir: Path, n: int
 
 
 def run(args: argparse.Namespace) -> int:
-    from baiseg.config import load_config
+    from baiseg.config import load_config, resolve_preset
     from baiseg.engine.trainer import train
-    from baiseg.models import resolve_preset
 
     t0 = time.perf_counter()
     out = Path(args.out)
@@ -144,9 +144,7 @@ def run(args: argparse.Namespace) -> int:
                "train_images": args.train_images, "val_images": args.val_images, "size": args.size,
                "train_s": round(t_train, 1), "total_s": round(time.perf_counter() - t0, 1),
                "results": rows}  # fmt: skip
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(out / "summary.json")
+    write_json_atomic(out / "summary.json", summary, indent=2)
     print(f"\nSynthetic val ({args.val_images} images, {args.size} px); values in percent\n{table}\n")
     print(f"run: {run_dir}\noverlays: {len(sheets)} sheets in {out / 'overlays'}\nsummary: {out / 'summary.json'}")
     print(f"total time {summary['total_s']:.0f} s (training {summary['train_s']:.0f} s)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from baiseg.errors import BaisegError
+from baiseg.fileio import write_json_atomic
 
 VOC_KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
 COCO_KEYS = ("AP", "AP50", "AP75")
@@ -172,22 +172,13 @@ class _Source:
 
 
 def _load_predictor(weights: str, device: str, method: str) -> Any:
-    try:
-        from baiseg.predictor import Predictor
-    except ImportError as e:
-        raise BaisegError(f"--weights needs baiseg.predictor.Predictor, which is not available ({e})") from None
+    from baiseg.predictor import Predictor
+
     return Predictor.from_pretrained(weights, device=device, method=method)
 
 
 def _percent(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(100.0 * float(x), 2)
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False))
-    os.replace(tmp, path)
 
 
 def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -248,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": args.limit, "overrides": list(args.override), "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     out = Path(args.out) if args.out else _default_out(args, semantic)
-    _write_json_atomic(out / "metrics.json", metrics)
+    write_json_atomic(out / "metrics.json", metrics, indent=2)
     if not args.predictions:
         write_results(out / "results.json", coco.results())
     if args.json:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from baiseg.config import load_config
-from baiseg.models import resolve_preset
+from baiseg.config import load_config, resolve_preset
 from baiseg.models.complexity import model_complexity
 
 

@@ -9,15 +9,13 @@ MEP parameters used).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from baiseg.errors import BaisegError, DataError
+from baiseg.fileio import write_json_atomic, write_text_atomic
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -95,22 +93,6 @@ def _mep_job(args: tuple) -> dict[str, np.ndarray]:
     return instances_from_semantic(method, sem, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -177,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
 def _write_image_outputs(
     out: Path, image_id: str, inst: dict, rgb: np.ndarray, maps: dict, pred: Any, *, overlays: bool
 ) -> None:
-    from baiseg.data.io import write_png_atomic
+    from baiseg.fileio import write_png_atomic
+    from baiseg.visualize import draw_instances
 
     masks = inst["masks"]
     n = masks.shape[0]
@@ -188,16 +171,4 @@ def _write_image_outputs(
     b = np.clip(np.round(maps["boundary_prob"] * 255), 0, 255).astype(np.uint8)
     write_png_atomic(out / "boundary" / f"{image_id}.png", b)
     if overlays:
-        ov = _overlay(rgb, inst, pred.class_names)
-        if ov is not None:
-            write_png_atomic(out / "overlays" / f"{image_id}.png", ov)
-
-
-def _overlay(rgb: np.ndarray, inst: dict, class_names: list[str]) -> np.ndarray | None:
-    import importlib
-
-    try:
-        visualize = importlib.import_module("baiseg.visualize")
-    except ModuleNotFoundError:  # the overlay module is not in this checkout yet
-        return None
-    return visualize.draw_instances(rgb, inst, class_names)
+        write_png_atomic(out / "overlays" / f"{image_id}.png", draw_instances(rgb, inst, pred.class_names))

@@ -11,34 +11,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from baiseg.config import ConfigError, load_config
-
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-
-def resolve_config_path(name: str) -> Path:
-    """A YAML path as given, or a bare preset name looked up in ``configs/`` (``cpu_lite0``: its YAML)."""
-    p = Path(name)
-    if p.is_file():
-        return p
-    try:
-        from baiseg.models import resolve_preset  # the model package knows where presets live
-    except ImportError:
-        resolve_preset = None
-    if resolve_preset is not None:
-        try:
-            return Path(resolve_preset(name))
-        except (ConfigError, FileNotFoundError, KeyError, ValueError):
-            pass
-    for root in (Path.cwd() / "configs", REPO_CONFIGS):
-        for cand in (root / name, root / f"{name}.yaml"):
-            if cand.is_file():
-                return cand
-    known = sorted(q.stem for q in REPO_CONFIGS.glob("*.yaml")) if REPO_CONFIGS.is_dir() else []
-    shown = ", ".join(known) or "none"
-    raise ConfigError(f"config '{name}' is neither a YAML file nor a preset name (presets: {shown})")
+from baiseg.config import ConfigError, load_config, resolve_preset
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.config:
             raise ConfigError("give a CONFIG (a YAML file or a preset name such as cpu_lite0), or --resume RUN_DIR")
-        path = resolve_config_path(args.config)
+        path = resolve_preset(args.config)
         cfg = load_config(path, list(args.overrides))
         run_dir = train(cfg, name=cfg.train.name or path.stem, progress=not args.no_progress)
     import os

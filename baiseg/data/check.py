@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from baiseg.data.contour import semantic_contour
-from baiseg.data.io import write_png_atomic
 from baiseg.errors import DataError
+from baiseg.fileio import write_png_atomic
 from baiseg.visualize import colourise, contour_rgb, draw_instances, sheet
 
 

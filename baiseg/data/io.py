@@ -7,7 +7,6 @@ returns the canonical arrays of docs/ARCHITECTURE.md; anything it cannot convert
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -156,18 +155,3 @@ def check_same_size(image: np.ndarray, label: np.ndarray, image_path: str, label
             f"mask '{label_path}' is {h}x{w} but image '{image_path}' is {ih}x{iw}: "
             "the mask must have the image's size (re-export it or fix the pairing)"
         )
-
-
-def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write a uint8 H x W (x 3) array as PNG atomically (temp file in the same folder, then ``os.replace``)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".png", dir=p.parent)
-    os.close(fd)
-    try:
-        Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG")
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from baiseg.config import CONFIGS_DIR
 from baiseg.errors import DataError
 
 COMMON_KEYS = {"format", "root", "split", "classes", "class_subset", "list", "name"}
@@ -146,7 +147,7 @@ def read_id_list(path: Path) -> list[str]:
     return ids
 
 
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "datasets"
+DATASETS_DIR = CONFIGS_DIR / "datasets"
 
 
 def resolve_dataset_path(path: str | os.PathLike) -> Path:

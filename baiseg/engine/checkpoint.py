@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from baiseg.engine.weights import atomic_write
 from baiseg.errors import WeightsError
+from baiseg.fileio import atomic_write
 
 FORMAT = "baiseg-checkpoint-1"
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from baiseg.config import Config
@@ -101,42 +99,3 @@ def train_loader(stream: SeededStream, cfg: Config, start_iteration: int, rank: 
     gen = torch.Generator().manual_seed(_mix(stream.seed, start_iteration, 3))
     return DataLoader(stream, batch_size=cfg.train.batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=torch.cuda.is_available(), generator=gen, drop_last=True)
-
-
-class SimpleTrainTransform:
-    """Fallback augmentation (used only when ``baiseg.data.transforms`` is unavailable): random scale, crop, flip.
-
-    Args:
-        cfg: the full config (``data.crop_size``, ``scale_min/max``, ``hflip``, ``contour``).
-        mean, std: 3-tuples in 0-255 units.
-    """
-
-    def __init__(self, cfg: Config, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.cfg = cfg
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-
-    def __call__(self, sample: dict[str, Any], rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
-        from baiseg.data.contour import semantic_contour
-
-        d = self.cfg.data
-        img = torch.from_numpy(np.ascontiguousarray(sample["image"])).permute(2, 0, 1).float()
-        sem = torch.from_numpy(np.ascontiguousarray(sample["semantic"])).long()
-        scale = random.uniform(d.scale_min, d.scale_max)
-        h, w = sem.shape
-        nh, nw = max(8, round(h * scale)), max(8, round(w * scale))
-        img = F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False)[0]
-        sem = F.interpolate(sem[None, None].float(), size=(nh, nw), mode="nearest")[0, 0].long()
-        s = d.crop_size
-        ph, pw = max(0, s - nh), max(0, s - nw)
-        img = F.pad(img, (0, pw, 0, ph), value=0.0)
-        sem = F.pad(sem, (0, pw, 0, ph), value=255)
-        y0, x0 = random.randint(0, sem.shape[0] - s), random.randint(0, sem.shape[1] - s)
-        img, sem = img[:, y0:y0 + s, x0:x0 + s], sem[y0:y0 + s, x0:x0 + s]
-        if d.hflip and random.random() < 0.5:
-            img, sem = img.flip(-1), sem.flip(-1)
-        c = d.contour
-        contour = semantic_contour(sem.numpy().astype(np.uint8), neighbourhood=c.neighbourhood,
-                                   void_as_boundary=c.void_as_boundary, width_px=c.width_px)
-        return {"image": ((img - self.mean) / self.std).contiguous(), "semantic": sem.contiguous(),
-                "contour": torch.from_numpy(contour).float()}

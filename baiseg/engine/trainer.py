@@ -21,7 +21,7 @@ from tqdm import tqdm
 from baiseg.config import Config, config_from_dict, dump_yaml, parse_overrides
 from baiseg.engine import distributed as D
 from baiseg.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from baiseg.engine.data import SeededStream, SimpleTrainTransform, train_loader
+from baiseg.engine.data import SeededStream, train_loader
 from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
 from baiseg.engine.validate import validate
@@ -67,11 +67,9 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def _train_transform(cfg: Config, model: nn.Module) -> Callable[..., dict]:
-    mean, std = getattr(model, "input_norm", ((127.0,) * 3, (128.0,) * 3))
-    try:
-        from baiseg.data.transforms import TrainTransform
-    except ImportError:
-        return SimpleTrainTransform(cfg, mean, std)
+    from baiseg.data.transforms import TrainTransform
+
+    mean, std = model.input_norm
     return TrainTransform.from_config(cfg.data, mean=mean, std=std)
 
 

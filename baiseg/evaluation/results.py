@@ -17,6 +17,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from baiseg.evaluation.common import EvaluationError, empty_instances
+from baiseg.fileio import write_json_atomic
 
 
 def id_key(image_id: Any) -> str:
@@ -85,11 +86,7 @@ def instances_to_results(
 
 def write_results(path: str | os.PathLike, results: list[dict[str, Any]]) -> None:
     """Write a results list to a JSON file atomically (temporary file + rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(results))
-    os.replace(tmp, p)
+    write_json_atomic(path, results)
 
 
 def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:

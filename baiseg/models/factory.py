@@ -1,16 +1,12 @@
-"""``build_model``: the only code that reads ``ModelConfig``; ``resolve_preset`` finds ``configs/<name>.yaml``."""
+"""``build_model``: the only code that reads ``ModelConfig``."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from baiseg.config import ConfigError, ModelConfig
 from baiseg.models.backbone import Backbone
 from baiseg.models.baiseg_net import BAISeg
 from baiseg.models.heads import FPNHead, HRNetV2Head, ProjectionHead
 from baiseg.models.iabm import IABM
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _check(cfg: ModelConfig) -> None:
@@ -56,20 +52,3 @@ def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg:
                 use_dma=cfg.use_dma, reduction=cfg.mau_reduction, lowres_mapping=cfg.iabm_lowres_mapping)
     proj = ProjectionHead(in_ch=cfg.iabm_dim, proj_dim=cfg.proj_dim)
     return BAISeg(backbone=backbone, semantic_head=sem, iabm=iabm, projection_head=proj)
-
-
-def resolve_preset(name_or_path: str | Path) -> Path:
-    """A config path as given, or a bare preset name (``cpu_lite0``) -> ``<repo>/configs/<name>.yaml``.
-
-    Raises:
-        ConfigError: neither a file nor a known preset; the message lists the presets.
-    """
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    configs = REPO_ROOT / "configs"
-    for cand in (configs / p, configs / f"{p}.yaml", configs / p.name, configs / f"{p.name}.yaml"):
-        if cand.is_file() and p.suffix in ("", ".yaml", ".yml"):
-            return cand
-    known = ", ".join(sorted(q.stem for q in configs.glob("*.yaml")))
-    raise ConfigError(f"config '{name_or_path}' is neither a file nor a preset name; presets: {known}")

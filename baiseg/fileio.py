@@ -1,0 +1,70 @@
+"""Atomic file output: every file the project writes appears whole or not at all.
+
+``atomic_write`` writes to a temporary file in the destination folder, fsyncs it and renames it over the target, so a
+crash or a kill at any moment leaves either the previous file or the complete new one, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)``, fsync, then rename over ``path`` (its folder is created when missing).
+
+    Args:
+        path: final file path.
+        write: writes the complete file at the temporary path it is given.
+
+    Returns:
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return path
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (UTF-8)."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
+    """Write ``obj`` as JSON atomically (NaN/inf are refused: JSON has no such values)."""
+    return write_text_atomic(path, json.dumps(obj, indent=indent, allow_nan=False))
+
+
+def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write a uint8 H x W (x 3) or uint16 H x W array as a PNG atomically."""
+    from PIL import Image
+
+    arr = np.ascontiguousarray(array)
+    return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format="PNG"))
