@@ -93,10 +93,12 @@ class Predictor:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.class_names = list(class_names)
+        self.model_class_names = list(class_names)  # what the network was trained on (see for_classes)
         self.category_ids = list(category_ids) if category_ids else list(range(1, len(self.class_names) + 1))
         self.mep = mep or MEPConfig()
         self.max_side = int(max_side)
         self.method = method
+        self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
         mean, std = getattr(model, "input_norm", ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)))
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -132,6 +134,9 @@ class Predictor:
             out = self.model(x.to(self.device))
         b = torch.sigmoid(out["boundary_logits"][0, 0, :h, :w].float())
         p = torch.softmax(out["sem_logits"][0, :, :h, :w].float(), dim=0)
+        if self._class_map is not None:  # sum the probabilities of the model's classes that map to each target class
+            index = torch.from_numpy(self._class_map).to(p.device)
+            p = torch.zeros((len(self.class_names) + 1, h, w), device=p.device).index_add_(0, index, p)
         return {"boundary_prob": b.cpu().numpy(), "sem_prob": p.cpu().numpy()}
 
     def predict_instances(
@@ -190,6 +195,35 @@ class Predictor:
             )
             for m, c, s, b in zip(inst["masks"], inst["classes"], inst["scores"], boxes, strict=True)
         ]
+
+    def for_classes(self, class_names: list[str], category_ids: list[int] | None = None) -> Predictor:
+        """A copy of this predictor (same model) that reports another class list, matched by name.
+
+        A model trained on COCO's 80 classes can so be evaluated on a VOC-class dataset: each of the model's classes
+        maps to the target class of the same name (COCO names are also tried under their VOC names, e.g. ``couch`` ->
+        ``sofa``); the others become background. Semantic probabilities of classes mapped together are summed.
+
+        Raises:
+            BaisegError: none of the model's classes is in ``class_names``.
+        """
+        from baiseg.data.classes import COCO_TO_VOC
+
+        if list(class_names) == self.class_names and self._class_map is None:
+            return self
+        source = self.model_class_names
+        target = {n: k + 1 for k, n in enumerate(class_names)}
+        ids = [target.get(n, target.get(COCO_TO_VOC.get(n, ""), 0)) for n in source]
+        if not any(ids):
+            raise BaisegError(
+                f"none of the model's classes {source[:5]}... is among {list(class_names)[:5]}...: "
+                "use weights trained on these classes"
+            )
+        new = object.__new__(Predictor)
+        new.__dict__.update(self.__dict__)
+        new._class_map = np.array([0, *ids], dtype=np.int64)
+        new.class_names = list(class_names)
+        new.category_ids = list(category_ids) if category_ids else list(range(1, len(class_names) + 1))
+        return new
 
     def with_mep(self, **changes: Any) -> Predictor:
         """A copy of this predictor (same model) with some MEP parameters changed."""

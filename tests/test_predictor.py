@@ -78,3 +78,32 @@ def test_odd_sizes_and_empty():
     assert pred.predict(np.zeros((33, 47, 3), np.uint8)) == []
     with pytest.raises(BaisegError):
         as_rgb_uint8(np.zeros((4, 4, 5)))
+
+
+class ThreeClassNet(nn.Module):
+    """Semantic logits favour model class 2 ('couch') on bright pixels, class 1 ('zebra') nowhere."""
+
+    input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        fg = (x.mean(1, keepdim=True) > 0.1).float()
+        sem = torch.cat([(1 - fg) * 5, fg * 1.0, fg * 4.0], 1) * self.w
+        return {"sem_logits": sem, "boundary_logits": torch.full_like(fg, -8.0)}
+
+
+def test_for_classes_maps_model_classes_by_name():
+    pred = Predictor(ThreeClassNet(), ["zebra", "couch"], mep=MEPConfig(min_area_px=50))
+    voc = pred.for_classes(["person", "sofa"], [15, 18])
+    assert voc.model_class_names == ["zebra", "couch"] and pred.class_names == ["zebra", "couch"]
+    maps = voc.infer(_scene())
+    assert maps["sem_prob"].shape[0] == 3
+    np.testing.assert_allclose(maps["sem_prob"].sum(0), 1.0, atol=1e-5)  # zebra's probability went to background
+    out = voc.predict(_scene())
+    assert out and {i.class_name for i in out} == {"sofa"} and {i.category_id for i in out} == {18}
+    with pytest.raises(BaisegError, match="none of the model's classes"):
+        pred.for_classes(["cat", "dog"])
+    assert pred.for_classes(["zebra", "couch"]) is pred

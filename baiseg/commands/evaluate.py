@@ -142,11 +142,8 @@ class _Source:
             check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
         elif args.weights:
             self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method)
-            if list(self.predictor.class_names) != list(dataset.class_names):
-                raise BaisegError(
-                    f"weights '{args.weights}' predict classes {self.predictor.class_names[:5]}... but dataset "
-                    f"'{args.data}' has {list(dataset.class_names)[:5]}...: evaluate on a dataset with the same classes"
-                )
+            # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
+            self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
             if args.override:
                 self.predictor = self.predictor.with_mep(**vars(_mep_config(list(args.override), self.predictor.mep)))
 
