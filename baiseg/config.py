@@ -270,6 +270,16 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     return cfg
 
 
+def mep_with_overrides(base: MEPConfig | None, overrides: list[str]) -> MEPConfig:
+    """``base`` (defaults when None) with ``mep.KEY=VALUE`` overrides applied; any other key is an error."""
+    tree = parse_overrides(overrides)
+    if set(tree) - {"mep"}:
+        raise ConfigError(f"only mep.KEY=VALUE overrides are accepted here, got {', '.join(overrides)}")
+    cfg = dataclasses.replace(base) if base is not None else MEPConfig()
+    _apply(cfg, tree.get("mep", {}), "mep.", "command line")
+    return cfg
+
+
 def config_from_dict(tree: dict[str, Any], cls: type = Config) -> Any:
     """Build a dataclass (default: Config) from a plain nested dict, e.g. one stored with a checkpoint."""
     obj = cls()

@@ -93,3 +93,16 @@ def test_cli_overrides_may_follow_options(monkeypatch):
 def _with_func(parser, func):
     parser._subparsers._group_actions[0].choices["train"].set_defaults(func=func)
     return parser
+
+
+def test_mep_with_overrides():
+    from baiseg.config import MEPConfig, mep_with_overrides
+
+    base = MEPConfig(min_area_px=5)
+    out = mep_with_overrides(base, ["mep.boundary_thr=0.45", "mep.refine=false"])
+    assert (out.boundary_thr, out.refine, out.min_area_px) == (0.45, False, 5)
+    assert base.refine is True, "the base config must not change"
+    with pytest.raises(ConfigError, match="only mep"):
+        mep_with_overrides(None, ["train.iters=3"])
+    with pytest.raises(ConfigError, match="unknown key 'mep.nope'"):
+        mep_with_overrides(None, ["mep.nope=1"])

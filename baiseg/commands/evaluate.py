@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from baiseg.config import mep_with_overrides
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic
 
@@ -51,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (with --weights)")
-    p.add_argument("-o", "--override", nargs="*", default=[], metavar="KEY=VALUE", help="MEP overrides, e.g. "
-                   "mep.boundary_thr=0.4 mep.min_area_px=32")  # fmt: skip
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4")
     p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
     p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
     p.set_defaults(func=run)
@@ -96,22 +96,6 @@ def _read_semantic_png(folder: str, image_id: str, shape: tuple[int, int]) -> np
     return sem.astype(np.uint8)
 
 
-def _mep_config(overrides: list[str], base: Any = None) -> Any:
-    """``MEPConfig`` = ``base`` (defaults when None) with ``mep.KEY=VALUE`` overrides applied; None without any."""
-    from dataclasses import asdict
-
-    from baiseg.config import MEPConfig, config_from_dict, parse_overrides
-
-    if not overrides:
-        return base
-    tree = parse_overrides(overrides)
-    if set(tree) - {"mep"}:
-        raise BaisegError(f"--override takes MEP parameters only (mep.KEY=VALUE), got {sorted(set(tree) - {'mep'})}")
-    merged = asdict(base) if base is not None else {}
-    merged.update(tree.get("mep", {}))
-    return config_from_dict(merged, MEPConfig)
-
-
 def _resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -134,7 +118,7 @@ class _Source:
         self.args, self.semantic, self.dataset = args, semantic, dataset
         self.grouped: dict[str, list] = {}
         self.predictor = None
-        self.mep = _mep_config(list(args.override))
+        self.mep = mep_with_overrides(None, args.overrides) if args.overrides else None
         if args.predictions:
             from baiseg.evaluation.results import check_result_ids, read_results
 
@@ -144,8 +128,8 @@ class _Source:
             self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method)
             # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
             self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
-            if args.override:
-                self.predictor = self.predictor.with_mep(**vars(_mep_config(list(args.override), self.predictor.mep)))
+            if args.overrides:
+                self.predictor = self.predictor.with_mep(**vars(mep_with_overrides(self.predictor.mep, args.overrides)))
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, np.ndarray]:
         from baiseg.evaluation.results import id_key, results_to_instances
@@ -233,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     metrics["settings"] = {
         "data": str(args.data), "split": args.split, "weights": args.weights, "predictions": args.predictions,
         "method": None if args.predictions else args.method, "semantic": semantic, "subset": args.subset,
-        "limit": args.limit, "overrides": list(args.override), "wall_s": round(time.perf_counter() - start, 2),
+        "limit": args.limit, "overrides": list(args.overrides), "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     out = Path(args.out) if args.out else _default_out(args, semantic)
     write_json_atomic(out / "metrics.json", metrics, indent=2)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.errors import BaisegError, DataError
+from baiseg.errors import DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -97,16 +97,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from baiseg.config import config_from_dict, dump_yaml, parse_overrides, to_dict
+    from baiseg.config import dump_yaml, mep_with_overrides, to_dict
     from baiseg.postprocess.assembly import to_coco_results
     from baiseg.predictor import Predictor
 
     pred = Predictor.from_pretrained(args.weights, device=args.device, max_side=args.max_side)
     if args.overrides:
-        tree = parse_overrides(args.overrides)
-        if set(tree) - {"mep"}:
-            raise BaisegError(f"only mep.* overrides are accepted here, got {', '.join(args.overrides)}")
-        pred.mep = config_from_dict({"mep": {**to_dict(pred.mep), **tree["mep"]}}).mep
+        pred = pred.with_mep(**to_dict(mep_with_overrides(pred.mep, args.overrides)))
     out = Path(args.out)
     for sub in ("instances", "boundary") + (() if args.no_overlays else ("overlays",)):
         (out / sub).mkdir(parents=True, exist_ok=True)

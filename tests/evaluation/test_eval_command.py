@@ -115,7 +115,7 @@ def test_weights_path_with_a_stand_in_model(tiny, tmp_path, capsys, monkeypatch)
 
     monkeypatch.setattr(cmd, "_load_predictor", fake_load)
     rc, out, _ = evaluate(capsys, "--data", tiny, "--weights", "w.safetensors", "--semantic", "gt", "--json",
-                          "--device", "cpu", "--out", tmp_path / "g", "-o", "mep.min_area_px=10")  # fmt: skip
+                          "--device", "cpu", "--out", tmp_path / "g", "mep.min_area_px=10")  # fmt: skip
     assert rc == 0 and seen == {"weights": "w.safetensors", "device": "cpu", "method": "baiseg"}
     with_gt = json.loads(out)
     assert with_gt["images"] == 4 and with_gt["voc"]["mAP25"] > 0  # no boundary: whole semantic regions
