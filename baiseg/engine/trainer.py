@@ -22,6 +22,7 @@ from baiseg.config import Config, config_from_dict, dump_yaml, parse_overrides
 from baiseg.engine import distributed as D
 from baiseg.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from baiseg.engine.data import SeededStream, train_loader
+from baiseg.engine.plot import plot_metrics
 from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
 from baiseg.engine.validate import validate
@@ -205,6 +206,7 @@ def _loop(cfg, dist, net, optimizer, loader, val_ds, run_dir, start, best, class
                 last_val = validate(model, val_ds, cfg, dist.device, cfg.model.num_classes)
                 metrics.append({"iteration": n, **last_val})
                 bar.write(f"[{n}] " + " ".join(f"{k}={v:.4f}" for k, v in last_val.items()), file=sys.stderr)
+                plot_metrics(run_dir / "metrics.csv")
                 score = last_val.get(t.best_metric, -math.inf)
                 if score > best:
                     best = score
@@ -223,6 +225,8 @@ def _loop(cfg, dist, net, optimizer, loader, val_ds, run_dir, start, best, class
     if dist.is_main and val_ds is None and not (run_dir / "best.safetensors").exists():
         # without validation data the last weights are the released ones
         save_weights(run_dir / "best.safetensors", model, cfg, class_names, category_ids, extra={"iteration": t.iters})
+    if dist.is_main:
+        plot_metrics(run_dir / "metrics.csv")
     return last_val
 
 

@@ -1,0 +1,70 @@
+"""Training curves: ``metrics.csv`` of a run -> ``curves.png`` (losses and validation figures against iterations)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from baiseg.errors import BaisegError
+from baiseg.fileio import atomic_write
+
+LOSS_KEYS = ("loss", "loss_boundary", "loss_contrast", "loss_sem")
+VAL_KEYS = ("val_boundary_f", "val_miou")
+
+
+def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in rows:
+        v = r.get(key, "")
+        if v not in ("", None):
+            xs.append(int(r["iteration"]))
+            ys.append(float(v))
+    return xs, ys
+
+
+def plot_metrics(csv_path: str | os.PathLike, png_path: str | os.PathLike | None = None, title: str = "") -> Path:
+    """Plot the weighted total and each loss term (log scale) and the validation figures of a run.
+
+    Args:
+        csv_path: a run's ``metrics.csv``.
+        png_path: output PNG (default ``curves.png`` beside the CSV); written atomically.
+        title: figure title (default: the run folder's name).
+
+    Returns:
+        The PNG path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise BaisegError(f"'{csv_path}' does not exist: give the metrics.csv of a run folder")
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    png = Path(png_path) if png_path else csv_path.with_name("curves.png")
+    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
+    for key in LOSS_KEYS:
+        xs, ys = _series(rows, key)
+        if xs and any(y > 0 for y in ys):
+            ax_l.plot(xs, [max(y, 1e-6) for y in ys], label=key, lw=1.2)
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel("iteration")
+    ax_l.set_title("training losses (unweighted terms, weighted total)")
+    ax_l.legend(fontsize=8)
+    for key in VAL_KEYS:
+        xs, ys = _series(rows, key)
+        if xs:
+            ax_v.plot(xs, ys, marker="o", label=key)
+    ax_v.set_ylim(0, 1)
+    ax_v.set_xlabel("iteration")
+    ax_v.set_title("validation" if ax_v.lines else "validation (none yet)")
+    if ax_v.lines:
+        ax_v.legend(fontsize=8)
+    fig.suptitle(title or csv_path.parent.name)
+    fig.tight_layout()
+    atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)
+    return png
