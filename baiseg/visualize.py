@@ -121,3 +121,36 @@ def sheet(panels: list[np.ndarray], titles: list[str] | None = None, columns: in
         tiles.append(np.zeros_like(tiles[0]))
     rows = [np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)]
     return np.concatenate(rows, axis=0)
+
+
+def comparison_sheet(
+    sample: dict[str, Any],
+    boundary_prob: np.ndarray,
+    predictions: dict[str, dict[str, Any]],
+    class_names: list[str] | None = None,
+    max_side: int = 320,
+) -> np.ndarray:
+    """One row: image | ground truth | boundary map | each named prediction (e.g. ``{"cc": ..., "BAISeg": ...}``).
+
+    Args:
+        sample: dataset sample (``image``, ``instances`` may be None).
+        boundary_prob: float H x W in [0, 1].
+        predictions: title -> instances dict.
+        class_names: K names for the labels.
+        max_side: panels are downscaled so that their longer side is at most this.
+
+    Returns:
+        uint8 h x (n w) x 3.
+    """
+    image, gt = sample["image"], sample.get("instances")
+    panels = [image, draw_instances(image, gt, class_names, show_labels=False), heatmap(boundary_prob)]
+    titles = ["image", "GT" if gt is None else f"GT {len(gt['masks'])}", "boundary B"]
+    for title, inst in predictions.items():
+        panels.append(draw_instances(image, inst, class_names, show_labels=False))
+        titles.append(f"{title} {len(inst['masks'])}")
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        panels = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in panels]
+    return sheet(panels, titles, columns=len(panels))

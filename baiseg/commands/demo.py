@@ -83,31 +83,31 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_comparison_sheets(val_yaml: Path, weights: Path, out_dir: Path, n: int) -> list[Path]:
-    """Sheets of the first ``n`` val images: image | GT | boundary map | cc | BAISeg (both on GT semantics)."""
+def write_comparison_sheets(
+    data: str | Path, weights: Path, out_dir: Path, n: int, *, touching: bool = False
+) -> list[Path]:
+    """Sheets of the first ``n`` images (with touching same-class instances when ``touching``): image | GT |
+    boundary map | cc | BAISeg, both instance sets on ground-truth semantics."""
     from baiseg.data import build_dataset
+    from baiseg.evaluation import has_touching_instances
     from baiseg.fileio import write_png_atomic
     from baiseg.postprocess import instances_from_semantic
     from baiseg.predictor import Predictor
-    from baiseg.visualize import draw_instances, heatmap, sheet
+    from baiseg.visualize import comparison_sheet
 
-    ds = build_dataset(str(val_yaml))
-    pred = Predictor.from_pretrained(weights)
-    names = list(ds.class_names)
-    written = []
-    for i in range(min(n, len(ds))):
+    ds = build_dataset(str(data))
+    pred = Predictor.from_pretrained(weights).for_classes(list(ds.class_names), list(ds.category_ids))
+    written: list[Path] = []
+    for i in range(len(ds)):
+        if len(written) >= n:
+            break
         s = ds[i]
+        if touching and not has_touching_instances(s):
+            continue
         inst, maps = pred.predict_instances(s["image"], semantic=s["semantic"])
-        cc = instances_from_semantic("cc", s["semantic"])
-        gt = s["instances"]
-        panels = [s["image"], draw_instances(s["image"], gt, names, show_labels=False), heatmap(maps["boundary_prob"]),
-                  draw_instances(s["image"], cc, names, show_labels=False),
-                  draw_instances(s["image"], inst, names, show_labels=False)]  # fmt: skip
-        titles = ["image", f"GT {len(gt['masks'])}", "boundary B", f"cc {len(cc['masks'])}",
-                  f"BAISeg {len(inst['masks'])}"]  # fmt: skip
-        path = out_dir / f"{s['image_id']}.png"
-        write_png_atomic(path, sheet(panels, titles, columns=5))
-        written.append(path)
+        cc = instances_from_semantic("cc", s["semantic"], cfg=pred.mep)
+        row = comparison_sheet(s, maps["boundary_prob"], {"cc": cc, "BAISeg": inst}, list(ds.class_names))
+        written.append(write_png_atomic(out_dir / f"{s['image_id']}.png", row))
     return written
 
 
