@@ -106,3 +106,19 @@ def test_mep_with_overrides():
         mep_with_overrides(None, ["train.iters=3"])
     with pytest.raises(ConfigError, match="unknown key 'mep.nope'"):
         mep_with_overrides(None, ["mep.nope=1"])
+
+
+def test_config_command_prints_resolved_yaml(capsys, tmp_path):
+    import yaml
+
+    from baiseg.cli import main
+
+    assert main(["config", "cpu_lite0", "model.iabm_dim=16", "train.bf16=true"]) == 0
+    tree = yaml.safe_load(capsys.readouterr().out)
+    assert tree["model"]["iabm_dim"] == 16 and tree["train"]["bf16"] is True
+    assert tree["model"]["backbone"] == "tf_efficientnet_lite0"
+    p = tmp_path / "resolved.yaml"
+    p.write_text(yaml.safe_dump(tree))
+    assert to_dict(load_config(p)) == tree
+    assert main(["config", "no_such_preset"]) == 2
+    assert "presets:" in capsys.readouterr().err

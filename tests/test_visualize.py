@@ -32,3 +32,16 @@ def test_colourise_heatmap_and_sheet_shapes():
     assert hm.shape == (3, 4, 3) and hm.dtype == np.uint8
     s = sheet([np.zeros((10, 20, 3), np.uint8)] * 3, ["a", "b", "c"], columns=2)
     assert s.shape == (20, 40, 3)
+
+
+def test_comparison_sheet_one_row_per_image():
+    from baiseg.visualize import comparison_sheet
+
+    img = np.zeros((400, 600, 3), np.uint8)
+    masks = np.zeros((1, 400, 600), bool)
+    masks[0, 100:200, 100:300] = True
+    gt = {"masks": masks, "classes": np.array([1]), "crowd": np.array([False])}
+    pred = {"masks": masks, "classes": np.array([1]), "scores": np.array([0.8])}
+    row = comparison_sheet({"image": img, "instances": gt}, np.zeros((400, 600)), {"cc": pred, "BAISeg": pred},
+                           ["thing"], max_side=300)
+    assert row.shape == (200, 300 * 5, 3) and row.dtype == np.uint8
