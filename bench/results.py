@@ -32,9 +32,9 @@ SEMANTICS = ("gt", "model")
 SUBSETS = ("all", "touching")
 
 
-def evaluate(data: str, weights: str, method: str, semantic: str, subset: str, out: Path) -> dict:
+def evaluate(data: str, weights: str, method: str, semantic: str, subset: str, out: Path, mep: list[str]) -> dict:
     argv = ["evaluate", "--data", data, "--weights", weights, "--method", method, "--semantic", semantic,
-            "--subset", subset, "--json", "--out", str(out), "--device", "cpu"]  # fmt: skip
+            "--subset", subset, "--json", "--out", str(out), "--device", "cpu", *mep]  # fmt: skip
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         status = baiseg_main(argv)
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", required=True, help="output file stem")
     ap.add_argument("--out", default="docs/results", help="output folder")
     ap.add_argument("--sheets", type=int, default=4, help="overlay rows (images with touching instances)")
+    ap.add_argument("mep", nargs="*", help="MEP overrides for every run, e.g. mep.boundary_thr=0.7")
     args = ap.parse_args(argv)
     out = Path(args.out)
     rows = []
@@ -75,13 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         for subset in SUBSETS:
             for semantic in SEMANTICS:
                 for method in METHODS:
-                    m = evaluate(args.data, args.weights, method, semantic, subset, Path(tmp) / "e")
+                    m = evaluate(args.data, args.weights, method, semantic, subset, Path(tmp) / "e", args.mep)
                     rows.append({"method": method, "semantic": semantic, "subset": subset, "images": m["images"],
                                  "voc": m["voc"], "coco": m["coco"], "wall_s": m["wall_s"]})  # fmt: skip
                     print(f"{subset:8s} {semantic:5s} {method:6s} mAP50 {m['voc']['mAP50']} AP {m['coco']['AP']} "
                           f"({m['wall_s']} s)", file=sys.stderr)  # fmt: skip
         sheet_dir = Path(tmp) / "sheets"
-        paths = write_comparison_sheets(args.data, Path(args.weights), sheet_dir, args.sheets, touching=True)
+        paths = write_comparison_sheets(args.data, Path(args.weights), sheet_dir, args.sheets, touching=True,
+                                        mep=args.mep)
         if paths:
             from PIL import Image
 
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             width = max(r.shape[1] for r in rows_img)
             padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows_img]
             write_png_atomic(out / f"{args.name}_overlays.png", np.concatenate(padded, axis=0))
-    info = {"data": args.data, "weights": args.weights, "rows": rows, "total_wall_s": round(time.perf_counter() - t0),
+    info = {"data": args.data, "weights": args.weights, "mep_overrides": args.mep, "rows": rows,
+            "total_wall_s": round(time.perf_counter() - t0),
             "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores",
             "command": " ".join(["bench/results.py", *(argv if argv is not None else sys.argv[1:])])}  # fmt: skip
     write_json_atomic(out / f"{args.name}.json", info, indent=2)

@@ -25,8 +25,8 @@ from baiseg.postprocess import instances_from_semantic
 from baiseg.predictor import Predictor
 
 GRID = {
-    "boundary_thr": [0.3, 0.5, 0.7],
-    "boundary_dilate_px": [1, 2, 3],
+    "boundary_thr": [0.3, 0.5, 0.6, 0.7, 0.8, 0.9],
+    "boundary_dilate_px": [1, 2],
     "sure_fg": [False, True],
 }
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     pred = Predictor.from_pretrained(args.weights).for_classes(list(ds.class_names), list(ds.category_ids))
     n = len(ds) if args.limit <= 0 else min(args.limit, len(ds))
     cache = []
-    for i in tqdm(range(n), desc="boundary maps", leave=False):
+    for i in tqdm(range(n), desc="boundary maps", leave=False, disable=None):
         s = ds[i]
         maps = pred.infer(s["image"])
         cache.append((s, maps["boundary_prob"]))

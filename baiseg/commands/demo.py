@@ -84,10 +84,11 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_comparison_sheets(
-    data: str | Path, weights: Path, out_dir: Path, n: int, *, touching: bool = False
+    data: str | Path, weights: Path, out_dir: Path, n: int, *, touching: bool = False, mep: list[str] | None = None
 ) -> list[Path]:
     """Sheets of the first ``n`` images (with touching same-class instances when ``touching``): image | GT |
     boundary map | cc | BAISeg, both instance sets on ground-truth semantics."""
+    from baiseg.config import mep_with_overrides, to_dict
     from baiseg.data import build_dataset
     from baiseg.evaluation import has_touching_instances
     from baiseg.fileio import write_png_atomic
@@ -97,6 +98,8 @@ def write_comparison_sheets(
 
     ds = build_dataset(str(data))
     pred = Predictor.from_pretrained(weights).for_classes(list(ds.class_names), list(ds.category_ids))
+    if mep:
+        pred = pred.with_mep(**to_dict(mep_with_overrides(pred.mep, mep)))
     written: list[Path] = []
     for i in range(len(ds)):
         if len(written) >= n:
