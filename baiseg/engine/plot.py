@@ -48,8 +48,8 @@ def plot_metrics(csv_path: str | os.PathLike, png_path: str | os.PathLike | None
     fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
     for key in LOSS_KEYS:
         xs, ys = _series(rows, key)
-        if xs and any(y > 0 for y in ys):
-            ax_l.plot(xs, [max(y, 1e-6) for y in ys], label=key, lw=1.2)
+        if xs and any(y > 0 for y in ys):  # zeros (e.g. L_P during its warm-up) are left out of the log plot
+            ax_l.plot(xs, [y if y > 0 else float("nan") for y in ys], label=key, lw=1.2)
     ax_l.set_yscale("log")
     ax_l.set_xlabel("iteration")
     ax_l.set_title("training losses (unweighted terms, weighted total)")
