@@ -119,9 +119,12 @@ class MEPConfig:
     nms: bool = True
     nms_margin: float = 1.01
     nms_smooth_sigma: float = 1.0
-    boundary_thr: float = 0.3  # tuned: bench/tune_mep.py (docs/MEP.md)
-    boundary_dilate_px: int = 2
-    sure_fg: bool = False
+    # boundary_thr / boundary_dilate_px / sure_fg: tuned on trained cpu_lite0 boundary maps of the Penn-Fudan and
+    # coco128 TRAIN splits with bench/tune_mep_model.py (docs/RESULTS.md). The class-balanced L_B makes the network
+    # put high probability on a wide band around edges, hence a high threshold.
+    boundary_thr: float = 0.8
+    boundary_dilate_px: int = 1
+    sure_fg: bool = True
     sure_fg_px: float = 2.0  # with sure_fg: keep marker pixels farther than this from the boundary / background
     min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours
     watershed: bool = True

@@ -33,7 +33,9 @@ SUBSETS = ("all", "touching")
 
 
 def evaluate(data: str, weights: str, method: str, semantic: str, subset: str, out: Path, mep: list[str]) -> dict:
-    argv = ["evaluate", "--data", data, "--weights", weights, "--method", method, "--semantic", semantic,
+    # the baselines on ground-truth semantics need no network
+    source = ["--weights", weights] if method == "baiseg" or semantic == "model" else []
+    argv = ["evaluate", "--data", data, *source, "--method", method, "--semantic", semantic,
             "--subset", subset, "--json", "--out", str(out), "--device", "cpu", *mep]  # fmt: skip
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):

@@ -19,7 +19,7 @@ class EdgeNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.scale = nn.Parameter(torch.tensor(20.0))
+        self.scale = nn.Parameter(torch.tensor(60.0))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         g = x.mean(1, keepdim=True)

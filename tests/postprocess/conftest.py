@@ -18,8 +18,13 @@ def contour(inst: np.ndarray) -> np.ndarray:
 
 
 def blurred(edges: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """A boundary map like a trained network's: the blurred contour scaled so that a straight 1-px line peaks at 1
+    (saturated ridges, as the class-balanced L_B produces), clipped to [0, 1]."""
     b = cv2.GaussianBlur(edges.astype(np.float32), (0, 0), sigma)
-    return (b / max(float(b.max()), 1e-6)).astype(np.float32)
+    line = np.zeros((1, 8 * int(np.ceil(sigma)) + 1), np.float32)
+    line[0, line.shape[1] // 2] = 1
+    peak = float(cv2.GaussianBlur(line, (0, 0), sigma)[0].max())  # 1 / (sqrt(2 pi) sigma), as OpenCV computes it
+    return np.clip(b / peak, 0, 1).astype(np.float32)
 
 
 def touching_discs(h: int = 120, w: int = 200) -> tuple[np.ndarray, np.ndarray]:
