@@ -135,7 +135,7 @@ class MEPConfig:
     fill_holes: bool = True
     min_area_px: int = 64
     score_area_px: float = 64.0  # score size prior 1 - exp(-area / score_area_px); 0 disables
-    split_min_frac: float = 0.1  # a class covering at least this share of a mask becomes its own instance
+    split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off (tuned on train)
     dtws_peak_frac: float = 0.5  # dtws baseline: seeds where distance > frac * max distance of the component
 
 

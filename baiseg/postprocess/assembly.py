@@ -1,8 +1,10 @@
 """Instance assembly: class-agnostic label map + semantic map -> instances (classes, scores), boxes and RLE.
 
 Class of a mask = the majority semantic class inside it; a class that covers at least ``split_min_frac`` of a mask's
-class pixels (and ``min_area_px`` pixels) becomes its own instance, so a mask spanning two classes is split. Pixels of
-minor classes, background or void inside a mask stay with the majority piece.
+class pixels (and ``min_area_px`` pixels) is split off, so a mask spanning two classes is split: each of its
+8-connected components of at least ``min_area_px`` pixels becomes an instance (several small objects of one class
+inside a larger object's mask, e.g. food in a bowl, stay separate). Smaller components, background and void inside a
+mask stay with the majority piece.
 
 Score (ours, DESIGN §5): ``p_sem x (1 - mean boundary prob) x (1 - exp(-area / score_area_px))``, where ``p_sem`` is
 the mean probability of the instance's class inside it (1 with an external or ground-truth semantic map), the
@@ -61,6 +63,7 @@ def assemble_instances(
     hist[:, 0] = 0
     lut = np.zeros((n + 1, 256), np.int64)  # (label, semantic id) -> piece id
     piece_cls: list[int] = []
+    major_of: dict[int, int] = {}  # split candidate piece id -> the major piece id of its mask
     for i in range(1, n + 1):
         row = hist[i]
         total = int(row.sum())
@@ -74,10 +77,13 @@ def assemble_instances(
             if c != major and row[c] >= cfg.split_min_frac * total and row[c] >= max(cfg.min_area_px, 1):
                 piece_cls.append(int(c))
                 lut[i, c] = len(piece_cls)
+                major_of[len(piece_cls)] = major_id
     lut[0, :] = 0
     if not piece_cls:
         return empty_instances(h, w)
     pieces = lut[labels, np.clip(sem, 0, 255)]
+    if major_of:
+        pieces = _split_components(pieces, major_of, piece_cls, cfg.min_area_px)
     m = len(piece_cls)
     classes = np.asarray(piece_cls, np.int64)
     flat = pieces.ravel()
@@ -102,6 +108,41 @@ def assemble_instances(
         "classes": classes[keep][order],
         "scores": np.clip(score[keep][order], 0.0, 1.0).astype(np.float32),
     }
+
+
+def _split_components(pieces: np.ndarray, major_of: dict[int, int], piece_cls: list[int], min_px: int) -> np.ndarray:
+    """Split each minor-class piece into its 8-connected components: components of at least ``min_px`` pixels become
+    pieces of their own (``piece_cls`` grows), smaller ones go back to the major piece of their mask.
+
+    Args:
+        pieces: int64 H x W piece ids (0 = none); modified copy returned.
+        major_of: minor piece id -> major piece id of the same mask.
+        piece_cls: class of each piece id - 1 (appended to).
+        min_px: minimum component area.
+    """
+    import cv2
+
+    pieces = pieces.copy()
+    for pid, major_id in major_of.items():
+        ys, xs = np.nonzero(pieces == pid)
+        if ys.size == 0:
+            continue
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        crop = pieces[y0:y1, x0:x1]
+        k, comp, stats, _ = cv2.connectedComponentsWithStats((crop == pid).astype(np.uint8), connectivity=8)
+        first = True
+        for j in range(1, k):
+            here = comp == j
+            if stats[j, cv2.CC_STAT_AREA] < max(min_px, 1):
+                crop[here] = major_id
+            elif first:
+                first = False  # the first large component keeps the piece id
+            else:
+                piece_cls.append(piece_cls[pid - 1])
+                crop[here] = len(piece_cls)
+        if first:  # no component large enough: the piece does not exist any more
+            crop[crop == pid] = major_id
+    return pieces
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:

@@ -133,3 +133,17 @@ def test_golden_output():
     assert np.array_equal(inst["classes"], gold["classes"])
     np.testing.assert_allclose(inst["scores"], gold["scores"], atol=1e-5)
     assert labels.max() == 3
+
+
+def test_separate_pieces_of_a_minor_class_become_separate_instances():
+    labels = np.zeros((60, 80), np.int32)
+    labels[5:55, 5:75] = 1  # one MEP mask: a bowl with food in it
+    sem = np.where(labels > 0, 1, 0).astype(np.uint8)
+    sem[10:20, 10:20] = 2  # 100 px
+    sem[30:45, 40:55] = 2  # 225 px
+    sem[48:51, 60:63] = 2  # 9 px: too small, stays with the bowl
+    inst = assemble_instances(labels, sem, cfg=MEPConfig(min_area_px=50, split_min_frac=0.0))
+    assert sorted(inst["classes"].tolist()) == [1, 2, 2]
+    areas = sorted(int(m.sum()) for m in inst["masks"])
+    assert areas == [100, 225, 3500 - 325]
+    assert inst["masks"].sum(0).max() == 1  # no pixel in two instances
