@@ -111,8 +111,9 @@ def assemble_instances(
 
 
 def _split_components(pieces: np.ndarray, major_of: dict[int, int], piece_cls: list[int], min_px: int) -> np.ndarray:
-    """Split each minor-class piece into its 8-connected components: components of at least ``min_px`` pixels become
-    pieces of their own (``piece_cls`` grows), smaller ones go back to the major piece of their mask.
+    """Split each minor-class piece into its 8-connected components: components of at least ``min_px`` pixels that are
+    not slivers (at least half of their pixels survive a 3x3 erosion) become pieces of their own (``piece_cls``
+    grows); the others go back to the major piece of their mask (e.g. the 1-px seam of another class along a cut).
 
     Args:
         pieces: int64 H x W piece ids (0 = none); modified copy returned.
@@ -129,11 +130,15 @@ def _split_components(pieces: np.ndarray, major_of: dict[int, int], piece_cls: l
             continue
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         crop = pieces[y0:y1, x0:x1]
-        k, comp, stats, _ = cv2.connectedComponentsWithStats((crop == pid).astype(np.uint8), connectivity=8)
+        binary = (crop == pid).astype(np.uint8)
+        k, comp, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        eroded = cv2.erode(binary, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        core = np.bincount(comp[eroded > 0], minlength=k)
         first = True
         for j in range(1, k):
             here = comp == j
-            if stats[j, cv2.CC_STAT_AREA] < max(min_px, 1):
+            area = stats[j, cv2.CC_STAT_AREA]
+            if area < max(min_px, 1) or 2 * core[j] < area:
                 crop[here] = major_id
             elif first:
                 first = False  # the first large component keeps the piece id

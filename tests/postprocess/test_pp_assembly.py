@@ -142,6 +142,7 @@ def test_separate_pieces_of_a_minor_class_become_separate_instances():
     sem[10:20, 10:20] = 2  # 100 px
     sem[30:45, 40:55] = 2  # 225 px
     sem[48:51, 60:63] = 2  # 9 px: too small, stays with the bowl
+    sem[5:55, 74] = 2  # a 1-px seam of 50 px along the mask's edge: a sliver, stays with the bowl
     inst = assemble_instances(labels, sem, cfg=MEPConfig(min_area_px=50, split_min_frac=0.0))
     assert sorted(inst["classes"].tolist()) == [1, 2, 2]
     areas = sorted(int(m.sum()) for m in inst["masks"])
