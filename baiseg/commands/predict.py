@@ -9,6 +9,7 @@ MEP parameters used).
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         _write_image_outputs(out, image_id, inst, rgb, maps, pred, overlays=not args.no_overlays)
         results.extend(to_coco_results(inst, image_id, pred.category_ids))
 
+    t0 = time.perf_counter()
     try:
         for image_id, rgb, sem in tqdm(loader, total=len(inputs), desc="predict", unit="img"):
             if pool is None or max(rgb.shape[:2]) > pred.max_side:  # large images: in-process (downscaled) path
@@ -149,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
             pool.close()
             pool.join()
     write_json_atomic(out / "results.json", results)
-    print(f"{len(inputs)} images, {len(results)} instances -> {out / 'results.json'}")
+    elapsed = time.perf_counter() - t0
+    print(f"{len(inputs)} images, {len(results)} instances in {elapsed:.1f} s ({len(inputs) / max(elapsed, 1e-9):.2f} "
+          f"img/s, reading + network + MEP + writing) -> {out / 'results.json'}")
     return 0
 
 
