@@ -37,6 +37,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _shipped_dataset(name: str) -> bool:
+    """True for a bare name of a dataset YAML under configs/datasets/ (e.g. ``pennfudan_val``)."""
+    from baiseg.data.spec import DATASETS_DIR
+
+    return not Path(name).exists() and Path(name).parent == Path(".") and (DATASETS_DIR / f"{name}.yaml").is_file()
+
+
 class _Inputs:
     """A map-style dataset over image files or a baiseg dataset: yields (image_id, rgb uint8, semantic or None)."""
 
@@ -47,7 +54,7 @@ class _Inputs:
         path = Path(source)
         self.dataset = None
         self.files: list[Path] = []
-        if path.suffix.lower() in (".yaml", ".yml") or source == "synthetic":
+        if path.suffix.lower() in (".yaml", ".yml") or source == "synthetic" or _shipped_dataset(source):
             from baiseg.data import build_dataset
 
             self.dataset = build_dataset(source, split=split, load_instances=False)
@@ -58,7 +65,9 @@ class _Inputs:
         elif path.is_file():
             self.files = [path]
         else:
-            raise DataError(f"--input '{source}' is neither an image, a folder nor a dataset YAML")
+            raise DataError(
+                f"--input '{source}' is neither an image, a folder, a dataset YAML nor a shipped dataset name"
+            )
 
     def __len__(self) -> int:
         return len(self.dataset) if self.dataset is not None else len(self.files)

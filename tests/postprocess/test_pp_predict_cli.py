@@ -110,3 +110,11 @@ def test_predict_with_real_tiny_model(tmp_path):
             "--out", str(out), "--workers", "0", "mep.min_area_px=1"]  # fmt: skip
     assert main(argv) == 0
     assert (out / "results.json").is_file() and len(list((out / "instances").iterdir())) == 3
+
+
+def test_shipped_dataset_names_are_inputs():
+    from baiseg.commands.predict import _shipped_dataset
+
+    assert _shipped_dataset("pennfudan_val")
+    assert not _shipped_dataset("no_such_dataset")
+    assert not _shipped_dataset("configs/datasets/pennfudan_val")
