@@ -246,21 +246,31 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
+def find_named_yaml(name_or_path: str | os.PathLike, folder: Path) -> tuple[Path | None, list[str]]:
+    """``(path, known)``: the file as given, else ``folder/<name>.yaml`` for a bare name, else None; ``known`` lists
+    the names available in ``folder`` (for the caller's error message)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p, []
+    if p.parent == Path(".") and p.suffix in ("", ".yaml", ".yml"):
+        cand = folder / f"{p.stem}.yaml"
+        if cand.is_file():
+            return cand, []
+    return None, sorted(q.stem for q in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
 def resolve_preset(name_or_path: str | os.PathLike) -> Path:
     """A config path as given, or a bare preset name (``cpu_lite0``) -> ``<repo>/configs/cpu_lite0.yaml``.
 
     Raises:
         ConfigError: neither a file nor a known preset; the message lists the presets.
     """
-    p = Path(name_or_path)
-    if p.is_file():
-        return p
-    if p.parent == Path(".") and p.suffix in ("", ".yaml", ".yml"):
-        cand = CONFIGS_DIR / f"{p.stem}.yaml"
-        if cand.is_file():
-            return cand
-    known = ", ".join(sorted(q.stem for q in CONFIGS_DIR.glob("*.yaml"))) or "none"
-    raise ConfigError(f"config '{name_or_path}' is neither a YAML file nor a preset name (presets: {known})")
+    path, known = find_named_yaml(name_or_path, CONFIGS_DIR)
+    if path is None:
+        raise ConfigError(
+            f"config '{name_or_path}' is neither a YAML file nor a preset name (presets: {', '.join(known) or 'none'})"
+        )
+    return path
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:

@@ -39,9 +39,10 @@ def register(subparsers: Any) -> None:
 
 def _shipped_dataset(name: str) -> bool:
     """True for a bare name of a dataset YAML under configs/datasets/ (e.g. ``pennfudan_val``)."""
+    from baiseg.config import find_named_yaml
     from baiseg.data.spec import DATASETS_DIR
 
-    return not Path(name).exists() and Path(name).parent == Path(".") and (DATASETS_DIR / f"{name}.yaml").is_file()
+    return not Path(name).exists() and find_named_yaml(name, DATASETS_DIR)[0] is not None
 
 
 class _Inputs:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from baiseg.config import CONFIGS_DIR
+from baiseg.config import CONFIGS_DIR, find_named_yaml
 from baiseg.errors import DataError
 
 COMMON_KEYS = {"format", "root", "split", "classes", "class_subset", "list", "name"}
@@ -153,17 +153,13 @@ DATASETS_DIR = CONFIGS_DIR / "datasets"
 def resolve_dataset_path(path: str | os.PathLike) -> Path:
     """A dataset YAML path as given, or a bare name of a shipped one (``pennfudan_val`` ->
     ``<repo>/configs/datasets/pennfudan_val.yaml``)."""
-    p = Path(path)
-    if p.is_file():
-        return p
-    if p.parent == Path(".") and p.suffix in ("", ".yaml", ".yml"):
-        cand = DATASETS_DIR / f"{p.stem}.yaml"
-        if cand.is_file():
-            return cand
-    known = ", ".join(sorted(q.stem for q in DATASETS_DIR.glob("*.yaml"))) if DATASETS_DIR.is_dir() else "none"
-    raise DataError(
-        f"dataset file '{p}' does not exist: give a dataset YAML, a shipped dataset name ({known}) or 'synthetic'"
-    )
+    found, known = find_named_yaml(path, DATASETS_DIR)
+    if found is None:
+        raise DataError(
+            f"dataset file '{path}' does not exist: give a dataset YAML, a shipped dataset name "
+            f"({', '.join(known) or 'none'}) or 'synthetic'"
+        )
+    return found
 
 
 def load_spec(path: str | os.PathLike) -> DatasetSpec:
