@@ -23,7 +23,8 @@ test: lint
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_model.py --presets cpu_lite0 --threads 2 --repeats 5
+	$(PY) bench/bench_mep.py --images 10 --repeats 3
 
 clean-venv:
 	rm -rf $(VENV)
