@@ -41,3 +41,35 @@ def _few_threads():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def _edge_net_class():
+    import torch
+    from torch import nn
+
+    class EdgeNet(nn.Module):
+        """Stand-in network with the model contract: boundary logits from intensity edges, semantic logits (2 classes)
+        from brightness. Deterministic, no training needed."""
+
+        input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = nn.Parameter(torch.tensor(60.0))
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            g = x.mean(1, keepdim=True)
+            gx = torch.nn.functional.pad((g[..., :, 1:] - g[..., :, :-1]).abs(), (0, 1, 0, 0))
+            gy = torch.nn.functional.pad((g[..., 1:, :] - g[..., :-1, :]).abs(), (0, 0, 0, 1))
+            edge = torch.nn.functional.max_pool2d(gx + gy, 3, 1, 1)
+            fg = (g > 0.1).float()
+            sem = torch.cat([(1 - fg) * 5, fg * 5], 1)
+            return {"sem_logits": sem, "boundary_logits": self.scale * edge - 5, "embeddings": g}
+
+    return EdgeNet
+
+
+@pytest.fixture(scope="session")
+def edge_net():
+    """The class of a deterministic stand-in network (see ``_edge_net_class``); call it to get a module."""
+    return _edge_net_class()

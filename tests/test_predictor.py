@@ -12,25 +12,6 @@ from baiseg.errors import BaisegError
 from baiseg.predictor import Instance, Predictor, as_rgb_uint8
 
 
-class EdgeNet(nn.Module):
-    """Boundary logits from intensity edges, semantic logits from brightness: deterministic, no training needed."""
-
-    input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.tensor(60.0))
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        g = x.mean(1, keepdim=True)
-        gx = torch.nn.functional.pad((g[..., :, 1:] - g[..., :, :-1]).abs(), (0, 1, 0, 0))
-        gy = torch.nn.functional.pad((g[..., 1:, :] - g[..., :-1, :]).abs(), (0, 0, 0, 1))
-        edge = torch.nn.functional.max_pool2d(gx + gy, 3, 1, 1)
-        fg = (g > 0.1).float()
-        sem = torch.cat([(1 - fg) * 5, fg * 5], 1)
-        return {"sem_logits": sem, "boundary_logits": self.scale * edge - 5, "embeddings": g}
-
-
 def _scene(h: int = 96, w: int = 130) -> np.ndarray:
     """Two touching squares of different grey levels on black."""
     img = np.zeros((h, w, 3), np.uint8)
@@ -39,8 +20,8 @@ def _scene(h: int = 96, w: int = 130) -> np.ndarray:
     return img
 
 
-def test_predict_two_touching_objects():
-    pred = Predictor(EdgeNet(), ["thing"], [7], mep=MEPConfig(min_area_px=50))
+def test_predict_two_touching_objects(edge_net):
+    pred = Predictor(edge_net(), ["thing"], [7], mep=MEPConfig(min_area_px=50))
     out = pred.predict(_scene())
     assert len(out) == 2 and all(isinstance(i, Instance) for i in out)
     assert {i.class_name for i in out} == {"thing"} and {i.category_id for i in out} == {7}
@@ -49,8 +30,8 @@ def test_predict_two_touching_objects():
     assert all(0 <= i.score <= 1 and i.mask.shape == (96, 130) for i in out)
 
 
-def test_external_semantic_and_image_modes():
-    pred = Predictor(EdgeNet(), ["a", "b"], mep=MEPConfig(min_area_px=50))
+def test_external_semantic_and_image_modes(edge_net):
+    pred = Predictor(edge_net(), ["a", "b"], mep=MEPConfig(min_area_px=50))
     img = _scene()
     sem = np.zeros(img.shape[:2], np.uint8)
     sem[20:70, 15:60], sem[20:70, 60:110] = 1, 2
@@ -65,16 +46,16 @@ def test_external_semantic_and_image_modes():
         pred.predict(img, semantic=sem[:10])
 
 
-def test_large_image_policy_downscales_and_restores_size():
+def test_large_image_policy_downscales_and_restores_size(edge_net):
     img = np.kron(_scene(), np.ones((4, 4, 1), np.uint8))  # 384 x 520
-    pred = Predictor(EdgeNet(), ["thing"], mep=MEPConfig(min_area_px=50), max_side=200)
+    pred = Predictor(edge_net(), ["thing"], mep=MEPConfig(min_area_px=50), max_side=200)
     inst, maps = pred.predict_instances(img)
     assert inst["masks"].shape[1:] == (384, 520) and maps["boundary_prob"].shape[1] == 200
     assert len(inst["masks"]) == 2
 
 
-def test_odd_sizes_and_empty():
-    pred = Predictor(EdgeNet(), ["thing"])
+def test_odd_sizes_and_empty(edge_net):
+    pred = Predictor(edge_net(), ["thing"])
     assert pred.predict(np.zeros((33, 47, 3), np.uint8)) == []
     with pytest.raises(BaisegError):
         as_rgb_uint8(np.zeros((4, 4, 5)))

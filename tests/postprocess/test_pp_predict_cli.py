@@ -9,27 +9,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from baiseg.cli import main
 from baiseg.config import MEPConfig
 from baiseg.predictor import Predictor
-
-
-class _Net(nn.Module):
-    input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.tensor(20.0))
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        g = x.mean(1, keepdim=True)
-        gx = torch.nn.functional.pad((g[..., :, 1:] - g[..., :, :-1]).abs(), (0, 1, 0, 0))
-        gy = torch.nn.functional.pad((g[..., 1:, :] - g[..., :-1, :]).abs(), (0, 0, 0, 1))
-        fg = (g > 0.1).float()
-        edge = torch.nn.functional.max_pool2d(gx + gy, 3, 1, 1)
-        return {"sem_logits": torch.cat([(1 - fg) * 5, fg * 5], 1), "boundary_logits": self.w * edge - 5}
 
 
 def _write_inputs(folder):
@@ -59,12 +42,12 @@ def _check_results(out, n_images):
 
 
 @pytest.mark.parametrize("mep_workers", [0, 1])
-def test_predict_folder_with_stand_in_model(tmp_path, monkeypatch, mep_workers):
+def test_predict_folder_with_stand_in_model(tmp_path, monkeypatch, mep_workers, edge_net):
     _write_inputs(tmp_path / "in")
     monkeypatch.setattr(
         Predictor,
         "from_pretrained",
-        classmethod(lambda cls, w, **kw: cls(_Net(), ["thing"], [5], mep=MEPConfig(), **kw)),
+        classmethod(lambda cls, w, **kw: cls(edge_net(), ["thing"], [5], mep=MEPConfig(), **kw)),
     )
     out = tmp_path / "out"
     argv = ["predict", "--weights", "w.safetensors", "--input", str(tmp_path / "in"), "--out", str(out),
@@ -73,13 +56,13 @@ def test_predict_folder_with_stand_in_model(tmp_path, monkeypatch, mep_workers):
     _check_results(out, 3)
 
 
-def test_predict_semantic_dir_and_errors(tmp_path, monkeypatch, capsys):
+def test_predict_semantic_dir_and_errors(tmp_path, monkeypatch, capsys, edge_net):
     img = _write_inputs(tmp_path / "in")
     (tmp_path / "sem").mkdir()
     for stem in ("1", "2", "3"):
         Image.fromarray((img[..., 0] > 0).astype(np.uint8)).save(tmp_path / "sem" / f"{stem}.png")
     monkeypatch.setattr(
-        Predictor, "from_pretrained", classmethod(lambda cls, w, **kw: cls(_Net(), ["thing"], [5], **kw))
+        Predictor, "from_pretrained", classmethod(lambda cls, w, **kw: cls(edge_net(), ["thing"], [5], **kw))
     )
     out = tmp_path / "out"
     argv = ["predict", "--weights", "w", "--input", str(tmp_path / "in"), "--out", str(out), "--workers", "1",
