@@ -3,8 +3,8 @@
 Training: random scale in [scale_min, scale_max], pad (image with the mean colour, masks with 255) and random crop
 to ``crop_size``, horizontal flip, colour jitter (brightness, contrast, saturation), normalisation per backbone,
 then the contour label T of the cropped semantic mask. Evaluation: original resolution, normalisation only.
-Randomness comes only from the ``np.random.Generator`` passed in; ``TransformDataset`` derives it from
-``(seed, epoch, index)`` so results do not depend on the number of loader workers.
+Randomness comes only from the ``np.random.Generator`` passed in; the trainer's ``baiseg.engine.data.SeededStream``
+derives it from the run seed and the stream position, so results do not depend on the number of loader workers.
 """
 
 from __future__ import annotations
@@ -141,23 +141,3 @@ class EvalTransform:
             "image_id": sample["image_id"],
             "path": sample["path"],
         }
-
-
-class TransformDataset(torch.utils.data.Dataset):
-    """Apply a transform with a generator seeded by ``(seed, epoch, index)``: reproducible with any worker count.
-
-    Call ``set_epoch(e)`` before each epoch for new augmentations.
-    """
-
-    def __init__(self, dataset: Any, transform: Any, *, seed: int = 0) -> None:
-        self.dataset, self.transform, self.seed, self.epoch = dataset, transform, int(seed), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> Any:
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        return self.transform(self.dataset[index], rng)
