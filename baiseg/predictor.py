@@ -160,14 +160,10 @@ class Predictor:
             size = (max(round(w * scale), 1), max(round(h * scale), 1))
             work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         maps = self.infer(work)
-        if semantic is None:
-            sem = maps["sem_prob"].argmax(0).astype(np.uint8)
-            sem_prob = maps["sem_prob"]
-        else:
-            sem = np.asarray(semantic).astype(np.uint8)
-            if scale < 1.0:
-                sem = cv2.resize(sem, work.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-            sem_prob = None
+        if semantic is not None and scale < 1.0:
+            semantic = cv2.resize(np.asarray(semantic).astype(np.uint8), work.shape[1::-1],
+                                  interpolation=cv2.INTER_NEAREST)  # fmt: skip
+        sem, sem_prob = semantic_input(maps, semantic)
         inst = instances_from_semantic(
             self.method, sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob, image=work, cfg=self.mep
         )
@@ -231,6 +227,21 @@ class Predictor:
         new.__dict__.update(self.__dict__)
         new.mep = dataclasses.replace(self.mep, **changes)
         return new
+
+
+def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The semantic map the MEP uses: the external one (ids, probability 1) or the network's arg-max with its softmax.
+
+    Args:
+        maps: ``Predictor.infer`` output (``sem_prob`` (K + 1) x H x W).
+        semantic: H x W ids (0 background, 1..K, 255 void) or None.
+
+    Returns:
+        ``(uint8 H x W ids, float (K + 1) x H x W probabilities or None)``.
+    """
+    if semantic is None:
+        return maps["sem_prob"].argmax(0).astype(np.uint8), maps["sem_prob"]
+    return np.asarray(semantic).astype(np.uint8), None
 
 
 def _resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     from baiseg.config import dump_yaml, mep_with_overrides, to_dict
     from baiseg.postprocess.assembly import to_coco_results
-    from baiseg.predictor import Predictor
+    from baiseg.predictor import Predictor, semantic_input
 
     pred = Predictor.from_pretrained(args.weights, device=args.device, max_side=args.max_side)
     if args.overrides:
@@ -144,10 +144,8 @@ def run(args: argparse.Namespace) -> int:
                 done(image_id, inst, rgb, maps)
                 continue
             maps = pred.infer(rgb)
-            if sem is None:
-                semantic, sem_prob = maps["sem_prob"].argmax(0).astype(np.uint8), maps["sem_prob"].astype(np.float16)
-            else:
-                semantic, sem_prob = sem, None
+            semantic, sem_prob = semantic_input(maps, sem)
+            sem_prob = None if sem_prob is None else sem_prob.astype(np.float16)  # half the bytes sent to the pool
             maps["semantic"] = semantic
             job = (pred.method, semantic, maps["boundary_prob"], sem_prob, rgb, pred.mep)
             pending.append((image_id, pool.apply_async(_mep_job, (job,)), rgb, maps))
