@@ -87,6 +87,14 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
+    """Training loop, validation and run folder. ``best_metric`` picks the validation figure that keeps
+    ``best.safetensors``: ``auto`` = ``val_map50_gt`` (instance mAP50 with GT semantics) when ``data.val`` has
+    instance ground truth, else ``val_boundary_f``; an unknown name is a ConfigError."""
+
+    BEST_METRICS: typing.ClassVar[tuple[str, ...]] = (
+        "auto", "val_map50_gt", "val_map50_model", "val_boundary_f", "val_miou",
+    )
+
     iters: int = 60000
     batch_size: int = 16
     accum_steps: int = 1
@@ -108,8 +116,13 @@ class TrainConfig:
     val_max_images: int = 0  # validate on at most this many images, 0 = all
     val_boundary_thr: float = 0.5  # boundary probability threshold of the validation F-score
     val_tolerance_px: int = 2  # boundary match tolerance of the validation F-score
-    best_metric: str = "val_boundary_f"  # val_boundary_f | val_miou: which keeps best.safetensors
+    best_metric: str = "auto"  # auto | val_map50_gt | val_map50_model | val_boundary_f | val_miou
     name: str = ""  # run folder name prefix, "" = config file stem
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "best_metric" and value not in self.BEST_METRICS:
+            raise ConfigError(f"train.best_metric: expected one of {' | '.join(self.BEST_METRICS)}, got {value!r}")
+        super().__setattr__(name, value)
 
 
 @dataclass
@@ -134,9 +147,14 @@ class MEPConfig:
     close_px: int = 3
     fill_holes: bool = True
     min_area_px: int = 64
-    score_area_px: float = 64.0  # score size prior 1 - exp(-area / score_area_px); 0 disables
+    marker_peak_frac: float = 0.0  # > 0: markers only where distance > frac * the max of their piece (dtws seeds)
+    merge_thr: float = 0.0  # > 0: merge same-class regions whose border's mean boundary prob is below (merge.py)
+    score_rule: str = "evidence"  # evidence: p_sem x (1 - mean B) x size; area: p_sem x size (docs/MEP.md)
+    score_area_px: float = 64.0  # size term area / (area + score_area_px): monotone in area; 0 disables
     split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off (tuned on train)
+    cc_min_area_px: int = 64  # cc baseline: components smaller than this are dropped (tuned on train)
     dtws_peak_frac: float = 0.5  # dtws baseline: seeds where distance > frac * max distance of the component
+    dtws_min_area_px: int = 64  # dtws baseline: pieces smaller than this are dropped (tuned on train)
 
 
 @dataclass

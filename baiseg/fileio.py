@@ -64,6 +64,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write a binary file atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
     """Write ``obj`` as JSON atomically (NaN/inf are refused: JSON has no such values)."""
     return write_text_atomic(path, json.dumps(obj, indent=indent, allow_nan=False))

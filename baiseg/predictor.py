@@ -154,23 +154,51 @@ class Predictor:
             raise BaisegError(
                 f"semantic map {np.asarray(semantic).shape} does not match image {h}x{w}: give one id per pixel"
             )
-        scale = min(1.0, self.max_side / max(h, w))
-        work = rgb
-        if scale < 1.0:
-            size = (max(round(w * scale), 1), max(round(h * scale), 1))
-            work = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        work = self.working_image(rgb)
         maps = self.infer(work)
-        if semantic is not None and scale < 1.0:
-            semantic = cv2.resize(np.asarray(semantic).astype(np.uint8), work.shape[1::-1],
-                                  interpolation=cv2.INTER_NEAREST)  # fmt: skip
-        sem, sem_prob = semantic_input(maps, semantic)
-        inst = instances_from_semantic(
-            self.method, sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob, image=work, cfg=self.mep
-        )
-        if scale < 1.0:
-            inst = dict(inst, masks=_resize_masks(inst["masks"], h, w))
+        inst, sem = self.instances_from_maps(maps, (h, w), semantic=semantic, image=work)
         maps["semantic"] = sem
         return inst, maps
+
+    def working_image(self, rgb: np.ndarray) -> np.ndarray:
+        """The image the network sees: ``rgb`` shrunk so that its longer side is at most ``max_side``."""
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        if scale >= 1.0:
+            return rgb
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+    def instances_from_maps(
+        self,
+        maps: dict[str, np.ndarray],
+        size: tuple[int, int],
+        *,
+        semantic: np.ndarray | None = None,
+        image: np.ndarray | None = None,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Instances at the original ``size`` (H, W) from network maps at the working size (``infer`` output).
+
+        Args:
+            maps: ``{"boundary_prob": float h x w, "sem_prob": float (K + 1) x h x w}`` at the working size.
+            size: the original image's ``(H, W)``.
+            semantic: optional H x W semantic ids replacing the semantic branch.
+            image: uint8 h x w x 3 working image (only for ``mep.watershed_on=image``).
+
+        Returns:
+            ``(instances dict at H x W, uint8 h x w semantic map the MEP used)``.
+        """
+        h, w = size
+        wh, ww = maps["boundary_prob"].shape
+        if semantic is not None and (wh, ww) != (h, w):
+            semantic = cv2.resize(np.asarray(semantic).astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
+        sem, sem_prob = semantic_input(maps, semantic)
+        inst = instances_from_semantic(
+            self.method, sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob, image=image, cfg=self.mep
+        )
+        if (wh, ww) != (h, w):
+            inst = dict(inst, masks=_resize_masks(inst["masks"], h, w))
+        return inst, sem
 
     def predict(self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None) -> list[Instance]:
         """Instances of one image, best score first (see ``predict_instances`` for the arguments)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,8 @@ import numpy as np
 
 from baiseg.config import mep_with_overrides
 from baiseg.errors import BaisegError
+from baiseg.evaluation.run import VOC_KEYS, percent
 from baiseg.fileio import write_json_atomic
-
-VOC_KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
-COCO_KEYS = ("AP", "AP50", "AP75")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -158,10 +155,6 @@ def _load_predictor(weights: str, device: str, method: str) -> Any:
     return Predictor.from_pretrained(weights, device=device, method=method)
 
 
-def _percent(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(100.0 * float(x), 2)
-
-
 def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
     def f(x: float | None) -> str:
         return "   n/a" if x is None else f"{x:6.2f}"
@@ -180,37 +173,23 @@ def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from baiseg.data import build_dataset
-    from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances
     from baiseg.evaluation.results import write_results
+    from baiseg.evaluation.run import evaluate_instances
 
     semantic = _check_args(args)
     dataset = build_dataset(args.data, split=args.split)
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
-    voc = VOCInstanceEvaluator(num_classes=len(names), class_names=names)
-    coco = COCOInstanceEvaluator(len(names), category_ids=cats, class_names=names)
-    n = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
     start = time.perf_counter()
-    for i in tqdm(range(n), desc="evaluate", unit="img", disable=None, leave=False):
-        sample = dataset[i]
-        if args.subset == "touching" and not has_touching_instances(sample):
-            continue
-        pred = source(sample)
-        voc.process(sample, pred)
-        coco.process(sample, pred)
-    v, c = voc.evaluate(), coco.evaluate()
-    summary = {
-        "voc": {k: _percent(v[k]) for k in VOC_KEYS},
-        "coco": {k: _percent(c[k]) for k in COCO_KEYS},
-        "images": v["num_images"],
-    }
+    res = evaluate_instances(dataset, source, class_names=names, category_ids=cats, subsets=(args.subset,),
+                             limit=args.limit, progress=True)[args.subset]  # fmt: skip
+    v, c, coco = res["voc_raw"], res["coco_raw"], res["coco_evaluator"]
+    summary = {"voc": res["voc"], "coco": res["coco"], "images": res["images"]}
     metrics = dict(summary)
-    metrics["coco_voc_view"] = {k: _percent(c["voc_view"][k]) for k in VOC_KEYS}
+    metrics["coco_voc_view"] = {k: percent(c["voc_view"][k]) for k in VOC_KEYS}
     metrics["per_class"] = {
-        name: {**{k: _percent(ap[k]) for k in VOC_KEYS}, "coco_AP": _percent(c["per_class_AP"].get(name))}
+        name: {**{k: percent(ap[k]) for k in VOC_KEYS}, "coco_AP": percent(c["per_class_AP"].get(name))}
         for name, ap in v["per_class"].items()
     }
     metrics["num_gt"] = v["num_gt"]

@@ -1,4 +1,5 @@
-"""Training curves: ``metrics.csv`` of a run -> ``curves.png`` (losses and validation figures against iterations)."""
+"""Training curves: ``metrics.csv`` of a run -> ``curves.png``: losses, instance mAP50 (GT / model semantics) and
+the boundary F-score / mIoU against iterations."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from baiseg.errors import BaisegError
 from baiseg.fileio import atomic_write
 
 LOSS_KEYS = ("loss", "loss_boundary", "loss_contrast", "loss_sem")
-VAL_KEYS = ("val_boundary_f", "val_miou")
+MAP_KEYS = ("val_map50_gt", "val_map50_model")  # the task: instance mAP50 (VOC, IoU 0.5)
+VAL_KEYS = ("val_boundary_f", "val_miou")  # secondary monitors
 
 
 def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float]]:
@@ -23,8 +25,21 @@ def _series(rows: list[dict[str, str]], key: str) -> tuple[list[int], list[float
     return xs, ys
 
 
+def _plot_validation(ax, rows: list[dict[str, str]], keys: tuple[str, ...], title: str, empty: str) -> None:
+    """One panel of validation figures in [0, 1] against iterations."""
+    for key in keys:
+        xs, ys = _series(rows, key)
+        if xs:
+            ax.plot(xs, ys, marker="o", label=key)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("iteration")
+    ax.set_title(title if ax.lines else f"{title} ({empty})")
+    if ax.lines:
+        ax.legend(fontsize=8)
+
+
 def plot_metrics(csv_path: str | os.PathLike, png_path: str | os.PathLike | None = None, title: str = "") -> Path:
-    """Plot the weighted total and each loss term (log scale) and the validation figures of a run.
+    """Plot the weighted total and each loss term (log scale), the instance mAP50 and the other validation figures.
 
     Args:
         csv_path: a run's ``metrics.csv``.
@@ -45,7 +60,7 @@ def plot_metrics(csv_path: str | os.PathLike, png_path: str | os.PathLike | None
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     png = Path(png_path) if png_path else csv_path.with_name("curves.png")
-    fig, (ax_l, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_l, ax_m, ax_v) = plt.subplots(1, 3, figsize=(15, 4))
     for key in LOSS_KEYS:
         xs, ys = _series(rows, key)
         if xs and any(y > 0 for y in ys):  # zeros (e.g. L_P during its warm-up) are left out of the log plot
@@ -53,16 +68,10 @@ def plot_metrics(csv_path: str | os.PathLike, png_path: str | os.PathLike | None
     ax_l.set_yscale("log")
     ax_l.set_xlabel("iteration")
     ax_l.set_title("training losses (unweighted terms, weighted total)")
-    ax_l.legend(fontsize=8)
-    for key in VAL_KEYS:
-        xs, ys = _series(rows, key)
-        if xs:
-            ax_v.plot(xs, ys, marker="o", label=key)
-    ax_v.set_ylim(0, 1)
-    ax_v.set_xlabel("iteration")
-    ax_v.set_title("validation" if ax_v.lines else "validation (none yet)")
-    if ax_v.lines:
-        ax_v.legend(fontsize=8)
+    if ax_l.lines:
+        ax_l.legend(fontsize=8)
+    _plot_validation(ax_m, rows, MAP_KEYS, "instance mAP50 (VOC, IoU 0.5)", "no instance GT")
+    _plot_validation(ax_v, rows, VAL_KEYS, "boundary F vs T, semantic mIoU", "none yet")
     fig.suptitle(title or csv_path.parent.name)
     fig.tight_layout()
     atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))

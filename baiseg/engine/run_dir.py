@@ -28,7 +28,7 @@ from baiseg import __version__
 
 METRIC_FIELDS = [
     "iteration", "lr", "loss", "loss_boundary", "loss_contrast", "loss_sem", "images_per_s", "elapsed_s",
-    "val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou",
+    "val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou", "val_map50_gt", "val_map50_model",
 ]
 
 

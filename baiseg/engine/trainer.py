@@ -25,7 +25,7 @@ from baiseg.engine.data import SeededStream, train_loader
 from baiseg.engine.plot import plot_metrics
 from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
-from baiseg.engine.validate import validate
+from baiseg.engine.validate import has_instance_gt, resolve_best_metric, validate
 from baiseg.engine.weights import save_weights, unwrap_model
 from baiseg.errors import BaisegError
 from baiseg.losses import BAISegCriterion
@@ -105,9 +105,11 @@ def train(
     try:
         train_ds = build_dataset(cfg.data.train, load_instances=False)
         cfg.model.num_classes = len(train_ds.class_names) + 1
-        val_ds = build_dataset(cfg.data.val, load_instances=False) if cfg.data.val else None
+        val_ds = build_dataset(cfg.data.val, load_instances=True) if cfg.data.val else None
         if val_ds is not None and list(val_ds.class_names) != list(train_ds.class_names):
             raise BaisegError(f"data.val classes {val_ds.class_names} differ from data.train {train_ds.class_names}")
+        if val_ds is not None:  # "auto" -> the key itself, so config.yaml and the checkpoint record it
+            t.best_metric = resolve_best_metric(t.best_metric, has_instance_gt(val_ds))
         ckpt = load_checkpoint(Path(resume_dir) / "checkpoint.pt") if resume_dir else None
         _seed_everything(t.seed + dist.rank, t.deterministic)
         model = build_fn(cfg.model).to(dist.device)

@@ -1,28 +1,25 @@
-"""Validation during training: boundary F-score (fixed threshold, small pixel tolerance) and semantic mIoU.
+"""Validation during training: instance mAP50 (the task), boundary F-score against the contour label T, semantic mIoU.
 
-These are quick training-time monitors on full-resolution images, not the instance-level evaluation of
-``baiseg evaluate`` (mAP^r / COCO AP).
+When the validation set has instance ground truth, each image's network output goes through the Mask Extraction
+Pipeline twice, with the ground-truth semantic map and with the model's own arg-max map, and VOC mAP^r at IoU 0.5 is
+measured for both (what ``baiseg evaluate --semantic gt|model`` reports, here at each image's full resolution). The
+boundary F-score and the mIoU are secondary, cheaper monitors.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from baiseg.config import Config
+from baiseg.config import Config, MEPConfig
+from baiseg.errors import BaisegError
 
-
-def preprocess(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], multiple: int = 32) -> torch.Tensor:
-    """uint8 H x W x 3 RGB -> float32 1 x 3 x H' x W' normalised, zero-padded bottom/right to a multiple of 32."""
-    x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)
-    x = (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
-    h, w = x.shape[-2:]
-    return F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple))[None]
+MAP_KEYS = ("val_map50_gt", "val_map50_model")  # instance mAP50 with GT semantics / with the model's semantics
 
 
 class BoundarySemanticMeter:
@@ -58,6 +55,7 @@ class BoundarySemanticMeter:
         self.confusion += np.bincount(idx, minlength=k * k).reshape(k, k)
 
     def compute(self) -> dict[str, float]:
+        """``{"val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou"}``, each in [0, 1] (0 when undefined)."""
         p = self.tp_p / self.n_pred if self.n_pred else 0.0
         r = self.tp_r / self.n_gt if self.n_gt else 0.0
         f = 2 * p * r / (p + r) if p + r > 0 else 0.0
@@ -68,29 +66,110 @@ class BoundarySemanticMeter:
         return {"val_boundary_f": f, "val_boundary_p": p, "val_boundary_r": r, "val_miou": miou}
 
 
-@torch.no_grad()
+class InstanceMeter:
+    """Instance mAP50 of the MEP output with ground-truth semantics and with the model's semantics.
+
+    Args:
+        class_names: the K thing classes (semantic ids 1..K).
+        mep: MEP parameters used for both semantic sources.
+    """
+
+    def __init__(self, class_names: list[str], mep: MEPConfig) -> None:
+        from baiseg.evaluation import VOCInstanceEvaluator
+
+        self.mep = mep
+        names = list(class_names)
+        self.evaluators = {key: VOCInstanceEvaluator(len(names), names, iou_thresholds=(0.5,)) for key in MAP_KEYS}
+
+    def update(self, sample: dict[str, Any], maps: dict[str, np.ndarray]) -> None:
+        """Add one image.
+
+        Args:
+            sample: dataset sample with ``image`` (uint8 H x W x 3), ``semantic`` (uint8 H x W, 255 void) and
+                ``instances`` (docs/ARCHITECTURE.md).
+            maps: ``Predictor.infer`` output: ``boundary_prob`` float32 H x W in [0, 1], ``sem_prob`` float32
+                (K + 1) x H x W.
+        """
+        from baiseg.postprocess import instances_from_semantic
+        from baiseg.predictor import semantic_input
+
+        for key, semantic in zip(MAP_KEYS, (sample["semantic"], None)):  # GT ids, then the model's arg-max
+            sem, sem_prob = semantic_input(maps, semantic)
+            inst = instances_from_semantic("baiseg", sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob,
+                                           image=sample["image"], cfg=self.mep)  # fmt: skip
+            self.evaluators[key].process(sample, inst)
+
+    def compute(self) -> dict[str, float]:
+        """``{"val_map50_gt", "val_map50_model"}`` in [0, 1]; 0 when undefined (no ground-truth instance)."""
+        out = {}
+        for key, ev in self.evaluators.items():
+            ap = ev.evaluate()["mAP50"]
+            out[key] = ap if math.isfinite(ap) else 0.0
+        return out
+
+
+def has_instance_gt(dataset: Any) -> bool:
+    """True when the dataset's samples carry instance ground truth (judged on the first sample)."""
+    return len(dataset) > 0 and dataset[0].get("instances") is not None
+
+
+def resolve_best_metric(best_metric: str, has_instances: bool) -> str:
+    """The validation key that keeps ``best.safetensors``.
+
+    Args:
+        best_metric: ``train.best_metric`` (``auto`` or a key of ``validate``'s result).
+        has_instances: whether the validation set has instance ground truth.
+
+    Raises:
+        BaisegError: an instance metric was asked for but the validation set has no instances.
+    """
+    if best_metric == "auto":
+        return MAP_KEYS[0] if has_instances else "val_boundary_f"
+    if best_metric in MAP_KEYS and not has_instances:
+        raise BaisegError(
+            f"train.best_metric={best_metric} needs instance ground truth, which data.val has none of: "
+            "use train.best_metric=auto (or val_boundary_f), or a validation set with instances"
+        )
+    return best_metric
+
+
 def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, num_classes: int) -> dict[str, float]:
     """Run the model on (up to ``train.val_max_images``) validation images at their original resolution.
 
+    The model is put in eval mode and given back in the mode it had; no random number generator is used.
+
+    Args:
+        model: network with the forward contract of docs/ARCHITECTURE.md (not DDP-wrapped).
+        dataset: samples as in docs/ARCHITECTURE.md, with ``class_names`` (K names).
+        cfg: the run's config (``train.val_*``, ``data.contour`` and ``mep`` are read).
+        device: where the model lives.
+        num_classes: semantic outputs K + 1.
+
     Returns:
-        ``{"val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou"}``, each in [0, 1].
+        ``{"val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou"}`` and, when the samples have instance
+        ground truth, ``{"val_map50_gt", "val_map50_model"}`` (VOC mAP^r at IoU 0.5); each in [0, 1].
     """
     from baiseg.data.contour import semantic_contour
+    from baiseg.predictor import Predictor
 
     was_training = model.training
-    model.eval()
-    mean, std = getattr(model, "input_norm", ((127.0,) * 3, (128.0,) * 3))
-    meter = BoundarySemanticMeter(num_classes, cfg.train.val_tolerance_px)
-    n = len(dataset) if cfg.train.val_max_images <= 0 else min(len(dataset), cfg.train.val_max_images)
-    c = cfg.data.contour
-    for i in range(n):
-        sample = dataset[i]
-        h, w = sample["semantic"].shape
-        out = model(preprocess(sample["image"], mean, std).to(device))
-        prob = torch.sigmoid(out["boundary_logits"][0, 0, :h, :w].float()).cpu().numpy()
-        pred_sem = out["sem_logits"][0, :, :h, :w].argmax(0).cpu().numpy()
-        contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood,
-                                   void_as_boundary=c.void_as_boundary, width_px=c.width_px)
-        meter.update(prob > cfg.train.val_boundary_thr, contour, pred_sem, sample["semantic"])
-    model.train(was_training)
-    return meter.compute()
+    t, c = cfg.train, cfg.data.contour
+    predictor = Predictor(model, list(dataset.class_names), mep=cfg.mep, device=str(device))  # sets eval mode
+    meter = BoundarySemanticMeter(num_classes, t.val_tolerance_px)
+    instances = InstanceMeter(list(dataset.class_names), cfg.mep)
+    seen_instances = False
+    n = len(dataset) if t.val_max_images <= 0 else min(len(dataset), t.val_max_images)
+    try:
+        for i in range(n):
+            sample = dataset[i]
+            maps = predictor.infer(sample["image"])
+            contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood,
+                                       void_as_boundary=c.void_as_boundary, width_px=c.width_px)  # fmt: skip
+            meter.update(maps["boundary_prob"] > t.val_boundary_thr, contour, maps["sem_prob"].argmax(0),
+                         sample["semantic"])  # fmt: skip
+            if sample.get("instances") is not None:
+                seen_instances = True
+                instances.update(sample, maps)
+    finally:
+        model.train(was_training)
+    return {**meter.compute(), **(instances.compute() if seen_instances else {})}

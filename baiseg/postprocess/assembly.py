@@ -6,10 +6,12 @@ class pixels (and ``min_area_px`` pixels) is split off, so a mask spanning two c
 inside a larger object's mask, e.g. food in a bowl, stay separate). Smaller components, background and void inside a
 mask stay with the majority piece.
 
-Score (ours, DESIGN §5): ``p_sem x (1 - mean boundary prob) x (1 - exp(-area / score_area_px))``, where ``p_sem`` is
-the mean probability of the instance's class inside it (1 with an external or ground-truth semantic map), the
-boundary term is 1 without a boundary map, and the size prior ranks fragments below whole objects when the other two
-terms are uninformative (ground-truth semantics and the ``cc``/``dtws`` baselines).
+Score (ours, DESIGN §5; docs/MEP.md): ``p_sem x (1 - mean boundary prob) x area / (area + score_area_px)`` with
+``score_rule: evidence``, or ``p_sem x area / (area + score_area_px)`` with ``score_rule: area``. ``p_sem`` is the
+mean probability of the instance's class inside it (1 with an external or ground-truth semantic map); the boundary term
+is 1 without a boundary map (the baselines). The size term is strictly increasing in the area and never saturates, so
+with ground-truth semantics the baselines rank their instances by area, the best rule available to them (an earlier
+``1 - exp(-area / A)`` reached exactly 1 for every large mask and made their ranking a coin toss).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from baiseg.config import MEPConfig
+from baiseg.errors import BaisegError
+
+SCORE_RULES = ("evidence", "area")
 
 
 def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
@@ -52,6 +57,8 @@ def assemble_instances(
         descending score (stable).
     """
     cfg = cfg or MEPConfig()
+    if cfg.score_rule not in SCORE_RULES:
+        raise BaisegError(f"mep.score_rule={cfg.score_rule!r} is not valid: use one of {', '.join(SCORE_RULES)}")
     h, w = semantic.shape
     labels = np.asarray(labels)
     n = int(labels.max()) if labels.size else 0
@@ -94,11 +101,10 @@ def assemble_instances(
         piece_class = np.concatenate([[0], classes])[pieces]
         p = np.take_along_axis(sp, piece_class[None], axis=0)[0]
         score *= np.bincount(flat, weights=p.ravel(), minlength=m + 1)[1:] / np.maximum(area, 1)
-    if boundary_prob is not None:
+    if boundary_prob is not None and cfg.score_rule == "evidence":
         bsum = np.bincount(flat, weights=np.asarray(boundary_prob, np.float64).ravel(), minlength=m + 1)[1:]
         score *= 1.0 - bsum / np.maximum(area, 1)
-    if cfg.score_area_px > 0:
-        score *= 1.0 - np.exp(-area / cfg.score_area_px)
+    score *= size_term(area, cfg.score_area_px)
     keep = area > 0
     order = np.argsort(-score[keep], kind="stable")
     ids = (np.arange(1, m + 1)[keep])[order]
@@ -148,6 +154,15 @@ def _split_components(pieces: np.ndarray, major_of: dict[int, int], piece_cls: l
         if first:  # no component large enough: the piece does not exist any more
             crop[crop == pid] = major_id
     return pieces
+
+
+def size_term(area_px: np.ndarray, score_area_px: float) -> np.ndarray:
+    """Size term of the score: ``area / (area + score_area_px)`` in [0, 1), strictly increasing in the area, so
+    that ranking by it is ranking by area at any scale (1 when ``score_area_px`` <= 0)."""
+    area = np.asarray(area_px, np.float64)
+    if score_area_px <= 0:
+        return np.ones_like(area)
+    return area / (area + float(score_area_px))
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:
@@ -220,7 +235,7 @@ def to_coco_results(
                 "image_id": iid,
                 "category_id": int(category_ids[int(c) - 1]),
                 "segmentation": rle,
-                "score": round(float(s), 5),
+                "score": round(float(s), 9),  # 9 places: area-ranked scores near 1 must not tie
                 "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
             }
         )

@@ -14,6 +14,8 @@ Label maps are int32 H x W: 0 = no instance, 1..N = instance ids (consecutive).
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -61,7 +63,7 @@ def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> n
         boundary_prob: float32 H x W in [0, 1].
         fg: bool H x W, the semantic foreground.
         cfg: uses ``nms``, ``nms_margin``, ``nms_smooth_sigma``, ``boundary_thr``, ``boundary_dilate_px``,
-            ``sure_fg``, ``sure_fg_px``, ``min_marker_px``.
+            ``sure_fg``, ``sure_fg_px``, ``marker_peak_frac``, ``min_marker_px``.
 
     Returns:
         int32 H x W label map of the markers (0 = no marker).
@@ -76,9 +78,16 @@ def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> n
         k = 2 * int(cfg.boundary_dilate_px) + 1
         edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     interior = (fg & (edges == 0)).astype(np.uint8)
-    if cfg.sure_fg:
+    if cfg.sure_fg or cfg.marker_peak_frac > 0:
         dist = cv2.distanceTransform(interior, cv2.DIST_L2, 3)
-        interior = (dist > cfg.sure_fg_px).astype(np.uint8)
+        floor = cfg.sure_fg_px if cfg.sure_fg else 0.0
+        if cfg.marker_peak_frac > 0:  # dtws on the boundary-cut foreground: keep each piece's core only
+            k, comp = cv2.connectedComponents(interior, connectivity=4, ltype=cv2.CV_32S)
+            peak = np.zeros(k, np.float32)
+            np.maximum.at(peak, comp.ravel(), dist.ravel())
+            interior = ((dist > floor) & (dist > cfg.marker_peak_frac * peak[comp])).astype(np.uint8)
+        else:
+            interior = (dist > floor).astype(np.uint8)
     _, markers = cv2.connectedComponents(interior, connectivity=4, ltype=cv2.CV_32S)
     return drop_small(markers, cfg.min_marker_px)
 
@@ -252,6 +261,13 @@ def extract_masks(
             labels = watershed_image(_as_rgb(image), markers, allowed)
         else:
             labels = flood(b, markers, allowed, cfg.watershed_levels)
+    if cfg.merge_thr > 0:  # merge across weak borders before the minimum area drops any piece (merge.py)
+        from baiseg.postprocess.merge import merge_weak_borders
+
+        if cfg.refine:
+            labels = refine(labels, fg, dataclasses.replace(cfg, min_area_px=0))
+        labels = merge_weak_borders(labels, b, semantic, thr=cfg.merge_thr, min_area_px=cfg.min_area_px)
+        return drop_small(labels, cfg.min_area_px) if cfg.refine else labels
     if cfg.refine:
         labels = refine(labels, fg, cfg)
     return relabel(labels)

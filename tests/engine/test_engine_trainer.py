@@ -55,7 +55,10 @@ def test_training_lowers_the_loss(tmp_path):
     assert len(meta["class_names"]) == 3 and meta["config"].model.num_classes == 4
     after = _fixed_batch_loss(model, cfg)
     assert after["loss"] < 0.97 * before["loss"] and after["loss_sem"] < 0.9 * before["loss_sem"], (before, after)
-    assert "val_boundary_f" in read_weights_meta(run / "best.safetensors")
+    best_meta = read_weights_meta(run / "best.safetensors")  # synthetic val has instances: auto -> val_map50_gt
+    assert "val_map50_gt" in best_meta and "best_metric: val_map50_gt" in (run / "config.yaml").read_text()
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val_map50_gt", "val_map50_model", "val_boundary_f"} <= set(header)
     assert load_checkpoint(run / "checkpoint.pt")["iteration"] == 40
 
 

@@ -1,0 +1,76 @@
+"""Shared by the tuning and result scripts: samples held in memory, cached network maps, one predict function per
+(method, semantic source, MEP settings). Everything goes through the library (baiseg.evaluation.run, Predictor)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baiseg.config import MEPConfig
+from baiseg.data import build_dataset
+from baiseg.evaluation import has_touching_instances
+from baiseg.evaluation.maps import MapCache, weights_digest
+from baiseg.postprocess import instances_from_semantic
+
+CACHE_ROOT = Path(".cache/maps")
+
+
+class Bench:
+    """A dataset's samples (in memory), their touching flags, and optionally a model with its cached maps.
+
+    Args:
+        data: dataset YAML or shipped name.
+        weights: trained weights (None: only baselines with ground-truth semantics).
+        limit: first N images (0 = all).
+    """
+
+    def __init__(self, data: str, weights: str | None = None, limit: int = 0) -> None:
+        from tqdm import tqdm
+
+        ds = build_dataset(data)
+        n = len(ds) if limit <= 0 else min(limit, len(ds))
+        self.data = data
+        self.class_names, self.category_ids = list(ds.class_names), list(ds.category_ids)
+        self.samples = [ds[i] for i in tqdm(range(n), desc=f"load {data}", leave=False, disable=None)]
+        self.touching = [has_touching_instances(s) for s in self.samples]
+        self.predictor, self.cache = None, None
+        if weights:
+            from baiseg.predictor import Predictor
+
+            self.predictor = Predictor.from_pretrained(weights).for_classes(self.class_names, self.category_ids)
+            folder = CACHE_ROOT / weights_digest(weights) / Path(str(data)).stem
+            self.cache = MapCache(folder, self.predictor, weights)
+            for s in tqdm(self.samples, desc="network maps", leave=False, disable=None):
+                self.cache.maps(s)
+
+    def mep(self, **changes: Any) -> MEPConfig:
+        """The MEP config: the library defaults with ``changes``."""
+        return dataclasses.replace(MEPConfig(), **changes)
+
+    def predict_fn(self, method: str, semantic: str, mep: MEPConfig) -> Callable[[dict], dict[str, np.ndarray]]:
+        """sample -> instances for ``method`` (baiseg | cc | dtws | sam) on ``semantic`` (gt | model)."""
+        if semantic == "gt" and method != "baiseg":
+            return lambda s: instances_from_semantic(method, s["semantic"], image=s["image"], cfg=mep)
+        if self.predictor is None:
+            raise SystemExit(f"--method {method} --semantic {semantic} needs --weights")
+        pred = self.predictor.with_mep(**vars(mep))
+        pred.method = method
+
+        def run(s: dict) -> dict[str, np.ndarray]:
+            sem = np.asarray(s["semantic"]) if semantic == "gt" else None
+            inst, _ = pred.instances_from_maps(self.cache.maps(s), s["semantic"].shape, semantic=sem, image=s["image"])
+            return inst
+
+        return run
+
+    def evaluate(self, method: str, semantic: str, mep: MEPConfig, *, subsets=("all", "touching"), coco: bool = False):
+        """``evaluate_instances`` output (per subset) for one setting."""
+        from baiseg.evaluation.run import evaluate_instances
+
+        return evaluate_instances(self.samples, self.predict_fn(method, semantic, mep), class_names=self.class_names,
+                                  category_ids=self.category_ids, subsets=subsets, coco=coco,
+                                  touching=self.touching)  # fmt: skip
