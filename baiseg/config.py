@@ -133,7 +133,7 @@ class MEPConfig:
     nms_margin: float = 1.01
     nms_smooth_sigma: float = 1.0
     # boundary_thr / boundary_dilate_px / sure_fg: tuned on trained cpu_lite0 boundary maps of the Penn-Fudan and
-    # coco128 TRAIN splits with bench/tune_mep_model.py (docs/RESULTS.md). The class-balanced L_B makes the network
+    # coco128 TRAIN splits (bench/sweep.py, docs/MEP.md). The class-balanced L_B makes the network
     # put high probability on a wide band around edges, hence a high threshold.
     boundary_thr: float = 0.8
     boundary_dilate_px: int = 1
@@ -149,6 +149,7 @@ class MEPConfig:
     min_area_px: int = 64
     marker_peak_frac: float = 0.0  # > 0: markers only where distance > frac * the max of their piece (dtws seeds)
     merge_thr: float = 0.0  # > 0: merge same-class regions whose border's mean boundary prob is below (merge.py)
+    merge_enclosed: bool = False  # merge a region enclosed by one same-class region into it (merge.py)
     score_rule: str = "evidence"  # evidence: p_sem x (1 - mean B) x size; area: p_sem x size (docs/MEP.md)
     score_area_px: float = 64.0  # size term area / (area + score_area_px): monotone in area; 0 disables
     split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off (tuned on train)

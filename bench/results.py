@@ -1,106 +1,138 @@
-"""Produce the evaluation tables of docs/RESULTS.md for one dataset and one trained model.
+"""The result tables of docs/RESULTS.md for one dataset: every method x semantic source x subset, over several
+trained models (training seeds), as mean and spread.
 
-For every method (cc, dtws, baiseg) x semantic source (gt, model) x subset (all, touching) this runs the same code as
-``baiseg evaluate ... --json`` and collects the figures; it writes ``<out>/<name>.json`` (all figures + settings),
-``<out>/<name>.md`` (markdown tables) and ``<out>/<name>_overlays.png`` (cc vs BAISeg on images with touching
-instances of one class).
+Rows: the fair baselines ``cc`` and ``dtws`` (parameters tuned on the train split, area ranking), BAISeg with the
+issue-6 MEP (no region merging), BAISeg (current defaults), BAISeg ranked by area, each with ground-truth (``gt``)
+and with the model's own (``model``) semantics. The network runs once per image and model (maps cached under
+.cache/maps/); figures come from the library evaluators (VOC mAP^r, COCO AP via pycocotools), in percent.
 
-    .venv/bin/python bench/results.py --data pennfudan_val --weights runs/pennfudan_lite0-001/best.safetensors \
-        --name pennfudan_val --out docs/results
+    .venv/bin/python bench/results.py --data pennfudan_val --weights runs/pennfudan_lite0_s0-001/last.safetensors \\
+        runs/pennfudan_lite0_s1-001/last.safetensors --name pennfudan_val --out docs/results
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
+import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from baiseg.cli import main as baiseg_main
-from baiseg.commands.demo import write_comparison_sheets
-from baiseg.fileio import write_json_atomic, write_png_atomic, write_text_atomic
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Bench  # noqa: E402
 
-METHODS = ("cc", "dtws", "baiseg")
-SEMANTICS = ("gt", "model")
-SUBSETS = ("all", "touching")
+from baiseg.evaluation.run import COCO_KEYS, VOC_KEYS  # noqa: E402
+from baiseg.fileio import write_json_atomic, write_text_atomic  # noqa: E402
+
+# (label, method, MEP changes from the library defaults)
+VARIANTS = [
+    ("cc", "cc", {}),
+    ("dtws", "dtws", {}),
+    ("BAISeg, issue-6 MEP (no merging, no distance seeds)", "baiseg", {"merge_thr": 0.0, "marker_peak_frac": 0.0,
+                                                                       "score_rule": "evidence"}),
+    ("BAISeg", "baiseg", {}),
+    ("BAISeg, area ranking", "baiseg", {"score_rule": "area"}),
+]
+KEYS = [("voc", k) for k in VOC_KEYS] + [("coco", k) for k in COCO_KEYS]
 
 
-def evaluate(data: str, weights: str, method: str, semantic: str, subset: str, out: Path, mep: list[str]) -> dict:
-    # the baselines on ground-truth semantics need no network
-    source = ["--weights", weights] if method == "baiseg" or semantic == "model" else []
-    argv = ["evaluate", "--data", data, *source, "--method", method, "--semantic", semantic,
-            "--subset", subset, "--json", "--out", str(out), "--device", "cpu", *mep]  # fmt: skip
-    t0 = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        status = baiseg_main(argv)
-    if status != 0:
-        raise SystemExit(f"evaluate failed ({status}): {' '.join(argv)}")
-    m = json.loads((out / "metrics.json").read_text())
-    m["wall_s"] = round(time.perf_counter() - t0, 1)
-    return m
+def summarise(values: list[float | None]) -> dict:
+    v = [x for x in values if x is not None]
+    if not v:
+        return {"mean": None, "spread": None, "runs": values}
+    return {"mean": round(float(np.mean(v)), 2), "spread": round((max(v) - min(v)) / 2, 2), "runs": values}
+
+
+def run_variant(benches: list[Bench], label: str, method: str, semantic: str, changes: dict) -> list[dict]:
+    """One row per subset: figures per model (a single run where the method ignores the model)."""
+    runs = {"all": [], "touching": []}
+    uses_model = method == "baiseg" or semantic == "model"
+    for b in benches if uses_model else benches[:1]:
+        res = b.evaluate(method, semantic, b.mep(**changes), coco=True)
+        for subset in runs:
+            runs[subset].append(res[subset])
+    rows = []
+    for subset, rs in runs.items():
+        row = {"variant": label, "method": method, "semantic": semantic, "subset": subset, "mep": changes,
+               "images": rs[0]["images"], "models": len(rs)}  # fmt: skip
+        for group, key in KEYS:
+            row[key if group == "voc" else f"coco_{key}"] = summarise([r[group][key] for r in rs])
+        rows.append(row)
+    return rows
 
 
 def markdown(rows: list[dict], subset: str) -> str:
-    def f(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.1f}"
+    def f(s: dict) -> str:
+        if s["mean"] is None:
+            return "n/a"
+        return f"{s['mean']:.1f}" if s["spread"] in (None, 0) and len(s["runs"]) == 1 else \
+            f"{s['mean']:.1f} ± {s['spread']:.1f}"
 
-    lines = ["| method | semantics | images | mAP25 | mAP50 | mAP70 | mAP75 | COCO AP | AP50 | AP75 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    cols = [k for _, k in KEYS]
+    lines = ["| method | semantics | models | " + " | ".join(c if c.startswith("mAP") else f"COCO {c}" for c in cols)
+             + " |", "|---|---|---|" + "---|" * len(cols)]  # fmt: skip
     for r in rows:
-        if r["subset"] != subset:
-            continue
-        v, c = r["voc"], r["coco"]
-        lines.append(f"| {r['method']} | {r['semantic']} | {r['images']} | " + " | ".join(
-            f(x) for x in (v["mAP25"], v["mAP50"], v["mAP70"], v["mAP75"], c["AP"], c["AP50"], c["AP75"])) + " |")
+        if r["subset"] == subset:
+            vals = [f(r[k]) if k.startswith("mAP") else f(r[f"coco_{k}"]) for k in cols]
+            lines.append(f"| {r['variant']} | {r['semantic']} | {r['models']} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
+
+
+def write_sheet(data: str, weights: str, path: Path, n: int) -> None:
+    """image | GT | boundary map | cc | dtws | BAISeg for the first ``n`` val images with touching instances."""
+    import tempfile
+
+    from PIL import Image
+
+    from baiseg.commands.demo import write_comparison_sheets
+    from baiseg.fileio import write_png_atomic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_comparison_sheets(data, Path(weights), Path(tmp), n, touching=True)
+        rows = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    if rows:
+        width = max(r.shape[1] for r in rows)
+        write_png_atomic(path, np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="dataset YAML or shipped name")
-    ap.add_argument("--weights", required=True, help="best.safetensors of a trained run")
+    ap.add_argument("--data", required=True, help="a VAL dataset YAML or shipped name")
+    ap.add_argument("--weights", nargs="+", required=True, help="trained weights, one per training seed")
     ap.add_argument("--name", required=True, help="output file stem")
     ap.add_argument("--out", default="docs/results", help="output folder")
-    ap.add_argument("--sheets", type=int, default=4, help="overlay rows (images with touching instances)")
-    ap.add_argument("mep", nargs="*", help="MEP overrides for every run, e.g. mep.boundary_thr=0.7")
+    ap.add_argument("--sheets", type=int, default=4, help="overlay rows (images with touching instances), 0 = none")
+    ap.add_argument("--semantics", nargs="+", default=["gt", "model"], choices=("gt", "model"))
     args = ap.parse_args(argv)
-    out = Path(args.out)
-    rows = []
+    cv2.setNumThreads(1)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for subset in SUBSETS:
-            for semantic in SEMANTICS:
-                for method in METHODS:
-                    m = evaluate(args.data, args.weights, method, semantic, subset, Path(tmp) / "e", args.mep)
-                    rows.append({"method": method, "semantic": semantic, "subset": subset, "images": m["images"],
-                                 "voc": m["voc"], "coco": m["coco"], "wall_s": m["wall_s"]})  # fmt: skip
-                    print(f"{subset:8s} {semantic:5s} {method:6s} mAP50 {m['voc']['mAP50']} AP {m['coco']['AP']} "
-                          f"({m['wall_s']} s)", file=sys.stderr)  # fmt: skip
-        sheet_dir = Path(tmp) / "sheets"
-        paths = write_comparison_sheets(args.data, Path(args.weights), sheet_dir, args.sheets, touching=True,
-                                        mep=args.mep)
-        if paths:
-            from PIL import Image
-
-            rows_img = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
-            width = max(r.shape[1] for r in rows_img)
-            padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows_img]
-            write_png_atomic(out / f"{args.name}_overlays.png", np.concatenate(padded, axis=0))
-    info = {"data": args.data, "weights": args.weights, "mep_overrides": args.mep, "rows": rows,
-            "total_wall_s": round(time.perf_counter() - t0),
-            "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores",
+    benches = [Bench(args.data, w) for w in args.weights]
+    rows = []
+    for semantic in args.semantics:
+        for label, method, changes in VARIANTS:
+            if semantic == "model" and changes.get("score_rule") == "area":
+                continue  # with model semantics the probability term is the ranking; area ranking is a GT-only view
+            t1 = time.perf_counter()
+            new = run_variant(benches, label, method, semantic, changes)
+            rows += new
+            print(f"{semantic:5s} {label:50s} mAP50 all {new[0]['mAP50']['mean']} touching {new[1]['mAP50']['mean']}"
+                  f" ({time.perf_counter() - t1:.0f} s)", file=sys.stderr)  # fmt: skip
+    info = {"data": args.data, "weights": args.weights, "rows": rows, "total_wall_s": round(time.perf_counter() - t0),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
             "command": " ".join(["bench/results.py", *(argv if argv is not None else sys.argv[1:])])}  # fmt: skip
-    write_json_atomic(out / f"{args.name}.json", info, indent=2)
-    md = (f"All images ({rows[0]['images']}):\n\n{markdown(rows, 'all')}\n\n"
-          f"Images with touching instances of one class ({rows[-1]['images']}):\n\n{markdown(rows, 'touching')}\n")
+    out = Path(args.out)
+    write_json_atomic(out / f"{args.name}.json", info, indent=1)
+    n_all = next(r["images"] for r in rows if r["subset"] == "all")
+    n_touch = next(r["images"] for r in rows if r["subset"] == "touching")
+    md = (f"All images ({n_all}):\n\n{markdown(rows, 'all')}\n\n"
+          f"Images with touching instances of one class ({n_touch}):\n\n{markdown(rows, 'touching')}\n")
     write_text_atomic(out / f"{args.name}.md", md)
+    if args.sheets > 0:
+        write_sheet(args.data, args.weights[0], out / f"{args.name}_overlays.png", args.sheets)
     print(md)
     return 0
 

@@ -10,16 +10,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic
 
 SETTINGS = [("cc", "gt"), ("dtws", "gt"), ("baiseg", "gt"), ("cc", "model"), ("dtws", "model"), ("baiseg", "model")]
@@ -54,17 +50,20 @@ def _write_datasets(out: Path, n_train: int, n_val: int, size: int) -> tuple[Pat
     return paths[0], paths[1]
 
 
-def _evaluate(val_yaml: Path, weights: Path, method: str, semantic: str, out: Path) -> dict[str, Any]:
-    """One ``baiseg evaluate`` run (the same code path as the command), returning its metrics.json."""
-    from baiseg.cli import main
+def _evaluate(val_yaml: Path, weights: Path, method: str, semantic: str) -> dict[str, Any]:
+    """VOC mAP^r and COCO AP (percent) of ``method`` with ``semantic`` (gt | model) semantics on the val split."""
+    from baiseg.data import build_dataset
+    from baiseg.evaluation.run import evaluate_instances
+    from baiseg.predictor import Predictor
 
-    argv = ["evaluate", "--data", str(val_yaml), "--weights", str(weights), "--method", method,
-            "--semantic", semantic, "--json", "--out", str(out)]  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        status = main(argv)
-    if status != 0:
-        raise BaisegError(f"evaluation of {method} with {semantic} semantics failed (exit status {status})")
-    return json.loads((out / "metrics.json").read_text())
+    ds = build_dataset(str(val_yaml))
+    names, cats = list(ds.class_names), list(ds.category_ids)
+    pred = Predictor.from_pretrained(weights, method=method).for_classes(names, cats)
+
+    def predict(s: dict[str, Any]) -> dict[str, Any]:
+        return pred.predict_instances(s["image"], semantic=s["semantic"] if semantic == "gt" else None)[0]
+
+    return evaluate_instances(ds, predict, class_names=names, category_ids=cats)["all"]
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -87,7 +86,7 @@ def write_comparison_sheets(
     data: str | Path, weights: Path, out_dir: Path, n: int, *, touching: bool = False, mep: list[str] | None = None
 ) -> list[Path]:
     """Sheets of the first ``n`` images (with touching same-class instances when ``touching``): image | GT |
-    boundary map | cc | BAISeg, both instance sets on ground-truth semantics."""
+    boundary map | cc | dtws | BAISeg, all three instance sets on ground-truth semantics."""
     from baiseg.config import mep_with_overrides, to_dict
     from baiseg.data import build_dataset
     from baiseg.evaluation import has_touching_instances
@@ -108,8 +107,8 @@ def write_comparison_sheets(
         if touching and not has_touching_instances(s):
             continue
         inst, maps = pred.predict_instances(s["image"], semantic=s["semantic"])
-        cc = instances_from_semantic("cc", s["semantic"], cfg=pred.mep)
-        row = comparison_sheet(s, maps["boundary_prob"], {"cc": cc, "BAISeg": inst}, list(ds.class_names))
+        base = {m: instances_from_semantic(m, s["semantic"], cfg=pred.mep) for m in ("cc", "dtws")}
+        row = comparison_sheet(s, maps["boundary_prob"], {**base, "BAISeg": inst}, list(ds.class_names))
         written.append(write_png_atomic(out_dir / f"{s['image_id']}.png", row))
     return written
 
@@ -138,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"[2/3] evaluating on {args.val_images} val images: BAISeg vs cc vs dtws, GT and predicted semantics")
     rows = []
     for method, semantic in SETTINGS:
-        m = _evaluate(val_yaml, weights, method, semantic, out / "eval" / f"{method}-{semantic}")
+        m = _evaluate(val_yaml, weights, method, semantic)
         rows.append({"method": method, "semantic": semantic, "voc": m["voc"], "coco": m["coco"]})
     print("[3/3] writing overlay sheets")
     sheets = write_comparison_sheets(val_yaml, weights, out / "overlays", args.sheets)

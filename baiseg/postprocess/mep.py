@@ -261,12 +261,13 @@ def extract_masks(
             labels = watershed_image(_as_rgb(image), markers, allowed)
         else:
             labels = flood(b, markers, allowed, cfg.watershed_levels)
-    if cfg.merge_thr > 0:  # merge across weak borders before the minimum area drops any piece (merge.py)
+    if cfg.merge_thr > 0 or cfg.merge_enclosed:  # merge before the minimum area drops any piece (merge.py)
         from baiseg.postprocess.merge import merge_weak_borders
 
         if cfg.refine:
             labels = refine(labels, fg, dataclasses.replace(cfg, min_area_px=0))
-        labels = merge_weak_borders(labels, b, semantic, thr=cfg.merge_thr, min_area_px=cfg.min_area_px)
+        labels = merge_weak_borders(labels, b, semantic, thr=cfg.merge_thr, min_area_px=cfg.min_area_px,
+                                    enclosed=cfg.merge_enclosed)
         return drop_small(labels, cfg.min_area_px) if cfg.refine else labels
     if cfg.refine:
         labels = refine(labels, fg, cfg)

@@ -53,8 +53,35 @@ def border_strengths(
     return pairs, np.bincount(inv, weights=v), np.bincount(inv).astype(np.int64)
 
 
+def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
+    """Per region id, the number of its pixels' 4-neighbours outside any same-class region (background, void, another
+    class, unlabelled) plus its pixels on the image border: 0 means the region is enclosed by regions of its class.
+
+    Returns:
+        int64 (max id + 1,) counts.
+    """
+    lab = labels.astype(np.int64)
+    n = int(lab.max()) + 1
+    count = np.zeros(n, np.int64)
+    for a, bb, sa, sb in ((lab[:, :-1], lab[:, 1:], semantic[:, :-1], semantic[:, 1:]),
+                          (lab[:-1, :], lab[1:, :], semantic[:-1, :], semantic[1:, :])):  # fmt: skip
+        open_ = (bb == 0) | (sa != sb)
+        count += np.bincount(a[open_ & (a > 0)], minlength=n)
+        open_ = (a == 0) | (sa != sb)
+        count += np.bincount(bb[open_ & (bb > 0)], minlength=n)
+    for edge in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
+        count += np.bincount(edge[edge > 0], minlength=n)
+    return count
+
+
 def merge_weak_borders(
-    labels: np.ndarray, boundary_prob: np.ndarray, semantic: np.ndarray, *, thr: float, min_area_px: int = 0
+    labels: np.ndarray,
+    boundary_prob: np.ndarray,
+    semantic: np.ndarray,
+    *,
+    thr: float,
+    min_area_px: int = 0,
+    enclosed: bool = False,
 ) -> np.ndarray:
     """Merge adjacent same-class regions across borders whose mean boundary probability is below ``thr``.
 
@@ -64,6 +91,8 @@ def merge_weak_borders(
         semantic: int H x W semantic ids (0 background, 1..K, 255 void).
         thr: border strength in [0, 1] a cut needs to be kept (> 1: merge every same-class neighbour).
         min_area_px: regions smaller than this merge into the neighbour with the weakest border, whatever ``thr``.
+        enclosed: a region whose whole outline borders one other region of its class (an inner ring of a textured
+            object, a patch inside it) merges into that region, whatever ``thr``.
 
     Returns:
         int32 H x W label map, ids renumbered 1..N.
@@ -80,14 +109,17 @@ def merge_weak_borders(
     for (a, c), s, k in zip(pairs.tolist(), sums.tolist(), counts.tolist(), strict=True):
         adj.setdefault(a, {})[c] = [s, k]
         adj.setdefault(c, {})[a] = [s, k]
+    opened = open_border(labels, semantic) if enclosed else None
     parent = np.arange(n + 1)
     while True:
-        best = _next_merge(adj, area, thr, min_area_px)
+        best = _next_merge(adj, area, thr, min_area_px, opened)
         if best is None:
             break
         keep, gone = best
         parent[gone] = keep
         area[keep] += area[gone]
+        if opened is not None:
+            opened[keep] += opened[gone]
         for nb, (s, k) in adj.pop(gone).items():
             del adj[nb][gone]
             if nb == keep:
@@ -101,14 +133,23 @@ def merge_weak_borders(
 
 
 def _next_merge(
-    adj: dict[int, dict[int, list[float]]], area: np.ndarray, thr: float, min_area_px: int
+    adj: dict[int, dict[int, list[float]]],
+    area: np.ndarray,
+    thr: float,
+    min_area_px: int,
+    opened: np.ndarray | None,
 ) -> tuple[int, int] | None:
-    """The next pair ``(keep, gone)``: a too-small region first, else the weakest border below ``thr``."""
+    """The next pair ``(keep, gone)``: a too-small region first, then an enclosed one, else the weakest border below
+    ``thr``."""
     small = [r for r in adj if adj[r] and area[r] < min_area_px]
     if small:
         r = min(small, key=lambda x: area[x])
         nb = min(adj[r], key=lambda x: adj[r][x][0] / adj[r][x][1])
         return (nb, r) if area[nb] >= area[r] else (r, nb)
+    if opened is not None:
+        for r, nbs in adj.items():
+            if len(nbs) == 1 and opened[r] == 0:
+                return next(iter(nbs)), r
     weakest, pair = thr, None
     for r, nbs in adj.items():
         for nb, (s, k) in nbs.items():

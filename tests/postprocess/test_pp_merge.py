@@ -76,3 +76,19 @@ def test_mep_with_merge_keeps_a_real_cut_and_drops_a_texture_cut(cases):
     assert extract_masks(faint, sem, cfg=MEPConfig(merge_thr=0.5, min_area_px=16, boundary_thr=0.2)).max() == 1
     out = instances_from_semantic("baiseg", sem, boundary_prob=real, cfg=cfg)
     assert len(out["masks"]) == 2 and out["masks"].sum() == (sem > 0).sum()
+
+
+def test_enclosed_region_merges_into_its_ring_only_when_asked():
+    labels = np.ones((30, 30), np.int32)
+    labels[10:20, 10:20] = 2  # an inner patch, entirely surrounded by region 1, behind a strong ridge
+    b = np.zeros((30, 30), np.float32)
+    b[9:21, 9:21] = 0.9
+    b[11:19, 11:19] = 0.0
+    sem = np.ones((30, 30), np.uint8)
+    sem[0, :] = 0  # region 1 touches background: it is not enclosed
+    labels[0, :] = 0
+    assert merge_weak_borders(labels, b, sem, thr=0.5).max() == 2
+    assert merge_weak_borders(labels, b, sem, thr=0.5, enclosed=True).max() == 1
+    side = labels.copy()
+    side[10:20, 20:] = 2  # the patch reaches the image border: not enclosed
+    assert merge_weak_borders(side, b, sem, thr=0.5, enclosed=True).max() == 2
