@@ -261,13 +261,13 @@ def extract_masks(
             labels = watershed_image(_as_rgb(image), markers, allowed)
         else:
             labels = flood(b, markers, allowed, cfg.watershed_levels)
-    if cfg.merge_thr > 0 or cfg.merge_enclosed:  # merge before the minimum area drops any piece (merge.py)
+    if cfg.merge_thr > 0 or cfg.merge_enclosed or cfg.merge_neck_ratio > 0:  # before min-area drops (merge.py)
         from baiseg.postprocess.merge import merge_weak_borders
 
         if cfg.refine:
             labels = refine(labels, fg, dataclasses.replace(cfg, min_area_px=0))
         labels = merge_weak_borders(labels, b, semantic, thr=cfg.merge_thr, min_area_px=cfg.min_area_px,
-                                    enclosed=cfg.merge_enclosed)
+                                    enclosed=cfg.merge_enclosed, neck_ratio=cfg.merge_neck_ratio)
         return drop_small(labels, cfg.min_area_px) if cfg.refine else labels
     if cfg.refine:
         labels = refine(labels, fg, cfg)

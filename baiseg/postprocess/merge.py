@@ -82,6 +82,7 @@ def merge_weak_borders(
     thr: float,
     min_area_px: int = 0,
     enclosed: bool = False,
+    neck_ratio: float = 0.0,
 ) -> np.ndarray:
     """Merge adjacent same-class regions across borders whose mean boundary probability is below ``thr``.
 
@@ -93,6 +94,10 @@ def merge_weak_borders(
         min_area_px: regions smaller than this merge into the neighbour with the weakest border, whatever ``thr``.
         enclosed: a region whose whole outline borders one other region of its class (an inner ring of a textured
             object, a patch inside it) merges into that region, whatever ``thr``.
+        neck_ratio: > 0: a cut that does not follow a neck of the two regions' union also merges, whatever its
+            boundary strength: the union's distance-to-outside at the cut (its saddle) is at least ``neck_ratio`` x
+            the smaller of the two regions' peak distances (a fragment cut off a body by an internal edge; two
+            people side by side meet at a neck and stay apart). 0 disables.
 
     Returns:
         int32 H x W label map, ids renumbered 1..N.
@@ -110,12 +115,17 @@ def merge_weak_borders(
         adj.setdefault(a, {})[c] = [s, k]
         adj.setdefault(c, {})[a] = [s, k]
     opened = open_border(labels, semantic) if enclosed else None
+    necks = _Necks(labels) if neck_ratio > 0 else None
     parent = np.arange(n + 1)
     while True:
         best = _next_merge(adj, area, thr, min_area_px, opened)
+        if best is None and necks is not None:
+            best = necks.next_merge(adj, area, neck_ratio)
         if best is None:
             break
         keep, gone = best
+        if necks is not None:
+            necks.merge(keep, gone)
         parent[gone] = keep
         area[keep] += area[gone]
         if opened is not None:
@@ -159,6 +169,58 @@ def _next_merge(
         return None
     a, c = pair
     return (a, c) if area[a] >= area[c] else (c, a)
+
+
+class _Necks:
+    """Neck test of adjacent regions on the current (partly merged) label map, cached per pair."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        from baiseg.postprocess.mep import _label_boxes
+
+        self.cur = labels.astype(np.int32).copy()
+        self.boxes = _label_boxes(self.cur, int(self.cur.max()))  # inclusive y0, y1, x0, x1
+        self.cache: dict[tuple[int, int], float] = {}
+
+    def ratio(self, a: int, b: int) -> float:
+        """Saddle / smaller peak of the distance transform of the union of regions ``a`` and ``b``."""
+        key = (min(a, b), max(a, b))
+        if key not in self.cache:
+            import cv2
+
+            ba, bb = self.boxes[a], self.boxes[b]
+            y0, y1 = min(ba[0], bb[0]), max(ba[1], bb[1]) + 1
+            x0, x1 = min(ba[2], bb[2]), max(ba[3], bb[3]) + 1
+            crop = np.pad(self.cur[y0:y1, x0:x1], 1)
+            in_a, in_b = crop == a, crop == b
+            dist = cv2.distanceTransform((in_a | in_b).astype(np.uint8), cv2.DIST_L2, 3)
+            touch = np.zeros_like(in_a)
+            for sy, sx in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+                touch |= in_a & np.roll(in_b, (sy, sx), axis=(0, 1))
+            peak = min(float(dist[in_a].max()), float(dist[in_b].max()))
+            self.cache[key] = float(dist[touch].max()) / max(peak, 1e-6) if touch.any() else 0.0
+        return self.cache[key]
+
+    def merge(self, keep: int, gone: int) -> None:
+        y0, y1, x0, x1 = self.boxes[gone]
+        box = self.cur[y0:y1 + 1, x0:x1 + 1]
+        box[box == gone] = keep
+        k = self.boxes[keep]
+        self.boxes[keep] = (min(k[0], y0), max(k[1], y1), min(k[2], x0), max(k[3], x1))
+        self.cache = {p: v for p, v in self.cache.items() if keep not in p and gone not in p}
+
+    def next_merge(self, adj: dict[int, dict[int, list[float]]], area: np.ndarray, min_ratio: float):
+        """The pair with the highest neck ratio at or above ``min_ratio`` as ``(keep, gone)``, or None."""
+        best, pair = min_ratio, None
+        for r, nbs in adj.items():
+            for nb in nbs:
+                if r < nb:
+                    q = self.ratio(r, nb)
+                    if q >= best:
+                        best, pair = q, (r, nb)
+        if pair is None:
+            return None
+        a, c = pair
+        return (a, c) if area[a] >= area[c] else (c, a)
 
 
 def _roots(parent: np.ndarray) -> np.ndarray:

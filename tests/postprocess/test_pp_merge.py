@@ -92,3 +92,22 @@ def test_enclosed_region_merges_into_its_ring_only_when_asked():
     side = labels.copy()
     side[10:20, 20:] = 2  # the patch reaches the image border: not enclosed
     assert merge_weak_borders(side, b, sem, thr=0.5, enclosed=True).max() == 2
+
+
+def test_neck_rule_merges_a_fragment_and_keeps_a_neck():
+    """Region 2 is a strip cut off the side of a block (no neck: merged); two discs meeting at a narrow waist keep
+    their cut, although both cuts carry the same strong boundary evidence."""
+    labels = np.zeros((40, 60), np.int32)
+    labels[5:35, 5:45] = 1
+    labels[5:35, 45:52] = 2  # a fragment: the cut runs through the block's full height
+    b = np.zeros((40, 60), np.float32)
+    b[:, 44:46] = 0.95
+    sem = (labels > 0).astype(np.uint8)
+    assert merge_weak_borders(labels, b, sem, thr=0.5).max() == 2
+    assert merge_weak_borders(labels, b, sem, thr=0.5, neck_ratio=0.7).max() == 1
+    yy, xx = np.mgrid[:40, :80]
+    discs = ((np.hypot(yy - 20, xx - 20) < 15) | (np.hypot(yy - 20, xx - 48) < 15)).astype(np.int32)
+    labels = np.where(discs > 0, np.where(xx < 34, 1, 2), 0).astype(np.int32)
+    b = np.zeros((40, 80), np.float32)
+    b[:, 33:35] = 0.95
+    assert merge_weak_borders(labels, b, discs.astype(np.uint8), thr=0.5, neck_ratio=0.7).max() == 2
