@@ -147,7 +147,7 @@ class MEPConfig:
     close_px: int = 3
     fill_holes: bool = True
     min_area_px: int = 64
-    marker_peak_frac: float = 0.0  # > 0: markers only where distance > frac * the max of their piece (dtws seeds)
+    marker_source: str = "boundary"  # boundary: foreground minus ridges; distance: dtws seeds minus ridges
     merge_thr: float = 0.0  # > 0: merge same-class regions whose border's mean boundary prob is below (merge.py)
     merge_enclosed: bool = False  # merge a region enclosed by one same-class region into it (merge.py)
     merge_neck_ratio: float = 0.0  # > 0: merge a cut that is not a neck of the union (saddle >= ratio x peak)
@@ -156,7 +156,7 @@ class MEPConfig:
     split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off (tuned on train)
     # baselines, tuned on the Penn-Fudan and coco128 train splits (bench/sweep.py; docs/RESULTS.md §2)
     cc_min_area_px: int = 0  # cc baseline: components smaller than this are dropped
-    dtws_peak_frac: float = 0.5  # dtws baseline: seeds where distance > frac * max distance of the component
+    dtws_peak_frac: float = 0.5  # dtws seeds (baseline, marker_source: distance): distance > frac * component max
     dtws_min_area_px: int = 0  # dtws baseline: pieces smaller than this are dropped
 
 

@@ -27,11 +27,10 @@ from tqdm import tqdm
 from baiseg.data import build_dataset
 from baiseg.errors import BaisegError
 from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances
+from baiseg.evaluation.run import COCO_KEYS, SUBSETS, VOC_KEYS, percent
 from baiseg.fileio import write_json_atomic
 from baiseg.sam import SAMConfig, assemble_sam_instances, filter_proposals, load_mobilesam, sam_proposals
 
-VOC_KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
-COCO_KEYS = ("AP", "AP50", "AP75")
 PROPOSAL_KEYS = ("points_per_side", "points_per_batch", "stability_score_offset")  # one value: SAM runs once
 
 
@@ -71,16 +70,17 @@ def variants(score: str, overrides: list[str]) -> tuple[SAMConfig, list[dict[str
 
 
 class Evaluators:
-    """VOC + COCO evaluators for the 'all' and 'touching' subsets of one variant."""
+    """VOC + COCO evaluators for the 'all' and 'touching' subsets of one variant (``evaluation.run`` evaluates one
+    predictor per pass; here all variants share each image's SAM proposals, too large to keep for a second pass)."""
 
     def __init__(self, class_names: list[str], category_ids: list[int]) -> None:
         k = len(class_names)
         self.ev = {s: (VOCInstanceEvaluator(num_classes=k, class_names=class_names),
                        COCOInstanceEvaluator(k, category_ids=category_ids, class_names=class_names))
-                   for s in ("all", "touching")}  # fmt: skip
+                   for s in SUBSETS}  # fmt: skip
 
     def process(self, sample: dict[str, Any], pred: dict[str, np.ndarray], touching: bool) -> None:
-        for subset in ("all", "touching") if touching else ("all",):
+        for subset in SUBSETS if touching else ("all",):
             for e in self.ev[subset]:
                 e.process(sample, pred)
 
@@ -88,13 +88,9 @@ class Evaluators:
         out = {}
         for subset, (voc, coco) in self.ev.items():
             v, c = voc.evaluate(), coco.evaluate()
-            out[subset] = {"voc": {k: _percent(v[k]) for k in VOC_KEYS}, "coco": {k: _percent(c[k]) for k in COCO_KEYS},
+            out[subset] = {"voc": {k: percent(v[k]) for k in VOC_KEYS}, "coco": {k: percent(c[k]) for k in COCO_KEYS},
                            "images": v["num_images"], "num_gt": v["num_gt"]}  # fmt: skip
         return out
-
-
-def _percent(x: float | None) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(100.0 * float(x), 2)
 
 
 def machine() -> str:
@@ -147,7 +143,7 @@ def table(res: dict[str, Any]) -> str:
              f"{res['threads']} thread(s)), {res['machine']}", head]  # fmt: skip
     for v in res["variants"]:
         name = " ".join(f"{k}={x}" for k, x in v["overrides"].items())
-        for subset in ("all", "touching"):
+        for subset in SUBSETS:
             r = v[subset]
             vals = [r["voc"][k] for k in VOC_KEYS] + [r["coco"][k] for k in COCO_KEYS]
             lines.append(f"{name:40s}{subset:>9s}{r['images']:5d} " + " ".join(f(x) for x in vals))

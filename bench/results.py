@@ -32,8 +32,8 @@ from baiseg.fileio import write_json_atomic, write_text_atomic  # noqa: E402
 VARIANTS = [
     ("cc", "cc", {}),
     ("dtws", "dtws", {}),
-    ("BAISeg, issue-6 MEP (no merging, no distance seeds)", "baiseg", {"merge_thr": 0.0, "marker_peak_frac": 0.0,
-                                                                       "score_rule": "evidence"}),
+    ("BAISeg, issue-6 MEP", "baiseg", {"merge_thr": 0.0, "merge_neck_ratio": 0.0, "merge_enclosed": False,
+                                       "marker_source": "boundary", "score_rule": "evidence", "min_area_px": 64}),
     ("BAISeg", "baiseg", {}),
     ("BAISeg, area ranking", "baiseg", {"score_rule": "area"}),
 ]
@@ -99,6 +99,14 @@ def write_sheet(data: str, weights: str, path: Path, n: int) -> None:
         write_png_atomic(path, np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]))
 
 
+def render(rows: list[dict]) -> str:
+    """The markdown of a result JSON's rows: the all-images table, then the touching-images table."""
+    n_all = next(r["images"] for r in rows if r["subset"] == "all")
+    n_touch = next(r["images"] for r in rows if r["subset"] == "touching")
+    return (f"All images ({n_all}):\n\n{markdown(rows, 'all')}\n\n"
+            f"Images with touching instances of one class ({n_touch}):\n\n{markdown(rows, 'touching')}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="a VAL dataset YAML or shipped name")
@@ -126,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join(["bench/results.py", *(argv if argv is not None else sys.argv[1:])])}  # fmt: skip
     out = Path(args.out)
     write_json_atomic(out / f"{args.name}.json", info, indent=1)
-    n_all = next(r["images"] for r in rows if r["subset"] == "all")
-    n_touch = next(r["images"] for r in rows if r["subset"] == "touching")
-    md = (f"All images ({n_all}):\n\n{markdown(rows, 'all')}\n\n"
-          f"Images with touching instances of one class ({n_touch}):\n\n{markdown(rows, 'touching')}\n")
+    md = render(rows)
     write_text_atomic(out / f"{args.name}.md", md)
     if args.sheets > 0:
         write_sheet(args.data, args.weights[0], out / f"{args.name}_overlays.png", args.sheets)

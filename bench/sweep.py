@@ -6,7 +6,7 @@ Instance labels are read for model selection only, never for training.
 
     .venv/bin/python bench/sweep.py --data pennfudan_train --method dtws --grid dtws_peak_frac=0.3,0.5,0.7
     .venv/bin/python bench/sweep.py --data pennfudan_train --weights W --method baiseg \\
-        --grid merge_thr=0,0.4,0.6 marker_peak_frac=0,0.5 --out docs/results/tuning/pf_baiseg.json
+        --grid merge_neck_ratio=0,1 marker_source=boundary,distance --out docs/results/tuning/pf_baiseg.json
 """
 
 from __future__ import annotations

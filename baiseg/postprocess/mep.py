@@ -56,14 +56,39 @@ def drop_small(labels: np.ndarray, min_px: int) -> np.ndarray:
     return relabel(labels)
 
 
-def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> np.ndarray:
-    """Markers: connected regions of the semantic foreground that are not boundary.
+def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
+    """bool H x W: pixels of each class region whose exact Euclidean distance to the region's outside exceeds
+    ``peak_frac`` x the maximum of their 8-connected component (the seeds of the ``dtws`` baseline).
+
+    Args:
+        semantic: int H x W semantic ids (0 background, 1..K, 255 void).
+        peak_frac: in [0, 1).
+    """
+    seeds = np.zeros(semantic.shape, bool)
+    for c in np.unique(semantic):
+        if c == 0 or c == 255:
+            continue
+        region = (semantic == c).astype(np.uint8)
+        k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
+        dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        peak = np.zeros(k, np.float32)
+        np.maximum.at(peak, comp.ravel(), dist.ravel())
+        seeds |= (dist > peak_frac * peak[comp]) & (comp > 0)
+    return seeds
+
+
+def make_markers(
+    boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig, semantic: np.ndarray | None = None
+) -> np.ndarray:
+    """Markers: connected regions of the semantic foreground that are not boundary (``marker_source: boundary``), or
+    the distance cores of the semantic mask cut by the boundary ridges (``marker_source: distance``).
 
     Args:
         boundary_prob: float32 H x W in [0, 1].
         fg: bool H x W, the semantic foreground.
+        semantic: int H x W semantic ids (needed with ``marker_source: distance``).
         cfg: uses ``nms``, ``nms_margin``, ``nms_smooth_sigma``, ``boundary_thr``, ``boundary_dilate_px``,
-            ``sure_fg``, ``sure_fg_px``, ``marker_peak_frac``, ``min_marker_px``.
+            ``sure_fg``, ``sure_fg_px``, ``marker_source``, ``dtws_peak_frac``, ``min_marker_px``.
 
     Returns:
         int32 H x W label map of the markers (0 = no marker).
@@ -77,17 +102,15 @@ def make_markers(boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig) -> n
     if cfg.boundary_dilate_px > 0:
         k = 2 * int(cfg.boundary_dilate_px) + 1
         edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    interior = (fg & (edges == 0)).astype(np.uint8)
-    if cfg.sure_fg or cfg.marker_peak_frac > 0:
-        dist = cv2.distanceTransform(interior, cv2.DIST_L2, 3)
-        floor = cfg.sure_fg_px if cfg.sure_fg else 0.0
-        if cfg.marker_peak_frac > 0:  # dtws on the boundary-cut foreground: keep each piece's core only
-            k, comp = cv2.connectedComponents(interior, connectivity=4, ltype=cv2.CV_32S)
-            peak = np.zeros(k, np.float32)
-            np.maximum.at(peak, comp.ravel(), dist.ravel())
-            interior = ((dist > floor) & (dist > cfg.marker_peak_frac * peak[comp])).astype(np.uint8)
-        else:
-            interior = (dist > floor).astype(np.uint8)
+    if cfg.marker_source == "distance":  # shape cores of the semantic mask (dtws seeds), cut by the ridges
+        interior = (distance_seeds(semantic, cfg.dtws_peak_frac) & (edges == 0)).astype(np.uint8)
+    elif cfg.marker_source == "boundary":
+        interior = (fg & (edges == 0)).astype(np.uint8)
+        if cfg.sure_fg:
+            dist = cv2.distanceTransform(interior, cv2.DIST_L2, 3)
+            interior = (dist > cfg.sure_fg_px).astype(np.uint8)
+    else:
+        raise BaisegError(f"mep.marker_source={cfg.marker_source!r} is not valid: use 'boundary' or 'distance'")
     _, markers = cv2.connectedComponents(interior, connectivity=4, ltype=cv2.CV_32S)
     return drop_small(markers, cfg.min_marker_px)
 
@@ -249,7 +272,7 @@ def extract_masks(
     if cfg.watershed_on not in ("boundary", "image"):
         raise BaisegError(f"mep.watershed_on={cfg.watershed_on!r} is not valid: use 'boundary' or 'image'")
     fg = foreground(semantic)
-    markers = make_markers(b, fg, cfg)
+    markers = make_markers(b, fg, cfg, semantic)
     labels = markers
     if cfg.watershed:
         allowed = fg if cfg.refine else None
