@@ -142,6 +142,7 @@ class MEPConfig:
     min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours
     watershed: bool = True
     watershed_on: str = "boundary"  # boundary | image
+    flood_per_class: bool = False  # flood each class region from its own markers only
     watershed_levels: int = 8  # flooding levels of the boundary-map watershed
     refine: bool = True
     close_px: int = 3
