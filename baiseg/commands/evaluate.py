@@ -44,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="semantic map fed to the instance extraction: gt (the dataset's), model (the network's semantic "
         "branch), or a folder of <image_id>.png class-id maps (default: model with --weights, else gt)",
     )
-    p.add_argument("--method", default="baiseg", choices=("baiseg", "cc", "dtws"), help="instance extraction")
+    p.add_argument("--method", default="baiseg", choices=("baiseg", "cc", "dtws", "sam"),
+                   help="instance extraction; sam = MobileSAM automatic masks + the semantic map (pip install "
+                   "'baiseg[sam]', weights: --sam-weights)")  # fmt: skip
+    p.add_argument("--sam-weights", default=".cache/mobilesam/mobile_sam.pt",
+                   help="mobile_sam.pt for --method sam (bash ../shared/tools/fetch_mobilesam.sh .cache/mobilesam)")
     p.add_argument("--subset", default="all", choices=("all", "touching"), help="touching: only images with "
                    "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
@@ -64,6 +68,9 @@ def _check_args(args: argparse.Namespace) -> str:
     semantic = args.semantic or ("model" if args.weights else "gt")
     if semantic not in ("gt", "model") and not Path(semantic).is_dir():
         raise BaisegError(f"--semantic '{semantic}' is neither gt, model nor an existing folder of PNG label maps")
+    if args.method == "sam" and (args.weights or semantic == "model"):
+        raise BaisegError("--method sam takes its semantic map from --semantic gt or a folder of PNGs, not from a "
+                          "model: drop --weights, or write the model's semantic maps to a folder first")
     if not args.weights and (args.method == "baiseg" or semantic == "model"):
         raise BaisegError(
             f"--method {args.method} with --semantic {semantic} needs a model: give --weights W, or use "
@@ -116,6 +123,11 @@ class _Source:
         self.grouped: dict[str, list] = {}
         self.predictor = None
         self.mep = mep_with_overrides(None, args.overrides) if args.overrides else None
+        self.sam = None
+        if args.method == "sam":
+            from baiseg.sam import load_mobilesam
+
+            self.sam = load_mobilesam(args.sam_weights)
         if args.predictions:
             from baiseg.evaluation.results import check_result_ids, read_results
 
@@ -146,6 +158,10 @@ class _Source:
         if self.predictor is not None:
             inst, _ = self.predictor.predict_instances(sample["image"], semantic=sem)
             return inst
+        if self.sam is not None:
+            from baiseg.sam import sam_instances
+
+            return sam_instances(sample["image"], sem, model=self.sam, score="area")  # area: chosen on train (GT)
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
 
 

@@ -123,3 +123,14 @@ def test_weights_path_with_a_stand_in_model(tiny, tmp_path, capsys, monkeypatch)
     assert rc == 0 and json.loads(out)["voc"]["mAP50"] == 0.0  # model semantics: all background, no instance
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["settings"]["semantic"] == "model"
+
+
+def test_sam_method_refuses_model_semantics_and_missing_weights(tmp_path, capsys):
+    from baiseg.cli import main
+
+    assert main(["evaluate", "--data", "synthetic", "--method", "sam", "--semantic", "model", "--limit", "1"]) != 0
+    assert "--method sam" in capsys.readouterr().err
+    status = main(["evaluate", "--data", "synthetic", "--method", "sam", "--limit", "1",
+                   "--sam-weights", str(tmp_path / "none.pt"), "--out", str(tmp_path / "e")])  # fmt: skip
+    assert status != 0
+    assert "fetch_mobilesam.sh" in capsys.readouterr().err
