@@ -127,38 +127,46 @@ class TrainConfig:
 
 @dataclass
 class MEPConfig:
-    """Mask Extraction Pipeline (paper §3.6, DESIGN §5)."""
+    """Mask Extraction Pipeline (paper §3.6, DESIGN §5) and the baselines. Defaults chosen on the Penn-Fudan and
+    coco128 TRAIN splits, one setting for both (bench/sweep.py, bench/select_joint.py; docs/RESULTS.md §2-3)."""
 
     nms: bool = True
     nms_margin: float = 1.01
     nms_smooth_sigma: float = 1.0
-    # boundary_thr / boundary_dilate_px / sure_fg: tuned on trained cpu_lite0 boundary maps of the Penn-Fudan and
-    # coco128 TRAIN splits (bench/sweep.py, docs/MEP.md). The class-balanced L_B makes the network
-    # put high probability on a wide band around edges, hence a high threshold.
-    boundary_thr: float = 0.8
+    # The class-balanced L_B makes the network put high probability on a wide band around edges: a high threshold.
+    boundary_thr: float = 0.9
     boundary_dilate_px: int = 1
-    sure_fg: bool = True
-    sure_fg_px: float = 2.0  # with sure_fg: keep marker pixels farther than this from the boundary / background
-    min_marker_px: int = 16  # markers smaller than this are flooded by their neighbours
+    sure_fg: bool = True  # (marker_source: boundary) keep marker pixels farther than sure_fg_px from a ridge
+    sure_fg_px: float = 2.0
+    marker_source: str = "distance"  # boundary: foreground minus ridges; distance: shape cores minus ridges
+    min_marker_px: int = 1  # markers smaller than this are flooded by their neighbours
     watershed: bool = True
     watershed_on: str = "boundary"  # boundary | image
-    flood_per_class: bool = False  # flood each class region from its own markers only
+    flood_per_class: bool = True  # flood each class region from its own markers only
     watershed_levels: int = 8  # flooding levels of the boundary-map watershed
     refine: bool = True
     close_px: int = 3
     fill_holes: bool = True
-    min_area_px: int = 64
-    marker_source: str = "boundary"  # boundary: foreground minus ridges; distance: dtws seeds minus ridges
-    merge_thr: float = 0.0  # > 0: merge same-class regions whose border's mean boundary prob is below (merge.py)
-    merge_enclosed: bool = False  # merge a region enclosed by one same-class region into it (merge.py)
-    merge_neck_ratio: float = 0.0  # > 0: merge a cut that is not a neck of the union (saddle >= ratio x peak)
-    score_rule: str = "evidence"  # evidence: p_sem x (1 - mean B) x size; area: p_sem x size (docs/MEP.md)
+    min_area_px: int = 0  # smaller masks merge into a neighbour or are dropped (COCO's small objects: keep all)
+    merge_thr: float = 0.5  # > 0: merge same-class regions whose border's mean boundary prob is below (merge.py)
+    merge_enclosed: bool = True  # merge a region enclosed by one same-class region into it (merge.py)
+    merge_neck_ratio: float = 1.0  # > 0: merge a cut that is not a neck of the union (saddle >= ratio x peak)
+    merge_neck_max_strength: float = 0.97  # the neck rule merges only borders weaker than this (> 1: any border)
+    score_rule: str = "area"  # evidence: p_sem x (1 - mean B) x size; area: p_sem x size (docs/MEP.md)
     score_area_px: float = 64.0  # size term area / (area + score_area_px): monotone in area; 0 disables
-    split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off (tuned on train)
-    # baselines, tuned on the Penn-Fudan and coco128 train splits (bench/sweep.py; docs/RESULTS.md §2)
+    split_min_frac: float = 0.0  # a class covering at least this share of a mask is split off
     cc_min_area_px: int = 0  # cc baseline: components smaller than this are dropped
     dtws_peak_frac: float = 0.5  # dtws seeds (baseline, marker_source: distance): distance > frac * component max
     dtws_min_area_px: int = 0  # dtws baseline: pieces smaller than this are dropped
+
+
+#: The paper's pipeline as tuned for issue 6 (boundary markers, one flood over all classes, no merging, boundary
+#: evidence in the score): ``MEPConfig(**PAPER_MEP)``. Kept for comparisons (bench/results.py) and the tests of the
+#: pipeline's mechanics.
+PAPER_MEP: dict[str, Any] = {
+    "boundary_thr": 0.8, "marker_source": "boundary", "min_marker_px": 16, "flood_per_class": False, "min_area_px": 64,
+    "merge_thr": 0.0, "merge_enclosed": False, "merge_neck_ratio": 0.0, "score_rule": "evidence",
+}  # fmt: skip
 
 
 @dataclass

@@ -320,7 +320,8 @@ def extract_masks(
         if cfg.refine:
             labels = refine(labels, fg, dataclasses.replace(cfg, min_area_px=0))
         labels = merge_weak_borders(labels, b, semantic, thr=cfg.merge_thr, min_area_px=cfg.min_area_px,
-                                    enclosed=cfg.merge_enclosed, neck_ratio=cfg.merge_neck_ratio)
+                                    enclosed=cfg.merge_enclosed, neck_ratio=cfg.merge_neck_ratio,
+                                    neck_max_strength=cfg.merge_neck_max_strength)
         return drop_small(labels, cfg.min_area_px) if cfg.refine else labels
     if cfg.refine:
         labels = refine(labels, fg, cfg)

@@ -83,6 +83,7 @@ def merge_weak_borders(
     min_area_px: int = 0,
     enclosed: bool = False,
     neck_ratio: float = 0.0,
+    neck_max_strength: float = 2.0,
 ) -> np.ndarray:
     """Merge adjacent same-class regions across borders whose mean boundary probability is below ``thr``.
 
@@ -98,6 +99,8 @@ def merge_weak_borders(
             boundary strength: the union's distance-to-outside at the cut (its saddle) is at least ``neck_ratio`` x
             the smaller of the two regions' peak distances (a fragment cut off a body by an internal edge; two
             people side by side meet at a neck and stay apart). 0 disables.
+        neck_max_strength: the neck rule only merges across borders whose strength is below this (a strong, complete
+            boundary between two boxes packed side by side, which meet without a neck, is kept). > 1: no limit.
 
     Returns:
         int32 H x W label map, ids renumbered 1..N.
@@ -120,7 +123,7 @@ def merge_weak_borders(
     while True:
         best = _next_merge(adj, area, thr, min_area_px, opened)
         if best is None and necks is not None:
-            best = necks.next_merge(adj, area, neck_ratio)
+            best = necks.next_merge(adj, area, neck_ratio, neck_max_strength)
         if best is None:
             break
         keep, gone = best
@@ -208,12 +211,15 @@ class _Necks:
         self.boxes[keep] = (min(k[0], y0), max(k[1], y1), min(k[2], x0), max(k[3], x1))
         self.cache = {p: v for p, v in self.cache.items() if keep not in p and gone not in p}
 
-    def next_merge(self, adj: dict[int, dict[int, list[float]]], area: np.ndarray, min_ratio: float):
-        """The pair with the highest neck ratio at or above ``min_ratio`` as ``(keep, gone)``, or None."""
+    def next_merge(
+        self, adj: dict[int, dict[int, list[float]]], area: np.ndarray, min_ratio: float, max_strength: float
+    ) -> tuple[int, int] | None:
+        """The pair with the highest neck ratio at or above ``min_ratio`` among the borders weaker than
+        ``max_strength``, as ``(keep, gone)``, or None."""
         best, pair = min_ratio, None
         for r, nbs in adj.items():
-            for nb in nbs:
-                if r < nb:
+            for nb, (s, k) in nbs.items():
+                if r < nb and s / k < max_strength:
                     q = self.ratio(r, nb)
                     if q >= best:
                         best, pair = q, (r, nb)

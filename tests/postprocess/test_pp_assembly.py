@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baiseg.config import MEPConfig
+from baiseg.config import PAPER_MEP, MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess import assemble_instances, extract_masks, instances_from_semantic, mask_boxes, to_coco_results
 
@@ -50,8 +50,12 @@ def test_scores_rank_and_use_probabilities():
     prob = np.zeros((2, 50, 50), np.float32)
     prob[1] = 0.5
     boundary = np.full((50, 50), 0.2, np.float32)
-    inst2 = assemble_instances(labels, sem, sem_prob=prob, boundary_prob=boundary, cfg=MEPConfig(score_area_px=0))
-    np.testing.assert_allclose(inst2["scores"], [0.4, 0.4], rtol=1e-5)
+    cfg = MEPConfig(score_area_px=0, score_rule="evidence")
+    inst2 = assemble_instances(labels, sem, sem_prob=prob, boundary_prob=boundary, cfg=cfg)
+    np.testing.assert_allclose(inst2["scores"], [0.4, 0.4], rtol=1e-5)  # 0.5 x (1 - 0.2)
+    inst3 = assemble_instances(labels, sem, sem_prob=prob, boundary_prob=boundary, cfg=MEPConfig(score_area_px=0,
+                                                                                                  score_rule="area"))
+    np.testing.assert_allclose(inst3["scores"], [0.5, 0.5], rtol=1e-5)  # the boundary term is left out
     assert inst2["scores"].dtype == np.float32 and inst2["classes"].dtype == np.int64
 
 
@@ -122,7 +126,7 @@ def _golden_input() -> tuple[np.ndarray, np.ndarray]:
 def test_golden_output():
     b, sem = _golden_input()
     # explicit parameters (not the defaults, which are tuned on trained models): this map's ridges peak near 0.6
-    cfg = MEPConfig(min_area_px=20, boundary_thr=0.3, boundary_dilate_px=2, sure_fg=False)
+    cfg = MEPConfig(**{**PAPER_MEP, "min_area_px": 20, "boundary_thr": 0.3, "boundary_dilate_px": 2, "sure_fg": False})
     labels = extract_masks(b, sem, cfg=cfg)
     inst = instances_from_semantic("baiseg", sem, boundary_prob=b, cfg=cfg)
     if os.environ.get("BAISEG_REGEN_GOLDEN") == "1":

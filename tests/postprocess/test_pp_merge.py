@@ -111,3 +111,17 @@ def test_neck_rule_merges_a_fragment_and_keeps_a_neck():
     b = np.zeros((40, 80), np.float32)
     b[:, 33:35] = 0.95
     assert merge_weak_borders(labels, b, discs.astype(np.uint8), thr=0.5, neck_ratio=0.7).max() == 2
+
+
+def test_neck_rule_keeps_packed_boxes_behind_a_strong_boundary():
+    """Two boxes side by side meet without a neck; a complete, strong boundary between them keeps them apart when
+    the neck rule is limited to weaker borders (merge_neck_max_strength)."""
+    labels = np.zeros((40, 80), np.int32)
+    labels[5:35, 5:40], labels[5:35, 40:75] = 1, 2
+    b = np.zeros((40, 80), np.float32)
+    b[5:35, 39:41] = 0.99
+    sem = (labels > 0).astype(np.uint8)
+    assert merge_weak_borders(labels, b, sem, thr=0.5, neck_ratio=1.0).max() == 1  # no limit: merged
+    assert merge_weak_borders(labels, b, sem, thr=0.5, neck_ratio=1.0, neck_max_strength=0.97).max() == 2
+    b[5:35, 39:41] = 0.8  # a weaker border: merged again
+    assert merge_weak_borders(labels, b, sem, thr=0.5, neck_ratio=1.0, neck_max_strength=0.97).max() == 1
