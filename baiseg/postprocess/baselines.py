@@ -19,7 +19,7 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.assembly import assemble_instances
-from baiseg.postprocess.mep import distance_seeds, drop_small, extract_masks
+from baiseg.postprocess.mep import drop_small, extract_masks, region_distance_seeds
 
 METHODS = ("baiseg", "cc", "dtws")
 
@@ -61,9 +61,8 @@ def dtws_labels(semantic: np.ndarray, peak_frac: float = 0.5, min_area_px: int =
     nxt = 0
     for c in _classes(semantic):
         region = (semantic == c).astype(np.uint8)
-        dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)  # exact Euclidean distance
-        seeds = distance_seeds(np.where(region > 0, c, 0), peak_frac).astype(np.uint8)
-        _, markers = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
+        dist, seeds = region_distance_seeds(region, peak_frac)  # exact Euclidean distance and its seeds
+        _, markers = cv2.connectedComponents(seeds.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S)
         ys, xs = np.nonzero(region)  # the region's bounding box: the watershed's cost follows its size
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         grown = watershed(-dist[y0:y1, x0:x1], markers[y0:y1, x0:x1], mask=region[y0:y1, x0:x1] > 0)

@@ -56,24 +56,32 @@ def drop_small(labels: np.ndarray, min_px: int) -> np.ndarray:
     return relabel(labels)
 
 
-def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
-    """bool H x W: pixels of each class region whose exact Euclidean distance to the region's outside exceeds
+def region_distance_seeds(region: np.ndarray, peak_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Euclidean distance to the outside of a binary region and its seeds: the pixels whose distance exceeds
     ``peak_frac`` x the maximum of their 8-connected component (the seeds of the ``dtws`` baseline).
 
     Args:
-        semantic: int H x W semantic ids (0 background, 1..K, 255 void).
+        region: uint8 / bool H x W.
         peak_frac: in [0, 1).
+
+    Returns:
+        ``(float32 H x W distance, bool H x W seeds)``.
     """
+    region = np.asarray(region, np.uint8)
+    k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
+    dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    peak = np.zeros(k, np.float32)
+    np.maximum.at(peak, comp.ravel(), dist.ravel())
+    return dist, (dist > peak_frac * peak[comp]) & (comp > 0)
+
+
+def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
+    """bool H x W: ``region_distance_seeds`` of every class region (ids 1..254) of a semantic map."""
     seeds = np.zeros(semantic.shape, bool)
     for c in np.unique(semantic):
         if c == 0 or c == 255:
             continue
-        region = (semantic == c).astype(np.uint8)
-        k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
-        dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        peak = np.zeros(k, np.float32)
-        np.maximum.at(peak, comp.ravel(), dist.ravel())
-        seeds |= (dist > peak_frac * peak[comp]) & (comp > 0)
+        seeds |= region_distance_seeds(semantic == c, peak_frac)[1]
     return seeds
 
 
@@ -243,7 +251,7 @@ def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     pad = k + 1
     h, w = labels.shape
-    boxes = _label_boxes(labels, n)
+    boxes = label_boxes(labels, n)
     for i in range(1, n + 1):
         y0, y1, x0, x1 = boxes[i]
         if y1 < y0:
@@ -262,7 +270,7 @@ def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
     return labels
 
 
-def _label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
+def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1) x 4 int array of inclusive ``y0, y1, x0, x1`` per label (empty labels get y1 < y0)."""
     boxes = np.zeros((n + 1, 4), np.int64)
     boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max

@@ -178,10 +178,10 @@ class _Necks:
     """Neck test of adjacent regions on the current (partly merged) label map, cached per pair."""
 
     def __init__(self, labels: np.ndarray) -> None:
-        from baiseg.postprocess.mep import _label_boxes
+        from baiseg.postprocess.mep import label_boxes
 
         self.cur = labels.astype(np.int32).copy()
-        self.boxes = _label_boxes(self.cur, int(self.cur.max()))  # inclusive y0, y1, x0, x1
+        self.boxes = label_boxes(self.cur, int(self.cur.max()))  # inclusive y0, y1, x0, x1
         self.cache: dict[tuple[int, int], float] = {}
 
     def ratio(self, a: int, b: int) -> float:
