@@ -47,11 +47,12 @@ class ModelConfig:
 
 @dataclass
 class ContourConfig:
-    """Semantic-contour label T (DESIGN §4)."""
+    """Semantic-contour label T (baiseg/data/contour.py; docs/DATA.md "Void bands")."""
 
     neighbourhood: int = 8  # 4 or 8
     void_as_boundary: bool = False  # False: pixels next to void are ignored (255) in T
     width_px: int = 1  # dilate the contour to this width
+    void_fill_px: int = 3  # fill void bands up to 2 * this + 1 px wide (VOC outlines) before T; 0 disables
 
 
 @dataclass

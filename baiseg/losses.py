@@ -12,12 +12,17 @@ contribute nothing, neither to the loss nor to the class-balance weight alpha.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from baiseg.config import LossConfig
+
+
+class EmptyContourWarning(UserWarning):
+    """A training batch whose contour label T has no positive pixel (shown once per process by default)."""
 
 
 def boundary_loss(logits: Tensor, target: Tensor, ignore_index: int = 255) -> Tensor:
@@ -230,6 +235,13 @@ class BAISegCriterion(nn.Module):
         c = self.cfg
         contour = batch["contour"]
         semantic = batch["semantic"]
+        if self.training and not bool((contour == 1).any()):
+            warnings.warn(
+                "a training batch's contour label T has no contour pixel: L_B and L_P are 0 for it (if this repeats, "
+                "check the labels with `baiseg data check`; void bands: docs/DATA.md)",
+                EmptyContourWarning,
+                stacklevel=2,
+            )
         l_b = boundary_loss(outputs["boundary_logits"], contour, c.ignore_index)
         l_s = topk_cross_entropy(outputs["sem_logits"], semantic, c.sem_topk, c.ignore_index)
         emb = outputs.get("embeddings")

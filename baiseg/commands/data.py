@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--neighbourhood", type=int, default=8, choices=(4, 8), help="contour neighbourhood")
     show.add_argument("--void-as-boundary", action="store_true", help="pixels next to void are contour, not ignored")
     show.add_argument("--width-px", type=int, default=1, help="contour width option (default 1)")
+    show.add_argument("--void-fill-px", type=int, default=3,
+                      help="fill void bands up to 2 * N + 1 px wide before T (default 3; 0 disables; docs/DATA.md)")
     show.set_defaults(func=run_show)
     parser.set_defaults(func=lambda args: (parser.print_help(), 1)[1])
 
@@ -77,7 +79,10 @@ def run_show(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise DataError(f"--n must be >= 1, got {args.n}")
     ds = build_dataset(args.dataset, split=args.split)
-    kwargs = {"neighbourhood": args.neighbourhood, "void_as_boundary": args.void_as_boundary, "width_px": args.width_px}
+    if args.void_fill_px < 0:
+        raise DataError(f"--void-fill-px must be >= 0, got {args.void_fill_px}")
+    kwargs = {"neighbourhood": args.neighbourhood, "void_as_boundary": args.void_as_boundary, "width_px": args.width_px,
+              "void_fill_px": args.void_fill_px}  # fmt: skip
     paths = write_sheets(ds, args.out, n=args.n, contour_kwargs=kwargs)
     print(f"wrote {len(paths)} sheet(s) to {args.out}")
     return 0

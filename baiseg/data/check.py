@@ -15,23 +15,28 @@ from baiseg.fileio import write_png_atomic
 from baiseg.visualize import colourise, contour_rgb, draw_instances, sheet
 
 
-def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
+def check_dataset(
+    ds: Any, *, progress: bool = False, contour_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Load every sample and collect statistics and problems (a broken sample is listed, not fatal).
 
     Args:
         ds: a dataset from ``build_dataset``.
         progress: show a tqdm bar on stderr.
+        contour_kwargs: options of ``semantic_contour`` (defaults of ``data.contour`` when None); a dataset whose
+            contour label T has no contour pixel in any image is a problem (nothing for L_B to learn).
 
     Returns:
         {"dataset", "format", "images" (samples that load), "listed" (samples indexed), "instances" (non-crowd),
-        "crowd", "classes" (names of classes present, in class order), "instances_per_class", "problems"
-        (strings naming the file and the problem)}.
+        "crowd", "classes" (names of classes present, in class order), "instances_per_class", "contour_px" (contour
+        pixels of T over all images), "problems" (strings naming the file and the problem)}.
     """
     problems: list[str] = list(getattr(ds, "problems", []))
     names = list(ds.class_names)
     images = instances = crowd = 0
     present: set[int] = set()
     per_class: Counter[str] = Counter()
+    contour_px = 0
     indices = range(len(ds))
     if progress:
         from tqdm import tqdm
@@ -49,6 +54,7 @@ def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
             continue
         images += 1
         sem = sample["semantic"]
+        contour_px += int((semantic_contour(sem, **(contour_kwargs or {})) == 1).sum())
         ids = [int(v) for v in np.unique(sem) if 0 < v < 255]
         present.update(ids)
         if sem.size and (sem == 255).all():
@@ -62,6 +68,11 @@ def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
                 present.add(int(c))
                 if not is_crowd:
                     per_class[names[int(c) - 1]] += 1
+    if images and contour_px == 0 and present:
+        problems.append(
+            f"the contour label T has no contour pixel in any of the {images} images: L_B and L_P would be 0 "
+            "(labels drawn with a void band wider than 2 * data.contour.void_fill_px + 1 px? docs/DATA.md)"
+        )
     return {
         "dataset": str(getattr(getattr(ds, "spec", None), "source", getattr(ds, "source", "?"))),
         "format": getattr(ds, "format", "?"),
@@ -71,6 +82,7 @@ def check_dataset(ds: Any, *, progress: bool = False) -> dict[str, Any]:
         "crowd": crowd,
         "classes": [names[k - 1] for k in sorted(present) if 0 < k <= len(names)],
         "instances_per_class": {n: per_class[n] for n in names if per_class[n]},
+        "contour_px": contour_px,
         "problems": problems,
     }
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from baiseg.data.contour import semantic_contour
+from baiseg.data.contour import contour_from_filled, fill_void_bands, semantic_contour
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # 0-255 pixel units
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -34,7 +34,7 @@ def _contour_kwargs(contour: Any) -> dict[str, Any]:
     if isinstance(contour, dict):
         return dict(contour)
     return {"neighbourhood": contour.neighbourhood, "void_as_boundary": contour.void_as_boundary,
-            "width_px": contour.width_px}  # fmt: skip
+            "width_px": contour.width_px, "void_fill_px": contour.void_fill_px}  # fmt: skip
 
 
 def color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -94,24 +94,33 @@ class TrainTransform:
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, torch.Tensor]:
         image, sem = sample["image"], sample["semantic"]
         h, w = sem.shape
+        # Void bands are filled at the original resolution (their width is defined there) and before the padding
+        # (which is void too, but must not be filled): docs/DATA.md "Void bands".
+        kw = dict(self.contour_kwargs)
+        sem, band = fill_void_bands(sem, int(kw.pop("void_fill_px", 3)))
+        band = band.astype(np.uint8)
         scale = rng.uniform(self.scale_min, self.scale_max)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         if (nh, nw) != (h, w):
             image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
             sem = cv2.resize(sem, (nw, nh), interpolation=cv2.INTER_NEAREST)
+            band = cv2.resize(band, (nw, nh), interpolation=cv2.INTER_NEAREST)
         s = self.crop_size
         ph, pw = max(s - nh, 0), max(s - nw, 0)
         if ph or pw:
             image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=[round(m) for m in self.mean])
             sem = cv2.copyMakeBorder(sem, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=255)
+            band = cv2.copyMakeBorder(band, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
         y0 = int(rng.integers(0, sem.shape[0] - s + 1))
         x0 = int(rng.integers(0, sem.shape[1] - s + 1))
         image, sem = image[y0 : y0 + s, x0 : x0 + s], sem[y0 : y0 + s, x0 : x0 + s]
+        band = band[y0 : y0 + s, x0 : x0 + s]
         if self.hflip and rng.random() < 0.5:
-            image, sem = image[:, ::-1], sem[:, ::-1]
+            image, sem, band = image[:, ::-1], sem[:, ::-1], band[:, ::-1]
         img = color_jitter(image, self.color_jitter, rng) if self.color_jitter > 0 else image.astype(np.float32)
-        sem = np.ascontiguousarray(sem)
-        contour = semantic_contour(sem, **self.contour_kwargs)
+        sem, band = np.ascontiguousarray(sem), np.ascontiguousarray(band).astype(bool)
+        contour = contour_from_filled(sem, band, **kw)
+        sem = np.where(band, 255, sem)  # the band stays out of L_S
         return {
             "image": normalize(img, self.mean, self.std),
             "semantic": torch.from_numpy(sem.astype(np.int64)),

@@ -43,14 +43,16 @@ def test_four_versus_eight_neighbourhood():
 def test_void_ignored_by_default_and_boundary_on_option():
     sem = np.ones((6, 6), dtype=np.uint8)
     sem[:, 3] = 255  # a void band through an object
-    t = semantic_contour(sem, neighbourhood=4)
+    t = semantic_contour(sem, neighbourhood=4, void_fill_px=0)
     assert (t[:, 3] == 255).all()  # void itself: ignore
     assert (t[:, 2] == 255).all() and (t[:, 4] == 255).all()  # next to void: ignore
     assert (t[:, 0] == 0).all() and (t[:, 5] == 0).all()
-    tb = semantic_contour(sem, neighbourhood=4, void_as_boundary=True)
+    tb = semantic_contour(sem, neighbourhood=4, void_as_boundary=True, void_fill_px=0)
     assert (tb[:, 3] == 255).all()
     assert (tb[:, 2] == 1).all() and (tb[:, 4] == 1).all()
     assert (tb[:, 0] == 0).all()
+    tf = semantic_contour(sem, neighbourhood=4)  # default: the thin band is filled (one class on both sides)
+    assert (tf[:, 3] == 255).all() and (tf[:, [0, 1, 2, 4, 5]] == 0).all()
 
 
 def test_image_border_is_not_a_contour_and_width_dilates():
@@ -61,7 +63,7 @@ def test_image_border_is_not_a_contour_and_width_dilates():
     t2 = semantic_contour(sem, width_px=2)
     assert t2[:, 3:7].all() and t2.sum() == 36
     sem[0, 0] = 255
-    t3 = semantic_contour(sem, width_px=2)
+    t3 = semantic_contour(sem, width_px=2, void_fill_px=0)
     assert t3[0, 0] == 255 and t3[1, 1] == 255 and t3[0, 4] == 1
 
 
@@ -70,3 +72,5 @@ def test_bad_options_raise_config_error():
         semantic_contour(np.zeros((3, 3), np.uint8), neighbourhood=6)
     with pytest.raises(ConfigError, match="width_px"):
         semantic_contour(np.zeros((3, 3), np.uint8), width_px=0)
+    with pytest.raises(ConfigError, match="void_fill_px"):
+        semantic_contour(np.zeros((3, 3), np.uint8), void_fill_px=-1)
