@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,sam]'
+	$(PY) -m pip install -q -e '.[dev,sam,onnx]'
 	touch $(STAMP)
 
 demo: $(STAMP)

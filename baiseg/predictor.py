@@ -99,16 +99,24 @@ class Predictor:
         self.max_side = int(max_side)
         self.method = method
         self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
-        mean, std = getattr(model, "input_norm", ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)))
-        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        from baiseg.preprocess import model_input_norm
+
+        self._mean, self._std = model_input_norm(model)
 
     @classmethod
     def from_pretrained(cls, weights: str | os.PathLike, device: str = "cpu", **kwargs: Any) -> Predictor:
-        """Load released weights (``*.safetensors`` from ``baiseg train``); the MEP config stored with them is used
-        unless ``mep=`` is given."""
+        """Load released weights (``*.safetensors`` from ``baiseg train``) or an exported ``*.onnx`` (``baiseg export``,
+        run by onnxruntime on the CPU; ``threads=`` sets its intra-op threads); the MEP config stored with them is
+        used unless ``mep=`` is given."""
+        if str(weights).lower().endswith(".onnx"):  # exported by 'baiseg export' (baiseg.onnx_backend)
+            from baiseg.onnx_backend import load_onnx
+
+            model, meta = load_onnx(weights, threads=kwargs.pop("threads", None))
+            kwargs.setdefault("mep", meta["config"].mep)
+            return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
         from baiseg.engine.weights import load_weights
 
+        kwargs.pop("threads", None)
         model, meta = load_weights(weights, device=device)
         kwargs.setdefault("mep", meta["config"].mep)
         return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
@@ -121,23 +129,48 @@ class Predictor:
 
         Returns:
             ``{"boundary_prob": float32 H x W in [0, 1], "sem_prob": float32 (K + 1) x H x W (softmax)}``.
+
+        Raises:
+            NonFiniteOutputError: the network gave NaN or inf (corrupt weights, overflow).
+        """
+        return self.infer_batch([image])[0]
+
+    def infer_batch(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """``infer`` for several images in one forward pass (each cropped back to its own size).
+
+        Images of the same size padded to a multiple of 32 (``baiseg.preprocess.padded_size``) give exactly the
+        outputs of single images; others are padded to the batch's largest size, which changes the outputs slightly.
+
+        Args:
+            images: uint8 H_i x W_i x 3 RGB arrays.
+
+        Returns:
+            one ``infer`` dict per image.
         """
         import torch
 
-        h, w = image.shape[:2]
-        ph, pw = -h % 32, -w % 32
-        x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None]
-        x = (x - self._mean) / self._std
-        if ph or pw:
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="constant", value=0.0)
+        from baiseg.preprocess import normalize_pad
+
+        x = normalize_pad(images, self._mean, self._std)
         with torch.inference_mode():
             out = self.model(x.to(self.device))
-        b = torch.sigmoid(out["boundary_logits"][0, 0, :h, :w].float())
-        p = torch.softmax(out["sem_logits"][0, :, :h, :w].float(), dim=0)
-        if self._class_map is not None:  # sum the probabilities of the model's classes that map to each target class
-            index = torch.from_numpy(self._class_map).to(p.device)
-            p = torch.zeros((len(self.class_names) + 1, h, w), device=p.device).index_add_(0, index, p)
-        return {"boundary_prob": b.cpu().numpy(), "sem_prob": p.cpu().numpy()}
+            res = []
+            for i, image in enumerate(images):
+                h, w = image.shape[:2]
+                bl = out["boundary_logits"][i, 0, :h, :w].float()
+                sl = out["sem_logits"][i, :, :h, :w].float()
+                if not (bool(torch.isfinite(bl).all()) and bool(torch.isfinite(sl).all())):
+                    raise NonFiniteOutputError(
+                        "the network's output has NaN or inf values: the weights are corrupt or overflow "
+                        "(check them with a fresh 'baiseg train' run or re-export)"
+                    )
+                b = torch.sigmoid(bl)
+                p = torch.softmax(sl, dim=0)
+                if self._class_map is not None:  # sum the probabilities of the model's classes mapping to one class
+                    index = torch.from_numpy(self._class_map).to(p.device)
+                    p = torch.zeros((len(self.class_names) + 1, h, w), device=p.device).index_add_(0, index, p)
+                res.append({"boundary_prob": b.cpu().numpy(), "sem_prob": p.cpu().numpy()})
+        return res
 
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
@@ -154,6 +187,8 @@ class Predictor:
             raise BaisegError(
                 f"semantic map {np.asarray(semantic).shape} does not match image {h}x{w}: give one id per pixel"
             )
+        if semantic is not None:
+            check_semantic_ids(semantic, len(self.class_names))
         work = self.working_image(rgb)
         maps = self.infer(work)
         inst, sem = self.instances_from_maps(maps, (h, w), semantic=semantic, image=work)
@@ -255,6 +290,33 @@ class Predictor:
         new.__dict__.update(self.__dict__)
         new.mep = dataclasses.replace(self.mep, **changes)
         return new
+
+
+class NonFiniteOutputError(BaisegError):
+    """The network produced NaN or inf values."""
+
+
+def check_semantic_ids(semantic: np.ndarray, num_classes: int, source: str = "the semantic map") -> None:
+    """Raise a one-line BaisegError unless every id of ``semantic`` is 0, 1..``num_classes`` or 255 (void).
+
+    Args:
+        semantic: int H x W ids (any integer dtype: 16-bit PNG values are checked before any cast).
+        num_classes: K, the number of thing classes.
+        source: what to name in the message (a file path).
+    """
+    a = np.asarray(semantic)
+    if a.dtype.kind not in "iub":
+        raise BaisegError(f"{source} has dtype {a.dtype}: give integer semantic ids (0, 1..{num_classes}, 255)")
+    if a.size == 0:
+        return
+    bad = (a < 0) | ((a > num_classes) & (a != 255))
+    if bad.any():
+        vals = np.unique(a[bad])
+        shown = ", ".join(str(int(v)) for v in vals[:5]) + (" ..." if vals.size > 5 else "")
+        raise BaisegError(
+            f"{source} holds ids {shown} outside 0 (background), 1..{num_classes} (the model's classes) and 255 "
+            "(void): map them to the model's classes"
+        )
 
 
 def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

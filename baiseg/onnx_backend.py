@@ -1,0 +1,250 @@
+"""ONNX export of a BAISeg network and an onnxruntime model with the forward contract the Predictor uses.
+
+``export_onnx(weights, out)`` writes the network (backbone, semantic branch, IABD branch) as one ONNX graph with a
+dynamic batch, height and width. Its input ``images`` is N x 3 x H x W float32, normalised with the model's
+``input_norm`` and padded to a multiple of 32 (``baiseg.preprocess.normalize_pad`` does both); its outputs are
+``boundary_logits`` N x 1 x H x W and ``sem_logits`` N x (K + 1) x H x W (raw, no sigmoid / softmax).
+
+The file describes itself like released weights (``baiseg.engine.weights``): its metadata (``metadata_props``) holds
+
+- ``format``: ``"baiseg-onnx-1"``,
+- ``config``: the resolved config as YAML (its ``mep`` section is what ``predict`` uses by default),
+- ``mep``: the MEP settings alone (YAML, for reading by eye),
+- ``class_names`` / ``category_ids``: JSON lists, ``input_norm``: JSON ``[mean, std]`` in 0-255 pixel units,
+- ``baiseg_version``, ``source_weights`` (the file name it was exported from).
+
+Export needs ``onnx`` and inference needs ``onnxruntime``: ``pip install 'baiseg[onnx]'``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from baiseg.errors import BaisegError, WeightsError
+
+FORMAT = "baiseg-onnx-1"
+INPUT = "images"
+OUTPUTS = ("boundary_logits", "sem_logits")
+EXPORT_SIZE = (320, 416)  # (H, W) of the example input traced at export; any multiple of 32 runs afterwards
+
+
+def _need(module: str) -> Any:
+    """Import an optional dependency of the ``onnx`` extra or raise a one-line error saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BaisegError(f"the ONNX backend needs the '{module}' package: pip install 'baiseg[onnx]'") from None
+
+
+def _graph(model: Any) -> Any:
+    """The part of the network that goes into the graph: normalised padded images -> (boundary, semantic) logits."""
+    import torch
+
+    class Graph(torch.nn.Module):
+        def __init__(self, net: torch.nn.Module) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.net(images, with_embeddings=False)
+            return out["boundary_logits"], out["sem_logits"]
+
+    return Graph(model).eval()
+
+
+def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: int = 17) -> Path:
+    """Export released weights (``*.safetensors``) to an ONNX file with dynamic batch, height and width.
+
+    Args:
+        weights: a file written by ``baiseg train``.
+        out: the ``*.onnx`` file to write (atomically).
+        opset: ONNX opset version.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        WeightsError: unreadable weights; BaisegError: ``onnx`` missing or the export failed.
+    """
+    import torch
+
+    from baiseg.config import dump_yaml
+    from baiseg.engine.weights import load_weights
+    from baiseg.fileio import atomic_write
+
+    onnx = _need("onnx")
+    model, meta = load_weights(weights, device="cpu")
+    graph = _graph(model)
+    h, w = EXPORT_SIZE
+    example = torch.zeros(1, 3, h, w)
+    dyn = {0: "batch", 2: "height", 3: "width"}
+    out = Path(out)
+    tmp_dir = out.parent if str(out.parent) else Path(".")
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    raw = tmp_dir / f".{out.name}.export.tmp"
+    try:
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer warnings
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, (example,), str(raw), dynamo=False, opset_version=opset, input_names=[INPUT],
+                              output_names=list(OUTPUTS), dynamic_axes={n: dyn for n in (INPUT, *OUTPUTS)})  # fmt: skip
+        proto = onnx.load(str(raw))
+    except Exception as e:  # the exporter raises many types; report one line
+        raise BaisegError(f"ONNX export of '{weights}' failed: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    finally:
+        if raw.exists():
+            raw.unlink()
+    cfg = meta["config"]
+    props = {
+        "format": FORMAT,
+        "config": dump_yaml(cfg),
+        "mep": dump_yaml(cfg.mep),
+        "class_names": json.dumps(list(meta["class_names"])),
+        "category_ids": json.dumps([int(c) for c in meta.get("category_ids") or []]),
+        "input_norm": json.dumps([list(map(float, v)) for v in model.input_norm]),
+        "baiseg_version": str(meta.get("baiseg_version", "")),
+        "source_weights": Path(weights).name,
+    }
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    return atomic_write(out, lambda tmp: onnx.save(proto, tmp))
+
+
+def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, Any]:
+    """The decoded metadata of an exported file: ``{"config": Config, "class_names", "category_ids", "input_norm",
+    ...}`` (the same keys as ``baiseg.engine.weights.read_weights_meta`` plus ``input_norm``).
+
+    Raises:
+        WeightsError: the file is missing, not ONNX, or not exported by ``baiseg export``.
+    """
+    from baiseg.config import ConfigError, config_from_dict
+
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"ONNX file '{p}' does not exist: write one with 'baiseg export --weights W --out {p}'")
+    if session is None:
+        session = _session(p, threads=1)
+    raw = dict(session.get_modelmeta().custom_metadata_map)
+    if raw.get("format") != FORMAT or "config" not in raw:
+        raise WeightsError(f"'{p}' is an ONNX file but not one written by 'baiseg export' (no '{FORMAT}' metadata)")
+    try:
+        cfg = config_from_dict(yaml.safe_load(raw["config"]) or {})
+    except (ConfigError, yaml.YAMLError) as e:
+        raise WeightsError(f"'{p}': the stored config does not fit this baiseg version: {e}") from None
+    meta: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in ("config", "format", "mep"):
+            continue
+        try:
+            meta[k] = json.loads(v)
+        except json.JSONDecodeError:
+            meta[k] = v
+    meta["config"] = cfg
+    return meta
+
+
+def _session(path: Path, threads: int | None) -> Any:
+    ort = _need("onnxruntime")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for a bad file
+        raise WeightsError(f"'{path}' cannot be loaded by onnxruntime ({str(e).splitlines()[0]})") from None
+
+
+class OnnxModel:
+    """An exported network run by onnxruntime (CPU), with the calling contract of ``BAISeg`` that ``Predictor``
+    relies on: ``input_norm``, ``to``, ``eval`` and ``__call__(images) -> {"boundary_logits", "sem_logits"}``.
+
+    Args:
+        path: a file written by ``export_onnx``.
+        threads: onnxruntime intra-op threads (None: onnxruntime's default, one per core).
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise WeightsError(f"ONNX file '{self.path}' does not exist: write one with 'baiseg export --weights W "
+                               f"--out {self.path}'")
+        self.session = _session(self.path, threads)
+        self.meta = read_onnx_meta(self.path, self.session)
+        mean, std = self.meta.get("input_norm") or ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
+        self.input_norm = (tuple(mean), tuple(std))
+        self.training = False
+
+    def to(self, device: Any) -> OnnxModel:
+        """Only the CPU is supported (onnxruntime's CPU provider)."""
+        if str(device) != "cpu":
+            raise BaisegError(f"ONNX models run on the CPU here (--device {device} asked): use --device cpu")
+        return self
+
+    def eval(self) -> OnnxModel:
+        return self
+
+    def train(self, mode: bool = True) -> OnnxModel:
+        return self
+
+    def __call__(self, images: Any, with_embeddings: bool | None = None) -> dict[str, Any]:
+        """Run the graph.
+
+        Args:
+            images: float32 torch tensor N x 3 x H x W, normalised, H and W multiples of 32.
+
+        Returns:
+            ``{"boundary_logits": N x 1 x H x W, "sem_logits": N x (K + 1) x H x W}`` as torch tensors.
+        """
+        import torch
+
+        x = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
+        if x.shape[2] % 32 or x.shape[3] % 32:
+            raise BaisegError(f"ONNX input {x.shape} must be padded to a multiple of 32 (baiseg.preprocess)")
+        b, s = self.session.run(list(OUTPUTS), {INPUT: x})
+        return {"boundary_logits": torch.from_numpy(b), "sem_logits": torch.from_numpy(s)}
+
+
+def load_onnx(path: str | os.PathLike, threads: int | None = None) -> tuple[OnnxModel, dict[str, Any]]:
+    """``(OnnxModel, meta)`` for an exported file (``meta`` as ``read_onnx_meta``; a copy of the config)."""
+    model = OnnxModel(path, threads)
+    return model, copy.deepcopy(model.meta)
+
+
+def compare_backends(
+    weights: str | os.PathLike, onnx_path: str | os.PathLike, image: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Max |difference| of the probability maps of PyTorch and onnxruntime on one image.
+
+    Args:
+        weights: the ``*.safetensors`` file; onnx_path: its export.
+        image: uint8 H x W x 3 (default: a 200 x 300 pattern, not a multiple of 32).
+
+    Returns:
+        ``{"boundary": float, "semantic": float, "size": (H, W)}``.
+    """
+    from baiseg.predictor import Predictor
+
+    if image is None:
+        yy, xx = np.mgrid[:200, :300]
+        image = np.stack([(xx * 3) % 256, (yy * 5) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
+    a = Predictor.from_pretrained(weights).infer(image)
+    b = Predictor.from_pretrained(onnx_path).infer(image)
+    return {
+        "boundary": float(np.abs(a["boundary_prob"] - b["boundary_prob"]).max()),
+        "semantic": float(np.abs(a["sem_prob"] - b["sem_prob"]).max()),
+        "size": tuple(image.shape[:2]),
+    }
