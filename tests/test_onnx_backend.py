@@ -20,7 +20,6 @@ from baiseg.engine.weights import save_weights  # noqa: E402
 from baiseg.errors import BaisegError, WeightsError  # noqa: E402
 from baiseg.predictor import Predictor  # noqa: E402
 
-
 SHARED = Path(os.environ.get("BAISEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -44,8 +43,9 @@ def _scene() -> np.ndarray:
 def weights(tmp_path_factory):
     from baiseg.models import build_model
 
-    cfg: Config = load_config(resolve_preset("cpu_lite0"), ["model.pretrained=false", "model.num_classes=3", "model.iabm_dim=8",
-                                            "model.sem_dim=16", "mep.min_area_px=30"])  # fmt: skip
+    overrides = ["model.pretrained=false", "model.num_classes=3", "model.iabm_dim=8", "model.sem_dim=16",
+                 "mep.min_area_px=30"]  # fmt: skip
+    cfg: Config = load_config(resolve_preset("cpu_lite0"), overrides)
     torch.manual_seed(0)
     model = build_model(cfg.model).eval()
     path = tmp_path_factory.mktemp("onnx") / "w.safetensors"
