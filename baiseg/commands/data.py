@@ -49,7 +49,7 @@ def run_check(args: argparse.Namespace) -> int:
     from baiseg.data.check import check_dataset
 
     try:
-        ds = build_dataset(args.dataset, split=args.split)
+        ds = build_dataset(args.dataset, split=args.split, strict=False)
     except BaisegError as e:
         if not args.json:
             raise

@@ -31,8 +31,10 @@ def _synthetic_from(spec: DatasetSpec | None, split: str | None, load_instances:
     return SyntheticDataset(split=split, load_instances=load_instances, **params)
 
 
-def dataset_from_spec(spec: DatasetSpec, *, split: str | None = None, load_instances: bool = True) -> Any:
-    """Open the dataset a parsed description names."""
+def dataset_from_spec(
+    spec: DatasetSpec, *, split: str | None = None, load_instances: bool = True, strict: bool = True
+) -> Any:
+    """Open the dataset a parsed description names (``strict``: see ``build_dataset``)."""
     if spec.format == "synthetic":
         ds = _synthetic_from(spec, split, load_instances)
         ds.source = spec.source
@@ -47,7 +49,12 @@ def dataset_from_spec(spec: DatasetSpec, *, split: str | None = None, load_insta
         from baiseg.data.pngs import InstancePngDataset as cls
     else:
         from baiseg.data.pngs import SemanticPngDataset as cls
-    return cls(spec, split=split, load_instances=load_instances)
+    ds = cls(spec, split=split, load_instances=load_instances)
+    errors = getattr(ds, "errors", [])
+    if strict and errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DataError(f"{errors[0]}{more}: run `baiseg data check {spec.source}` for the full list")
+    return ds
 
 
 def build_dataset(
@@ -55,6 +62,7 @@ def build_dataset(
     split: str | None = None,
     *,
     load_instances: bool = True,
+    strict: bool = True,
     **synthetic_kwargs: Any,
 ) -> Any:
     """Open a dataset.
@@ -64,18 +72,22 @@ def build_dataset(
             num_images, size, num_classes, seed), or a description mapping (paths relative to the working dir).
         split: overrides the YAML's ``split`` (VOC list name; ``train``/``val`` for synthetic).
         load_instances: False skips decoding instance masks (``instances`` is None), for training.
+        strict: refuse a dataset whose index found label errors (``dataset.errors``: e.g. a COCO annotation of an
+            unknown image, a degenerate polygon, a duplicate image id); False keeps them as listed ``problems``
+            (``data check``).
 
     Returns:
         A ``torch.utils.data.Dataset`` of sample dicts with ``class_names``, ``category_ids`` and ``problems``.
 
     Raises:
-        DataError: the description or its paths are wrong, or the dataset is empty.
+        DataError: the description or its paths are wrong, the dataset is empty, or (``strict``) its labels have
+            errors.
     """
     if isinstance(path_or_name, dict):
         return dataset_from_spec(DatasetSpec(path_or_name, "<dict>", Path.cwd()), split=split,
-                                 load_instances=load_instances)  # fmt: skip
+                                 load_instances=load_instances, strict=strict)  # fmt: skip
     if str(path_or_name) == "synthetic":
         return _synthetic_from(None, split, load_instances, **synthetic_kwargs)
     if synthetic_kwargs:
         raise DataError(f"options {sorted(synthetic_kwargs)} apply only to the 'synthetic' dataset")
-    return dataset_from_spec(load_spec(path_or_name), split=split, load_instances=load_instances)
+    return dataset_from_spec(load_spec(path_or_name), split=split, load_instances=load_instances, strict=strict)

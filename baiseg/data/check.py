@@ -46,7 +46,8 @@ def check_dataset(
         try:
             sample = ds[i]
         except DataError as e:
-            problems.append(str(e))
+            if str(e) not in problems:
+                problems.append(str(e))
             continue
         except Exception as e:  # a checker reports, it does not crash on the first malformed record
             rec = getattr(ds, "items", [{}])[i] if hasattr(ds, "items") else {}
