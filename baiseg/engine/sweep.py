@@ -1,0 +1,548 @@
+"""Ablation sweeps: one training per row (a grid point or a named row), each evaluated the same way, one table.
+
+A sweep is a base config (preset + ``key=value`` overrides) and a list of rows, each a set of overrides, repeated
+for every seed (``train.seed``). Every (row, seed) is trained with ``baiseg.engine.trainer.train`` under
+``OUT/runs/`` and its ``last.safetensors`` evaluated on ``data.val`` with ``baiseg.evaluation.run.evaluate_instances``
+(VOC mAP^r, with ground-truth and with the model's semantics). ``mep.*`` overrides are evaluation-time settings: they
+are not part of the training, so rows that differ only in ``mep.*`` keys share one training run (Table 3's
+refinement row reuses the weights of the row before it).
+
+Layout of ``OUT``::
+
+    runs/<row>_s<seed>-NNN/      run folders of the trainer (config, metrics.csv, checkpoint.pt, *.safetensors)
+    state/<row>_s<seed>.json     one state file per training: its config, status, run folder, wall time segments
+    evals/<row>_s<seed>.json     one evaluation per (row, seed); its presence means "done"
+    evals/baseline_<method>.json reference rows (cc / dtws with ground-truth semantics)
+    maps/                        network maps cached per weights file (``baiseg.evaluation.maps.MapCache``)
+    sweep.json, sweep.md         the table (rewritten atomically after every evaluation)
+
+Resuming: rerunning the same sweep into the same ``OUT`` skips every (row, seed) whose evaluation exists, evaluates a
+finished training that was not yet evaluated, continues a half-finished training from its ``checkpoint.pt`` and
+restarts one that stopped before its first checkpoint. A state file written with other settings is an error, so a
+changed schedule never silently mixes with old runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baiseg.config import Config, ConfigError, dump_yaml, load_config, load_yaml, mep_with_overrides
+from baiseg.fileio import write_json_atomic, write_text_atomic
+
+#: Keys the sweep sets itself for every run.
+RESERVED_KEYS = ("train.out_dir", "train.name")
+METRICS = ("mAP50", "mAP75")
+SEMANTICS = ("gt", "model")
+
+
+@dataclass
+class SweepRow:
+    """One row of the table: a name and its ``key=value`` overrides (on top of the base config)."""
+
+    name: str
+    overrides: list[str] = field(default_factory=list)
+
+    @property
+    def train_overrides(self) -> list[str]:
+        """The overrides that change the training (everything but ``mep.*``)."""
+        return [o for o in self.overrides if not o.split("=", 1)[0].strip().startswith("mep.")]
+
+    @property
+    def mep_overrides(self) -> list[str]:
+        """The evaluation-time overrides (``mep.*``): applied to the trained weights' MEP settings."""
+        return [o for o in self.overrides if o.split("=", 1)[0].strip().startswith("mep.")]
+
+
+def _value_text(value: Any) -> str:
+    """A YAML scalar as override text that ``parse_overrides`` reads back to the same value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)) or value is None:
+        return json.dumps(value)
+    raise ConfigError(f"row value {value!r}: give a scalar (number, string, true/false, null)")
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _flatten(value, full + ".")
+        else:
+            out.append(f"{full}={_value_text(value)}")
+    return out
+
+
+def parse_grid(items: Sequence[str]) -> list[SweepRow]:
+    """``["model.iabm_r=1,2", "loss.temperature=0.1,0.2"]`` -> the rows of their cartesian product, in order.
+
+    Raises:
+        ConfigError: an item is not ``KEY=V1,V2,...``, has an empty value, or a key appears twice.
+    """
+    axes: list[tuple[str, list[str]]] = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--grid '{item}': expected KEY=V1,V2,... (e.g. model.iabm_r=1,2,4)")
+        key, raw = (s.strip() for s in item.split("=", 1))
+        values = [v.strip() for v in raw.split(",")]
+        if not key:
+            raise ConfigError(f"--grid '{item}': the key is empty; expected KEY=V1,V2,...")
+        if not raw or any(v == "" for v in values):
+            raise ConfigError(f"--grid '{item}': empty value; give comma-separated values such as {key}=1,2")
+        if key in (k for k, _ in axes):
+            raise ConfigError(f"--grid: key '{key}' is given twice; put all its values in one --grid {key}=V1,V2")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid '{item}': a value is repeated")
+        axes.append((key, values))
+    rows = []
+    for combo in itertools.product(*(vals for _, vals in axes)):
+        overrides = [f"{k}={v}" for (k, _), v in zip(axes, combo, strict=True)]
+        rows.append(SweepRow(" ".join(overrides), overrides))
+    return rows
+
+
+def load_rows(path: str | Path) -> tuple[list[SweepRow], str]:
+    """Read a rows file: ``{"description": str (optional), "rows": {name: {key: value, ...}, ...}}``.
+
+    Keys may be dotted (``model.use_cfm: false``) or nested (``model: {use_cfm: false}``); a row may be empty (the
+    base config). Returns ``(rows, description)``.
+
+    Raises:
+        ConfigError: the file is missing, malformed, or has no rows.
+    """
+    tree = load_yaml(path)
+    unknown = set(tree) - {"rows", "description"}
+    if unknown:
+        raise ConfigError(f"rows file '{path}': unknown top-level keys {sorted(unknown)}; expected rows, description")
+    rows_tree = tree.get("rows")
+    if not isinstance(rows_tree, dict) or not rows_tree:
+        raise ConfigError(f"rows file '{path}': 'rows' must be a non-empty mapping of row name -> overrides")
+    rows = []
+    for name, overrides in rows_tree.items():
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"rows file '{path}': row '{name}' must map keys to values, got {overrides!r}")
+        rows.append(SweepRow(str(name), _flatten(overrides)))
+    return rows, str(tree.get("description") or "")
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:48] or "row"
+
+
+@dataclass
+class _Training:
+    """One training run (shared by the rows whose training overrides are equal)."""
+
+    name: str  # run folder prefix and state file stem
+    seed: int
+    cfg: Config
+    key: str  # digest of the training config
+    rows: list[SweepRow]
+
+
+@dataclass
+class SweepSpec:
+    """Everything a sweep needs; ``plan()`` validates it and lists the trainings."""
+
+    config: str | Path
+    rows: list[SweepRow]
+    out: Path
+    overrides: list[str] = field(default_factory=list)
+    seeds: list[int] | None = None
+    baselines: list[str] = field(default_factory=list)
+    size: int = 416
+    limit: int = 0
+    device: str = "auto"
+    description: str = ""
+
+    def row_config(self, row: SweepRow, seed: int | None) -> Config:
+        """The training config of ``row`` at ``seed`` (None: the config's own seed), before out_dir/name are set."""
+        extra = [f"train.seed={seed}"] if seed is not None else []
+        try:
+            return load_config(self.config, list(self.overrides) + row.train_overrides + extra)
+        except ConfigError as e:
+            raise ConfigError(f"row '{row.name}': {e}") from None
+
+    def row_slugs(self) -> dict[str, str]:
+        """Row name -> a unique file-name-safe slug (``+CFM`` -> ``cfm``; a collision gets a number)."""
+        out: dict[str, str] = {}
+        for row in self.rows:
+            base = slug = _slug(row.name)
+            n = 2
+            while slug in out.values():
+                slug, n = f"{base}-{n}", n + 1
+            out[row.name] = slug
+        return out
+
+    def plan(self) -> list[_Training]:
+        """Validate the rows and group them into trainings (rows x seeds, identical training configs merged).
+
+        Raises:
+            ConfigError: no rows, duplicate row names, a reserved or unknown key, a bad value, no ``data.val``.
+        """
+        if not self.rows:
+            raise ConfigError("the sweep has no rows: give --grid KEY=V1,V2 or --rows FILE.yaml")
+        names = [r.name for r in self.rows]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"row names must be unique, repeated: {', '.join(dup)}")
+        for o in list(self.overrides) + [o for r in self.rows for o in r.overrides]:
+            key = o.split("=", 1)[0].strip()
+            if key in RESERVED_KEYS:
+                raise ConfigError(f"'{key}' is set by the sweep itself (run folders under --out); drop it")
+            if key == "train.seed" and self.seeds:
+                raise ConfigError("train.seed is set and --seeds is given: use one or the other")
+        if self.baselines:
+            bad = [m for m in self.baselines if m not in ("cc", "dtws")]
+            if bad:
+                raise ConfigError(f"--baselines {','.join(bad)}: choose among cc, dtws")
+        if self.size < 32:
+            raise ConfigError(f"--size {self.size}: give an input side of at least 32 pixels")
+        for row in self.rows:  # unknown keys and bad values of the evaluation-time overrides
+            if row.mep_overrides:
+                try:
+                    mep_with_overrides(None, row.mep_overrides)
+                except ConfigError as e:
+                    raise ConfigError(f"row '{row.name}': {e}") from None
+        slugs = self.row_slugs()
+        seeds: list[int | None] = list(self.seeds) if self.seeds else [None]
+        trainings: dict[tuple[str, int], _Training] = {}
+        for seed in seeds:  # seed-major: a whole first-seed table comes before any second seed
+            for row in self.rows:
+                cfg = self.row_config(row, seed)
+                if not cfg.data.val:
+                    raise ConfigError("data.val is not set: the sweep evaluates every run on data.val "
+                                      "(e.g. data.val=pennfudan_val)")  # fmt: skip
+                cfg.train.out_dir, cfg.train.name = "", ""
+                key = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()[:16]
+                s = int(cfg.train.seed)
+                if (key, s) in trainings:
+                    trainings[(key, s)].rows.append(row)
+                    continue
+                name = f"{slugs[row.name]}_s{s}"
+                cfg.train.out_dir, cfg.train.name = str(self.out / "runs"), name
+                trainings[(key, s)] = _Training(name, s, cfg, key, [row])
+        return list(trainings.values())
+
+
+def spread(values: Sequence[float | None]) -> dict[str, Any]:
+    """``{"mean", "spread" (half the range), "runs"}`` of per-seed values (None where any is undefined)."""
+    vals = list(values)
+    if not vals or any(v is None for v in vals):
+        return {"mean": None, "spread": None, "runs": vals}
+    return {"mean": round(float(np.mean(vals)), 2), "spread": round((max(vals) - min(vals)) / 2, 2), "runs": vals}
+
+
+class Sweep:
+    """Runs (or resumes) a sweep; see the module docstring.
+
+    Args:
+        spec: the sweep.
+        build_fn: model factory passed to the trainer and to ``load_weights`` (default ``build_model``).
+        progress: show the trainer's progress bars.
+        log: where progress lines go (default ``print``).
+    """
+
+    def __init__(self, spec: SweepSpec, *, build_fn: Callable[[Any], Any] | None = None, progress: bool = True,
+                 log: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        self.spec = spec
+        self.out = Path(spec.out)
+        self.build_fn = build_fn
+        self.progress = progress
+        self.log = log or (lambda s: print(s, flush=True))
+        self.trainings = spec.plan()
+        self.slugs = spec.row_slugs()
+        self._samples: list[dict[str, Any]] | None = None
+        self._val = None
+
+    # ---- paths
+    def _state_path(self, tr: _Training) -> Path:
+        return self.out / "state" / f"{tr.name}.json"
+
+    def _eval_path(self, row: SweepRow, seed: int) -> Path:
+        return self.out / "evals" / f"{self.slugs[row.name]}_s{seed}.json"
+
+    # ---- running
+    def run(self) -> dict[str, Any]:
+        """Train and evaluate whatever is not done yet; return the table (also written to sweep.json / .md)."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        for tr in self.trainings:  # refuse a changed sweep before any work
+            self._check_state(tr)
+        for method in self.spec.baselines:
+            self._baseline(method)
+        total = len(self.trainings)
+        for i, tr in enumerate(self.trainings, 1):
+            label = f"[sweep {i}/{total}] {tr.name} ({', '.join(r.name for r in tr.rows)}; seed {tr.seed})"
+            todo = [r for r in tr.rows if not self._eval_path(r, tr.seed).is_file()]
+            if not todo:
+                self.log(f"{label}: done, skipped")
+                continue
+            run_dir = self._train(tr, label)
+            for row in todo:
+                self._evaluate(tr, row, run_dir, label)
+                self.write_table()
+        table = self.write_table()
+        self.log(f"[sweep] wrote {self.out / 'sweep.md'} and {self.out / 'sweep.json'}")
+        return table
+
+    def _check_state(self, tr: _Training) -> None:
+        path = self._state_path(tr)
+        if path.is_file():
+            state = json.loads(path.read_text())
+            if state.get("key") != tr.key:
+                raise ConfigError(f"'{self.out}' holds run '{tr.name}' made with other settings (state {path}): "
+                                  "use a new --out, or the same config, overrides and rows as before")  # fmt: skip
+
+    def _load_state(self, tr: _Training) -> dict[str, Any]:
+        path = self._state_path(tr)
+        if path.is_file():
+            return json.loads(path.read_text())
+        return {"name": tr.name, "seed": tr.seed, "key": tr.key, "rows": [r.name for r in tr.rows],
+                "config": dump_yaml(tr.cfg), "status": "new", "run_dir": None, "segments": []}  # fmt: skip
+
+    def _save_state(self, tr: _Training, state: dict[str, Any]) -> None:
+        write_json_atomic(self._state_path(tr), state, indent=2)
+
+    def _find_run_dir(self, tr: _Training, state: dict[str, Any]) -> Path | None:
+        """The run folder holding this training's checkpoint (the state's, else the newest ``runs/<name>-NNN``)."""
+        if state.get("run_dir") and (Path(state["run_dir"]) / "checkpoint.pt").is_file():
+            return Path(state["run_dir"])
+        found = []
+        for p in (self.out / "runs").glob(f"{tr.name}-*"):
+            tail = p.name[len(tr.name) + 1:]
+            if tail.isdigit() and (p / "checkpoint.pt").is_file():
+                found.append((int(tail), p))
+        return max(found)[1] if found else None
+
+    def _train(self, tr: _Training, label: str) -> Path:
+        """Train ``tr`` to the end (new, resumed or already finished) and return its run folder."""
+        from baiseg.engine import trainer
+
+        state = self._load_state(tr)
+        if state["status"] == "trained" and (Path(state["run_dir"]) / "last.safetensors").is_file():
+            self.log(f"{label}: trained before ({state['run_dir']}), evaluating")
+            return Path(state["run_dir"])
+        segs = state["segments"]
+        if segs and segs[-1].get("end") is None:  # the previous process died: count it up to its last checkpoint
+            run_dir = self._find_run_dir(tr, state)
+            last = (run_dir / "checkpoint.pt").stat().st_mtime if run_dir is not None else segs[-1]["start"]
+            segs[-1]["end"] = max(segs[-1]["start"], last)
+            segs[-1]["killed"] = True
+        run_dir = self._find_run_dir(tr, state)
+        start = time.time()
+        if run_dir is not None:
+            cfg = trainer.resume_config(run_dir)
+            from baiseg.engine.checkpoint import load_checkpoint
+
+            done = int(load_checkpoint(run_dir / "checkpoint.pt")["iteration"])
+            self.log(f"{label}: resuming {run_dir} from iteration {done}/{cfg.train.iters}")
+            state.update(status="training", run_dir=str(run_dir))
+            segs.append({"start": start, "end": None, "from_iteration": done})
+            self._save_state(tr, state)
+            trainer.train(cfg, resume_dir=run_dir, build_fn=self.build_fn, progress=self.progress)
+        else:
+            if state["status"] != "new":
+                self.log(f"{label}: no checkpoint was written before the stop, restarting")
+            self.log(f"{label}: training {tr.cfg.train.iters} iterations into {self.out / 'runs'}/{tr.name}-NNN")
+            state.update(status="training", run_dir=None)
+            segs.append({"start": start, "end": None, "from_iteration": 0})
+            self._save_state(tr, state)
+            run_dir = trainer.train(_copy(tr.cfg), name=tr.name, build_fn=self.build_fn, progress=self.progress)
+        segs[-1]["end"] = time.time()
+        state.update(status="trained", run_dir=str(run_dir),
+                     train_wall_s=round(sum(s["end"] - s["start"] for s in segs), 1))  # fmt: skip
+        self._save_state(tr, state)
+        self.log(f"{label}: trained in {state['train_wall_s']:.0f} s ({run_dir})")
+        return run_dir
+
+    # ---- evaluation
+    def _val_samples(self, cfg: Config) -> tuple[list[dict[str, Any]], Any]:
+        if self._samples is None:
+            from baiseg.data import build_dataset
+
+            ds = build_dataset(cfg.data.val)
+            n = len(ds) if self.spec.limit <= 0 else min(self.spec.limit, len(ds))
+            self._samples, self._val = [ds[i] for i in range(n)], ds
+        return self._samples, self._val
+
+    def _device(self) -> str:
+        if self.spec.device != "auto":
+            return self.spec.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def _baseline(self, method: str) -> None:
+        from baiseg.evaluation.run import evaluate_instances
+        from baiseg.postprocess import instances_from_semantic
+
+        path = self.out / "evals" / f"baseline_{method}.json"
+        if path.is_file():
+            return
+        cfg = self.trainings[0].cfg
+        samples, ds = self._val_samples(cfg)
+        self.log(f"[sweep] reference row: {method} with ground-truth semantics on {cfg.data.val}")
+        start = time.perf_counter()
+        res = evaluate_instances(samples, lambda s: instances_from_semantic(method, np.asarray(s["semantic"]),
+                                 image=s["image"], cfg=cfg.mep), class_names=list(ds.class_names),
+                                 category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+        write_json_atomic(path, {"method": method, "semantic": "gt", "images": res["images"],
+                                 "gt": {k: res["voc"][k] for k in METRICS},
+                                 "eval_wall_s": round(time.perf_counter() - start, 2)}, indent=2)  # fmt: skip
+
+    def _evaluate(self, tr: _Training, row: SweepRow, run_dir: Path, label: str) -> None:
+        from baiseg.engine.weights import load_weights
+        from baiseg.evaluation.maps import MapCache, weights_digest
+        from baiseg.evaluation.run import evaluate_instances
+        from baiseg.models.complexity import model_complexity
+        from baiseg.predictor import Predictor
+
+        weights = run_dir / "last.safetensors"
+        samples, ds = self._val_samples(tr.cfg)
+        start = time.perf_counter()
+        device = self._device()
+        model, meta = load_weights(weights, device=device, build_fn=self.build_fn)
+        pred = Predictor(model, meta["class_names"], meta.get("category_ids"), mep=meta["config"].mep, device=device)
+        pred = pred.for_classes(list(ds.class_names), list(ds.category_ids))
+        if row.mep_overrides:
+            pred = pred.with_mep(**vars(mep_with_overrides(pred.mep, row.mep_overrides)))
+        cache = MapCache(self.out / "maps" / f"{tr.name}-{weights_digest(weights)}", pred, weights)
+        self.log(f"{label}: evaluating row '{row.name}' on {len(samples)} images of {tr.cfg.data.val}"
+                 + (f" ({' '.join(row.mep_overrides)})" if row.mep_overrides else ""))  # fmt: skip
+        scores = {}
+        for semantic in SEMANTICS:
+            def predict(s: dict[str, Any], semantic: str = semantic) -> dict[str, np.ndarray]:
+                sem = np.asarray(s["semantic"]) if semantic == "gt" else None
+                inst, _ = pred.instances_from_maps(cache.maps(s), s["semantic"].shape, semantic=sem, image=s["image"])
+                return inst
+
+            res = evaluate_instances(samples, predict, class_names=list(ds.class_names),
+                                     category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+            scores[semantic] = {k: res["voc"][k] for k in ("mAP25", "mAP50", "mAP70", "mAP75")}
+        comp = model_complexity(meta["config"].model, self.spec.size)
+        state = self._load_state(tr)
+        record = {
+            "row": row.name, "seed": tr.seed, "training": tr.name, "run_dir": str(run_dir), "weights": str(weights),
+            "overrides": row.overrides, "mep_overrides": row.mep_overrides, "images": len(samples),
+            "gt": scores["gt"], "model": scores["model"],
+            "params": comp["total"]["params"], "macs": comp["total"]["macs"], "iabm_macs": comp["iabm"]["macs"],
+            "size": self.spec.size, "train_wall_s": state.get("train_wall_s"),
+            "killed_segments": sum(1 for s in state.get("segments", []) if s.get("killed")),
+            "eval_wall_s": round(time.perf_counter() - start, 2),
+        }  # fmt: skip
+        write_json_atomic(self._eval_path(row, tr.seed), record, indent=2)
+        self.log(f"{label}: '{row.name}' mAP50/75 gt {_f(scores['gt']['mAP50'])}/{_f(scores['gt']['mAP75'])}, "
+                 f"model {_f(scores['model']['mAP50'])}/{_f(scores['model']['mAP75'])}")  # fmt: skip
+
+    # ---- the table
+    def collect(self) -> dict[str, Any]:
+        """The table as a JSON-able dict, from the evaluation files present now."""
+        seeds = sorted({tr.seed for tr in self.trainings})
+        shared = {}
+        rows = []
+        for row in self.spec.rows:
+            runs, trained_as = [], None
+            for tr in self.trainings:
+                if row in tr.rows:
+                    trained_as = tr.rows[0].name
+                    path = self._eval_path(row, tr.seed)
+                    if path.is_file():
+                        runs.append(json.loads(path.read_text()))
+            if trained_as != row.name:
+                shared[row.name] = trained_as
+            summary = {f"{sem}_{m}": spread([r[sem][m] for r in runs]) for sem in SEMANTICS for m in METRICS}
+            summary["train_wall_s"] = spread([r["train_wall_s"] for r in runs])
+            rows.append({
+                "name": row.name, "overrides": row.overrides, "trained_as": trained_as, "seeds_done": len(runs),
+                "params": runs[0]["params"] if runs else None, "macs": runs[0]["macs"] if runs else None,
+                "iabm_macs": runs[0]["iabm_macs"] if runs else None, "summary": summary, "runs": runs,
+            })  # fmt: skip
+        baselines = []
+        for method in self.spec.baselines:
+            path = self.out / "evals" / f"baseline_{method}.json"
+            if path.is_file():
+                baselines.append(json.loads(path.read_text()))
+        cfg = self.trainings[0].cfg
+        complete = all(r["seeds_done"] == len(seeds) for r in rows) and len(baselines) == len(self.spec.baselines)
+        return {
+            "config": str(self.spec.config), "overrides": self.spec.overrides, "description": self.spec.description,
+            "seeds": seeds, "data_train": cfg.data.train, "data_val": cfg.data.val, "iters": cfg.train.iters,
+            "batch_size": cfg.train.batch_size, "crop_size": cfg.data.crop_size, "weights": "last.safetensors",
+            "eval_images": self._samples_count(), "complexity_size": self.spec.size, "rows": rows,
+            "baselines": baselines, "shared_training": shared, "complete": complete,
+        }  # fmt: skip
+
+    def _samples_count(self) -> int | None:
+        return len(self._samples) if self._samples is not None else None
+
+    def write_table(self) -> dict[str, Any]:
+        """Write ``sweep.json`` and ``sweep.md`` atomically; return the JSON dict."""
+        table = self.collect()
+        write_json_atomic(self.out / "sweep.json", table, indent=2)
+        write_text_atomic(self.out / "sweep.md", render_markdown(table))
+        return table
+
+
+def _copy(cfg: Config) -> Config:
+    import copy
+
+    return copy.deepcopy(cfg)
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+def _cell(s: dict[str, Any]) -> str:
+    if s["mean"] is None:
+        return "n/a" if s["runs"] else "not yet measured"
+    return f"{s['mean']:.1f}" if len(s["runs"]) == 1 else f"{s['mean']:.1f} ± {s['spread']:.1f}"
+
+
+def render_markdown(table: dict[str, Any]) -> str:
+    """The sweep as one markdown table (mean ± half the range over seeds where several)."""
+    lines = []
+    if table.get("description"):
+        lines += [table["description"].strip(), ""]
+    lines += [
+        f"Config `{table['config']}` {' '.join(table['overrides'])}; train `{table['data_train']}`, evaluated on "
+        f"`{table['data_val']}` ({table['eval_images'] if table['eval_images'] is not None else '?'} images, "
+        f"`{table['weights']}`); {table['iters']} iterations x batch {table['batch_size']}, crop "
+        f"{table['crop_size']}; seeds {', '.join(map(str, table['seeds']))}. VOC mAP^r in percent; mean ± half the "
+        f"range over seeds. Params and GMACs: whole network at {table['complexity_size']}x"
+        f"{table['complexity_size']}. Train time: wall seconds per run.",
+        "",
+        "| row | seeds | mAP50 GT sem. | mAP75 GT sem. | mAP50 model sem. | mAP75 model sem. | params (M) | GMACs "
+        "| IABM GMACs | train time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for b in table["baselines"]:
+        lines.append(f"| {b['method']} (reference, GT semantics) | - | {_f(b['gt']['mAP50'])} | "
+                     f"{_f(b['gt']['mAP75'])} | - | - | - | - | - | - |")  # fmt: skip
+    for r in table["rows"]:
+        s = r["summary"]
+        params = "-" if r["params"] is None else f"{r['params'] / 1e6:.3f}"
+        macs = "-" if r["macs"] is None else f"{r['macs'] / 1e9:.2f}"
+        iabm = "-" if r["iabm_macs"] is None else f"{r['iabm_macs'] / 1e9:.2f}"
+        wall = _cell(s["train_wall_s"]) if r["runs"] else "not yet measured"
+        if r["trained_as"] != r["name"]:
+            wall = f"(weights of '{r['trained_as']}')"
+        lines.append(f"| {r['name']} | {r['seeds_done']}/{len(table['seeds'])} | {_cell(s['gt_mAP50'])} | "
+                     f"{_cell(s['gt_mAP75'])} | {_cell(s['model_mAP50'])} | {_cell(s['model_mAP75'])} | {params} | "
+                     f"{macs} | {iabm} | {wall} |")  # fmt: skip
+    if not table["complete"]:
+        lines += ["", "The sweep is not complete: rerun the same command to continue it."]
+    return "\n".join(lines) + "\n"
