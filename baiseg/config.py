@@ -10,6 +10,7 @@ Only ``baiseg.models.build_model`` reads ``ModelConfig``; the other sections are
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -304,6 +305,110 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
+def _positive(v: Any) -> bool:
+    return v > 0
+
+
+def _non_negative(v: Any) -> bool:
+    return v >= 0
+
+
+def _unit(v: Any) -> bool:
+    return 0 <= v <= 1
+
+
+#: ``section.key -> (rule, what it must be)``; ``validate`` checks them at load time so that a bad value is one line
+#: naming the key instead of a crash (or an untrained model) later. Every float must also be finite.
+_RULES: dict[str, tuple[Any, str]] = {
+    "model.num_classes": (lambda v: v >= 2, ">= 2 (background + at least one class)"),
+    "model.sem_dim": (_positive, "> 0"),
+    "model.iabm_r": (_positive, "> 0"),
+    "model.iabm_dim": (_positive, "> 0"),
+    "model.iabm_stride": (_positive, "> 0"),
+    "model.proj_dim": (_positive, "> 0"),
+    "model.mau_reduction": (_positive, "> 0"),
+    "data.crop_size": (lambda v: v >= 8, ">= 8"),
+    "data.scale_min": (_positive, "> 0"),
+    "data.scale_max": (_positive, "> 0"),
+    "data.color_jitter": (_unit, "in [0, 1]"),
+    "data.num_workers": (_non_negative, ">= 0"),
+    "data.contour.neighbourhood": (lambda v: v in (4, 8), "4 or 8"),
+    "data.contour.width_px": (lambda v: v >= 1, ">= 1"),
+    "data.contour.void_fill_px": (_non_negative, ">= 0"),
+    "loss.w_contrast": (_non_negative, ">= 0"),
+    "loss.w_boundary": (_non_negative, ">= 0"),
+    "loss.w_sem": (_non_negative, ">= 0"),
+    "loss.temperature": (_positive, "> 0"),
+    "loss.contrast_max_samples": (_positive, "> 0"),
+    "loss.contrast_max_views": (_positive, "> 0"),
+    "loss.contrast_warmup_iters": (_non_negative, ">= 0"),
+    "loss.sem_topk": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "loss.ignore_index": (lambda v: 0 <= v <= 255, "in [0, 255]"),
+    "train.iters": (_positive, "> 0"),
+    "train.batch_size": (_positive, "> 0"),
+    "train.accum_steps": (_positive, "> 0"),
+    "train.lr": (_positive, "> 0"),
+    "train.weight_decay": (_non_negative, ">= 0"),
+    "train.poly_power": (_non_negative, ">= 0"),
+    "train.warmup_iters": (_non_negative, ">= 0"),
+    "train.clip_grad_norm": (_non_negative, ">= 0 (0 disables)"),
+    "train.log_every": (_positive, "> 0"),
+    "train.val_every": (_positive, "> 0"),
+    "train.ckpt_every": (_positive, "> 0"),
+    "train.threads": (_non_negative, ">= 0 (0 = torch default)"),
+    "train.val_max_images": (_non_negative, ">= 0 (0 = all)"),
+    "train.val_boundary_thr": (_unit, "in [0, 1]"),
+    "train.val_tolerance_px": (_non_negative, ">= 0"),
+    "mep.nms_margin": (_positive, "> 0"),
+    "mep.nms_smooth_sigma": (_non_negative, ">= 0"),
+    "mep.boundary_thr": (_unit, "in [0, 1]"),
+    "mep.boundary_dilate_px": (_non_negative, ">= 0"),
+    "mep.sure_fg_px": (_non_negative, ">= 0"),
+    "mep.min_marker_px": (_non_negative, ">= 0"),
+    "mep.watershed_levels": (_positive, "> 0"),
+    "mep.close_px": (_non_negative, ">= 0"),
+    "mep.min_area_px": (_non_negative, ">= 0"),
+    "mep.merge_thr": (_unit, "in [0, 1]"),
+    "mep.merge_neck_ratio": (_non_negative, ">= 0"),
+    "mep.merge_neck_max_strength": (_non_negative, ">= 0"),
+    "mep.score_area_px": (_non_negative, ">= 0"),
+    "mep.split_min_frac": (_unit, "in [0, 1]"),
+    "mep.cc_min_area_px": (_non_negative, ">= 0"),
+    "mep.dtws_peak_frac": (_unit, "in [0, 1]"),
+    "mep.dtws_min_area_px": (_non_negative, ">= 0"),
+}
+
+
+def _check_values(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        key, value = prefix + f.name, getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_values(value, key + ".")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value}")
+        rule = _RULES.get(key)
+        if rule is not None and isinstance(value, (int, float)) and not rule[0](value):
+            raise ConfigError(f"{key}: must be {rule[1]}, got {value!r}")
+
+
+def validate(cfg: Any, prefix: str | None = None) -> Any:
+    """Check the values of a ``Config`` (or of one section, e.g. ``MEPConfig`` with ``prefix="mep."``) against
+    ``_RULES``; returns ``cfg``.
+
+    Raises:
+        ConfigError: the first bad value, one line naming its key (``train.iters: must be > 0, got -5``).
+    """
+    if prefix is None:
+        prefix = {MEPConfig: "mep.", TrainConfig: "train.", DataConfig: "data.", LossConfig: "loss.",
+                  ModelConfig: "model.", ContourConfig: "data.contour."}.get(type(cfg), "")  # fmt: skip
+    _check_values(cfg, prefix)
+    data = getattr(cfg, "data", cfg if isinstance(cfg, DataConfig) else None)
+    if isinstance(data, DataConfig) and data.scale_max < data.scale_min:
+        raise ConfigError(f"data.scale_max ({data.scale_max}) must be >= data.scale_min ({data.scale_min})")
+    return cfg
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults <- YAML file (optional) <- ``key=value`` overrides."""
     cfg = Config()
@@ -311,7 +416,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         _apply(cfg, load_yaml(path), "", str(path))
     if overrides:
         _apply(cfg, parse_overrides(overrides), "", "command line")
-    return cfg
+    return validate(cfg)
 
 
 def mep_with_overrides(base: MEPConfig | None, overrides: list[str]) -> MEPConfig:
@@ -321,14 +426,14 @@ def mep_with_overrides(base: MEPConfig | None, overrides: list[str]) -> MEPConfi
         raise ConfigError(f"only mep.KEY=VALUE overrides are accepted here, got {', '.join(overrides)}")
     cfg = dataclasses.replace(base) if base is not None else MEPConfig()
     _apply(cfg, tree.get("mep", {}), "mep.", "command line")
-    return cfg
+    return validate(cfg, "mep.")
 
 
 def config_from_dict(tree: dict[str, Any], cls: type = Config) -> Any:
     """Build a dataclass (default: Config) from a plain nested dict, e.g. one stored with a checkpoint."""
     obj = cls()
     _apply(obj, tree, "", "stored config")
-    return obj
+    return validate(obj)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

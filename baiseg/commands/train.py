@@ -16,6 +16,18 @@ from baiseg.config import ConfigError, load_config, resolve_preset
 
 
 def run(args: argparse.Namespace) -> int:
+    from baiseg.engine import run_dir as run_dirs
+
+    known = len(run_dirs.CREATED)
+    try:
+        return _run(args)
+    except BaseException:
+        for path in run_dirs.CREATED[known:]:  # a run that failed before its first step leaves no empty folder
+            run_dirs.remove_unstarted(path)
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from baiseg.engine.trainer import resume_config, train
 
     if args.resume:

@@ -147,11 +147,14 @@ class SyntheticDataset(torch.utils.data.Dataset):
         self.split = split or "train"
         if self.split not in ("train", "val"):
             raise DataError(f"synthetic: split must be 'train' or 'val', got {self.split!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise DataError(f"synthetic: seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed) + (VAL_SEED_OFFSET if self.split == "val" else 0)
         self.load_instances = load_instances
         self.class_names = CLASS_NAMES[:num_classes]
         self.category_ids = list(range(1, num_classes + 1))
         self.problems: list[str] = []
+        self.errors: list[str] = []
         self.source = "synthetic"
 
     def __len__(self) -> int:

@@ -32,6 +32,10 @@ METRIC_FIELDS = [
 ]
 
 
+#: Run folders this process created (``remove_unstarted`` cleans them up when training fails before its first step).
+CREATED: list[Path] = []
+
+
 def create_run_dir(out_dir: str | os.PathLike, name: str) -> Path:
     """Create and return a fresh ``out_dir/name-NNN`` (NNN = 1 + the highest existing number; never reuses one)."""
     root = Path(out_dir)
@@ -46,6 +50,7 @@ def create_run_dir(out_dir: str | os.PathLike, name: str) -> Path:
         path = root / f"{name}-{n:03d}"
         try:
             path.mkdir()  # atomic: two processes can never get the same folder
+            CREATED.append(path)
             return path
         except FileExistsError:
             n += 1
@@ -102,21 +107,60 @@ def write_run_info(run_dir: Path, config_yaml: str, seed: int, world_size: int, 
     (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def remove_unstarted(path: Path) -> bool:
+    """Delete a run folder that this process created and that holds no trained state (no checkpoint, no weights, no
+    logged iteration): what a run that failed before its first step leaves. Returns whether it was removed."""
+    import shutil
+
+    path = Path(path)
+    if path not in CREATED or not path.is_dir():
+        return False
+    if any(path.glob("checkpoint*.pt")) or any(path.glob("*.safetensors")):
+        return False
+    metrics = path / "metrics.csv"
+    if metrics.is_file() and len(metrics.read_text().strip().splitlines()) > 1:
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    CREATED.remove(path)
+    return True
+
+
+def _metrics_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an existing ``metrics.csv``; a row whose iteration is not an integer is a one-line error."""
+    from baiseg.errors import BaisegError
+
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or "iteration" not in reader.fieldnames:
+            raise BaisegError(f"'{path}' has no 'iteration' column: it is not this run's metrics.csv; restore or "
+                              "delete it")  # fmt: skip
+        rows = []
+        for row in reader:
+            try:
+                row["_iteration"] = int(str(row["iteration"]).strip())
+            except (TypeError, ValueError):
+                raise BaisegError(
+                    f"'{path}' line {reader.line_num}: iteration {row['iteration']!r} is not an integer: fix or "
+                    "delete that line, then resume again"
+                ) from None
+            rows.append(row)
+    return rows
+
+
 class MetricsCSV:
     """Append-only ``metrics.csv``; on resume, rows after the resumed iteration are dropped (they will be redone)."""
 
     def __init__(self, path: Path, resume_from: int | None = None) -> None:
         self.path = Path(path)
         if resume_from is not None and self.path.is_file():
-            with open(self.path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= resume_from]
+            rows = [r for r in _metrics_rows(self.path) if r.pop("_iteration") <= resume_from]
             self._write_all(rows)
         elif not self.path.is_file():
             self._write_all([])
 
     def _write_all(self, rows: list[dict[str, Any]]) -> None:
         with open(self.path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            w = csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
 
