@@ -149,7 +149,7 @@ class _Training:
     name: str  # run folder prefix and state file stem
     seed: int
     cfg: Config
-    key: str  # digest of the training config
+    key: str  # digest of the sweep's inputs for this training (config file text, overrides, seed); see plan()
     rows: list[SweepRow]
 
 
@@ -218,6 +218,7 @@ class SweepSpec:
                 except ConfigError as e:
                     raise ConfigError(f"row '{row.name}': {e}") from None
         slugs = self.row_slugs()
+        config_text = Path(self.config).read_text() if Path(self.config).is_file() else str(self.config)
         seeds: list[int | None] = list(self.seeds) if self.seeds else [None]
         trainings: dict[tuple[str, int], _Training] = {}
         for seed in seeds:  # seed-major: a whole first-seed table comes before any second seed
@@ -227,14 +228,19 @@ class SweepSpec:
                     raise ConfigError("data.val is not set: the sweep evaluates every run on data.val "
                                       "(e.g. data.val=pennfudan_val)")  # fmt: skip
                 cfg.train.out_dir, cfg.train.name = "", ""
-                key = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()[:16]
+                same = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()
                 s = int(cfg.train.seed)
-                if (key, s) in trainings:
-                    trainings[(key, s)].rows.append(row)
+                if (same, s) in trainings:  # e.g. rows that differ in mep.* keys only
+                    trainings[(same, s)].rows.append(row)
                     continue
                 name = f"{slugs[row.name]}_s{s}"
                 cfg.train.out_dir, cfg.train.name = str(self.out / "runs"), name
-                trainings[(key, s)] = _Training(name, s, cfg, key, [row])
+                # The resumability check compares what the user gave (not the resolved config, which a code change
+                # that adds a config key would alter under a sweep that is paused).
+                inputs = {"config": config_text, "overrides": list(self.overrides), "row": row.train_overrides,
+                          "seed": s}  # fmt: skip
+                key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:16]
+                trainings[(same, s)] = _Training(name, s, cfg, key, [row])
         return list(trainings.values())
 
 
@@ -439,6 +445,7 @@ class Sweep:
             "overrides": row.overrides, "mep_overrides": row.mep_overrides, "images": len(samples),
             "gt": scores["gt"], "model": scores["model"],
             "params": comp["total"]["params"], "macs": comp["total"]["macs"], "iabm_macs": comp["iabm"]["macs"],
+            "iabm_params": comp["iabm"]["params"],
             "size": self.spec.size, "train_wall_s": state.get("train_wall_s"),
             "killed_segments": sum(1 for s in state.get("segments", []) if s.get("killed")),
             "eval_wall_s": round(time.perf_counter() - start, 2),
@@ -468,7 +475,8 @@ class Sweep:
             rows.append({
                 "name": row.name, "overrides": row.overrides, "trained_as": trained_as, "seeds_done": len(runs),
                 "params": runs[0]["params"] if runs else None, "macs": runs[0]["macs"] if runs else None,
-                "iabm_macs": runs[0]["iabm_macs"] if runs else None, "summary": summary, "runs": runs,
+                "iabm_macs": runs[0]["iabm_macs"] if runs else None,
+                "iabm_params": runs[0].get("iabm_params") if runs else None, "summary": summary, "runs": runs,
             })  # fmt: skip
         baselines = []
         for method in self.spec.baselines:
@@ -481,12 +489,9 @@ class Sweep:
             "config": str(self.spec.config), "overrides": self.spec.overrides, "description": self.spec.description,
             "seeds": seeds, "data_train": cfg.data.train, "data_val": cfg.data.val, "iters": cfg.train.iters,
             "batch_size": cfg.train.batch_size, "crop_size": cfg.data.crop_size, "weights": "last.safetensors",
-            "eval_images": self._samples_count(), "complexity_size": self.spec.size, "rows": rows,
+            "eval_images": _images(rows, baselines), "complexity_size": self.spec.size, "rows": rows,
             "baselines": baselines, "shared_training": shared, "complete": complete,
         }  # fmt: skip
-
-    def _samples_count(self) -> int | None:
-        return len(self._samples) if self._samples is not None else None
 
     def write_table(self) -> dict[str, Any]:
         """Write ``sweep.json`` and ``sweep.md`` atomically; return the JSON dict."""
@@ -494,6 +499,11 @@ class Sweep:
         write_json_atomic(self.out / "sweep.json", table, indent=2)
         write_text_atomic(self.out / "sweep.md", render_markdown(table))
         return table
+
+
+def _images(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> int | None:
+    counts = {run["images"] for row in rows for run in row["runs"]} | {b["images"] for b in baselines}
+    return counts.pop() if len(counts) == 1 else None
 
 
 def _copy(cfg: Config) -> Config:
@@ -522,27 +532,28 @@ def render_markdown(table: dict[str, Any]) -> str:
         f"`{table['data_val']}` ({table['eval_images'] if table['eval_images'] is not None else '?'} images, "
         f"`{table['weights']}`); {table['iters']} iterations x batch {table['batch_size']}, crop "
         f"{table['crop_size']}; seeds {', '.join(map(str, table['seeds']))}. VOC mAP^r in percent; mean ± half the "
-        f"range over seeds. Params and GMACs: whole network at {table['complexity_size']}x"
-        f"{table['complexity_size']}. Train time: wall seconds per run.",
+        f"range over seeds. Params and GMACs: whole network (incl. the training-only projection head) and IABM, at "
+        f"{table['complexity_size']}x{table['complexity_size']}. Train time: wall seconds per run.",
         "",
         "| row | seeds | mAP50 GT sem. | mAP75 GT sem. | mAP50 model sem. | mAP75 model sem. | params (M) | GMACs "
-        "| IABM GMACs | train time (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| IABM params (M) | IABM GMACs | train time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for b in table["baselines"]:
         lines.append(f"| {b['method']} (reference, GT semantics) | - | {_f(b['gt']['mAP50'])} | "
-                     f"{_f(b['gt']['mAP75'])} | - | - | - | - | - | - |")  # fmt: skip
+                     f"{_f(b['gt']['mAP75'])} | - | - | - | - | - | - | - |")  # fmt: skip
     for r in table["rows"]:
         s = r["summary"]
         params = "-" if r["params"] is None else f"{r['params'] / 1e6:.3f}"
         macs = "-" if r["macs"] is None else f"{r['macs'] / 1e9:.2f}"
         iabm = "-" if r["iabm_macs"] is None else f"{r['iabm_macs'] / 1e9:.2f}"
+        iabm_p = "-" if r["iabm_params"] is None else f"{r['iabm_params'] / 1e6:.3f}"
         wall = _cell(s["train_wall_s"]) if r["runs"] else "not yet measured"
         if r["trained_as"] != r["name"]:
             wall = f"(weights of '{r['trained_as']}')"
         lines.append(f"| {r['name']} | {r['seeds_done']}/{len(table['seeds'])} | {_cell(s['gt_mAP50'])} | "
                      f"{_cell(s['gt_mAP75'])} | {_cell(s['model_mAP50'])} | {_cell(s['model_mAP75'])} | {params} | "
-                     f"{macs} | {iabm} | {wall} |")  # fmt: skip
+                     f"{macs} | {iabm_p} | {iabm} | {wall} |")  # fmt: skip
     if not table["complete"]:
         lines += ["", "The sweep is not complete: rerun the same command to continue it."]
     return "\n".join(lines) + "\n"
