@@ -221,12 +221,16 @@ class SweepSpec:
         config_text = Path(self.config).read_text() if Path(self.config).is_file() else str(self.config)
         seeds: list[int | None] = list(self.seeds) if self.seeds else [None]
         trainings: dict[tuple[str, int], _Training] = {}
+        vals: dict[str, str] = {}
         for seed in seeds:  # seed-major: a whole first-seed table comes before any second seed
             for row in self.rows:
                 cfg = self.row_config(row, seed)
                 if not cfg.data.val:
                     raise ConfigError("data.val is not set: the sweep evaluates every run on data.val "
                                       "(e.g. data.val=pennfudan_val)")  # fmt: skip
+                if cfg.data.val != vals.setdefault("val", cfg.data.val):
+                    raise ConfigError(f"row '{row.name}' sets data.val={cfg.data.val}, another row "
+                                      f"{vals['val']}: every row is evaluated on the same data.val")  # fmt: skip
                 cfg.train.out_dir, cfg.train.name = "", ""
                 same = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()
                 s = int(cfg.train.seed)

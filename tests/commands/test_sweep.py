@@ -15,7 +15,7 @@ import pytest
 
 from baiseg.cli import main
 from baiseg.config import CONFIGS_DIR, ConfigError
-from baiseg.engine.sweep import Sweep, SweepSpec, load_rows, parse_grid
+from baiseg.engine.sweep import Sweep, SweepRow, SweepSpec, load_rows, parse_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from engine_tiny_model import build_tiny  # noqa: E402
@@ -136,3 +136,19 @@ def test_resume_after_a_kill(tmp_path):
     state = json.loads((out / "state" / "loss-temperature-0-5_s0.json").read_text())
     assert state["status"] == "trained" and [s.get("killed", False) for s in state["segments"]] == [True, False]
     assert state["segments"][1]["from_iteration"] in (2, 4)
+
+
+def test_rows_differing_in_mep_keys_share_one_training(tmp_path):
+    rows_file = tmp_path / "rows.yaml"
+    rows_file.write_text("rows:\n  refined: {}\n  unrefined:\n    mep: {refine: false}\n")
+    rows, _ = load_rows(rows_file)
+    spec = SweepSpec(config=CONFIGS_DIR / "cpu_lite0.yaml", rows=rows, out=tmp_path / "sw", limit=2, size=64,
+                     overrides=BASE + ["train.iters=2"])  # fmt: skip
+    table = Sweep(spec, build_fn=build_tiny, progress=False, log=lambda s: None).run()
+    assert len(list((tmp_path / "sw" / "runs").iterdir())) == 1
+    assert [r["trained_as"] for r in table["rows"]] == ["refined", "refined"]
+    assert table["rows"][1]["runs"][0]["mep_overrides"] == ["mep.refine=false"]
+    assert "(weights of 'refined')" in (tmp_path / "sw" / "sweep.md").read_text()
+    spec.rows.append(SweepRow("other val", ["data.val=other.yaml"]))
+    with pytest.raises(ConfigError, match="same data.val"):
+        spec.plan()
