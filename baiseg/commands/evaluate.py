@@ -197,6 +197,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(args.data, split=args.split)
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
+    if getattr(source.predictor, "needs_maps", True) is False:  # Mask R-CNN weights: no semantic map, no method
+        if args.semantic is not None or args.overrides:
+            raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights, which predict instances without a "
+                              "semantic map or MEP: drop --semantic and the mep.* overrides")
+        semantic, args.method = "none", "maskrcnn"
     start = time.perf_counter()
     res = evaluate_instances(dataset, source, class_names=names, category_ids=cats, subsets=(args.subset,),
                              limit=args.limit, progress=True)[args.subset]  # fmt: skip

@@ -90,12 +90,17 @@ class StreamSampler(Sampler[int]):
             p += self.world_size
 
 
-def train_loader(stream: SeededStream, cfg: Config, start_iteration: int, rank: int, world_size: int) -> DataLoader:
-    """A DataLoader over the stream from the first sample of ``start_iteration`` (per-rank batches)."""
+def train_loader(
+    stream: SeededStream, cfg: Config, start_iteration: int, rank: int, world_size: int,
+    collate_fn: Callable | None = None,
+) -> DataLoader:
+    """A DataLoader over the stream from the first sample of ``start_iteration`` (per-rank batches); ``collate_fn``
+    None stacks equal-size samples (BAISeg crops), Mask R-CNN keeps lists."""
     per_iter = cfg.train.batch_size * cfg.train.accum_steps * world_size
     sampler = StreamSampler(start_iteration * per_iter, rank, world_size)
     workers = cfg.data.num_workers
     # own generator: creating the iterator must not consume the global RNG (a resumed run would diverge)
     gen = torch.Generator().manual_seed(_mix(stream.seed, start_iteration, 3))
     return DataLoader(stream, batch_size=cfg.train.batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=torch.cuda.is_available(), generator=gen, drop_last=True)
+                      pin_memory=torch.cuda.is_available(), generator=gen, drop_last=True,
+                      collate_fn=collate_fn)

@@ -29,6 +29,8 @@ from baiseg import __version__
 METRIC_FIELDS = [
     "iteration", "lr", "loss", "loss_boundary", "loss_contrast", "loss_sem", "images_per_s", "elapsed_s",
     "val_boundary_f", "val_boundary_p", "val_boundary_r", "val_miou", "val_map50_gt", "val_map50_model",
+    # Mask R-CNN runs (model.arch: maskrcnn): torchvision's losses and the mask mAP50 of the model's own output
+    "loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_mask", "val_map50",
 ]
 
 

@@ -1,5 +1,8 @@
 """Iteration-based training loop (paper §4.2): Adam, poly LR, gradient accumulation, bf16 autocast on CUDA, DDP.
 
+The same loop trains BAISeg and the Mask R-CNN of the refinement step; what differs (data, losses, validation) comes
+from ``baiseg.engine.tasks``.
+
 ``train(cfg)`` starts a new run directory; ``train(cfg, resume_dir=...)`` continues one from its ``checkpoint.pt``
 with the same iteration counter, schedule, optimiser state, RNG states and data order.
 """
@@ -25,12 +28,10 @@ from baiseg.engine.data import SeededStream, train_loader
 from baiseg.engine.plot import plot_metrics
 from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
-from baiseg.engine.validate import has_instance_gt, resolve_best_metric, validate
+from baiseg.engine.tasks import task_for
+from baiseg.engine.validate import has_instance_gt
 from baiseg.engine.weights import save_weights, unwrap_model
 from baiseg.errors import BaisegError
-from baiseg.losses import BAISegCriterion
-
-LOSS_KEYS = ("loss", "loss_boundary", "loss_contrast", "loss_sem")
 
 
 class TrainingDiverged(BaisegError):
@@ -67,13 +68,6 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.deterministic = True
 
 
-def _train_transform(cfg: Config, model: nn.Module) -> Callable[..., dict]:
-    from baiseg.data.transforms import TrainTransform
-
-    mean, std = model.input_norm
-    return TrainTransform.from_config(cfg.data, mean=mean, std=std)
-
-
 def train(
     cfg: Config,
     *,
@@ -102,14 +96,15 @@ def train(
     if t.threads > 0:
         torch.set_num_threads(t.threads)
     dist = D.init_distributed(t.device)
+    task = task_for(cfg)
     try:
-        train_ds = build_dataset(cfg.data.train, load_instances=False)
+        train_ds = build_dataset(cfg.data.train, load_instances=task.train_instances)
         cfg.model.num_classes = len(train_ds.class_names) + 1
         val_ds = build_dataset(cfg.data.val, load_instances=True) if cfg.data.val else None
         if val_ds is not None and list(val_ds.class_names) != list(train_ds.class_names):
             raise BaisegError(f"data.val classes {val_ds.class_names} differ from data.train {train_ds.class_names}")
         if val_ds is not None:  # "auto" -> the key itself, so config.yaml and the checkpoint record it
-            t.best_metric = resolve_best_metric(t.best_metric, has_instance_gt(val_ds))
+            t.best_metric = task.resolve_best_metric(t.best_metric, has_instance_gt(val_ds))
         ckpt = load_checkpoint(Path(resume_dir) / "checkpoint.pt") if resume_dir else None
         _seed_everything(t.seed + dist.rank, t.deterministic)
         model = build_fn(cfg.model).to(dist.device)
@@ -121,14 +116,15 @@ def train(
             start, best = int(ckpt["iteration"]), float(ckpt["extra"].get("best", -math.inf))
             set_rng_state(ckpt["rng"])
         run_dir = _prepare_run_dir(cfg, dist, resume_dir, name, start)
-        stream = SeededStream(train_ds, _train_transform(cfg, model), t.seed)
-        loader = train_loader(stream, cfg, start, dist.rank, dist.world_size)
+        stream = SeededStream(train_ds, task.transform(model), t.seed)
+        loader = train_loader(stream, cfg, start, dist.rank, dist.world_size, collate_fn=task.collate)
         net = model
         if dist.distributed:
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
-        _loop(cfg, dist, net, optimizer, loader, val_ds, run_dir, start, best,
-              list(train_ds.class_names), list(train_ds.category_ids), progress)
+        loop = _Loop(cfg, task, dist, net, optimizer, run_dir, list(train_ds.class_names),
+                     list(train_ds.category_ids), best=best, progress=progress)
+        loop.run(loader, val_ds, start)
         return run_dir
     finally:
         D.cleanup(dist)
@@ -152,84 +148,113 @@ def _prepare_run_dir(cfg: Config, dist: D.DistInfo, resume_dir, name: str | None
     return run_dir
 
 
-def _loop(cfg, dist, net, optimizer, loader, val_ds, run_dir, start, best, class_names, category_ids, progress):
-    t = cfg.train
-    model = unwrap_model(net)
-    criterion = BAISegCriterion(cfg.loss)
-    metrics = MetricsCSV(run_dir / "metrics.csv") if dist.is_main else None
-    use_bf16 = t.bf16 and dist.device.type == "cuda"
-    batch_images = t.batch_size * t.accum_steps * dist.world_size
-    bar = tqdm(total=t.iters, initial=start, disable=not (progress and dist.is_main), dynamic_ncols=True,
-               desc=run_dir.name, file=sys.stderr, mininterval=1.0)
-    it_loader = iter(loader)
-    tb = _tensorboard(run_dir) if (t.tensorboard and dist.is_main) else None
-    t0, done_since, last_val = time.perf_counter(), 0, {}
-    net.train()
-    for it in range(start, t.iters):
-        lr = poly_lr(it, t.lr, t.iters, t.poly_power, t.warmup_iters)
-        set_lr(optimizer, lr)
-        optimizer.zero_grad(set_to_none=True)
-        sums = torch.zeros(len(LOSS_KEYS), device=dist.device)
+class _Loop:
+    """The iterations of one run: ``step`` (forward, backward, optimiser), ``log``, ``validate``, ``checkpoint``."""
+
+    def __init__(self, cfg: Config, task: Any, dist: D.DistInfo, net: nn.Module, optimizer: torch.optim.Optimizer,
+                 run_dir: Path, class_names: list[str], category_ids: list[int], *, best: float,
+                 progress: bool) -> None:
+        self.cfg, self.task, self.dist, self.net, self.optimizer = cfg, task, dist, net, optimizer
+        self.model = unwrap_model(net)
+        self.run_dir, self.class_names, self.category_ids, self.best = run_dir, class_names, category_ids, best
+        self.progress = progress
+        self.metrics = MetricsCSV(run_dir / "metrics.csv") if dist.is_main else None
+        self.tb = _tensorboard(run_dir) if (cfg.train.tensorboard and dist.is_main) else None
+        self.use_bf16 = cfg.train.bf16 and dist.device.type == "cuda"
+
+    def run(self, loader: Any, val_ds: Any, start: int) -> dict[str, float]:
+        t, dist = self.cfg.train, self.dist
+        self.bar = tqdm(total=t.iters, initial=start, disable=not (self.progress and dist.is_main),
+                        dynamic_ncols=True, desc=self.run_dir.name, file=sys.stderr, mininterval=1.0)
+        batch_images = t.batch_size * t.accum_steps * dist.world_size
+        it_loader = iter(loader)
+        t0, done_since, last_val = time.perf_counter(), 0, {}
+        self.net.train()
+        for it in range(start, t.iters):
+            lr = poly_lr(it, t.lr, t.iters, t.poly_power, t.warmup_iters)
+            values = self.step(it_loader, it, lr)
+            n = it + 1
+            done_since += 1
+            elapsed = time.perf_counter() - t0
+            self.log(n, lr, values, done_since * batch_images / max(elapsed, 1e-9), elapsed)
+            if val_ds is not None and (n % t.val_every == 0 or n == t.iters):
+                last_val = self.validate(n, val_ds) or last_val
+            if n % t.ckpt_every == 0 or n == t.iters:
+                self.checkpoint(n)
+        self.bar.close()
+        if dist.is_main and val_ds is None and not (self.run_dir / "best.safetensors").exists():
+            # without validation data the last weights are the released ones
+            self._save_weights("best.safetensors", {"iteration": t.iters})
+        if dist.is_main:
+            plot_metrics(self.run_dir / "metrics.csv")
+        return last_val
+
+    def step(self, it_loader: Any, it: int, lr: float) -> dict[str, float]:
+        """One optimiser step over ``accum_steps`` micro-batches; returns the mean losses (all ranks)."""
+        t, dist, keys = self.cfg.train, self.dist, self.task.loss_keys
+        set_lr(self.optimizer, lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        sums = torch.zeros(len(keys), device=dist.device)
         for micro in range(t.accum_steps):
-            batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(it_loader).items()}
+            batch = self.task.to_device(next(it_loader), dist.device)
             sync = micro == t.accum_steps - 1 or not dist.distributed
-            ctx = net.no_sync() if not sync else _null()
-            with ctx:
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                    outputs = net(batch["image"])
-                losses = criterion(outputs, batch, iteration=it)
+            with self.net.no_sync() if not sync else _null():
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_bf16):
+                    losses = self.task.losses(self.net, batch, it)
                 (losses["loss"] / t.accum_steps).backward()
-            sums += torch.stack([losses[k].detach().float() for k in LOSS_KEYS]) / t.accum_steps
-        sums = D.all_reduce_mean(sums, dist)
-        values = dict(zip(LOSS_KEYS, sums.tolist()))
+            sums += torch.stack([losses[k].detach().float() for k in keys]) / t.accum_steps
+        values = dict(zip(keys, D.all_reduce_mean(sums, dist).tolist()))
         if not all(math.isfinite(v) for v in values.values()):
-            bar.close()
+            self.bar.close()
             raise TrainingDiverged(f"non-finite loss at iteration {it + 1}: "
                                    + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
                                    + " (lower train.lr, set train.clip_grad_norm, or check the labels)")
         if t.clip_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), t.clip_grad_norm)
-        optimizer.step()
-        n = it + 1
-        done_since += 1
-        bar.update(1)
-        elapsed = time.perf_counter() - t0
-        speed = done_since * batch_images / max(elapsed, 1e-9)
-        bar.set_postfix_str(f"loss {values['loss']:.3f} B {values['loss_boundary']:.4f} "
-                            f"P {values['loss_contrast']:.3f} S {values['loss_sem']:.3f} {speed:.1f} img/s", False)
-        if metrics is not None and (n % t.log_every == 0 or n == t.iters):
-            metrics.append({"iteration": n, "lr": lr, **values, "images_per_s": speed, "elapsed_s": elapsed})
-            if tb is not None:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), t.clip_grad_norm)
+        self.optimizer.step()
+        return values
+
+    def log(self, n: int, lr: float, values: dict[str, float], speed: float, elapsed: float) -> None:
+        """Progress bar every iteration; metrics.csv (and TensorBoard) every ``log_every`` and at the end."""
+        self.bar.update(1)
+        parts = [f"{k.removeprefix('loss_')} {v:.3f}" for k, v in values.items()]
+        self.bar.set_postfix_str(" ".join(parts) + f" {speed:.1f} img/s", False)
+        t = self.cfg.train
+        if self.metrics is not None and (n % t.log_every == 0 or n == t.iters):
+            self.metrics.append({"iteration": n, "lr": lr, **values, "images_per_s": speed, "elapsed_s": elapsed})
+            if self.tb is not None:
                 for k, v in values.items():
-                    tb.add_scalar(f"train/{k}", v, n)
-                tb.add_scalar("train/lr", lr, n)
-        if val_ds is not None and (n % t.val_every == 0 or n == t.iters):
-            if dist.is_main:
-                last_val = validate(model, val_ds, cfg, dist.device, cfg.model.num_classes)
-                metrics.append({"iteration": n, **last_val})
-                bar.write(f"[{n}] " + " ".join(f"{k}={v:.4f}" for k, v in last_val.items()), file=sys.stderr)
-                plot_metrics(run_dir / "metrics.csv")
-                score = last_val.get(t.best_metric, -math.inf)
-                if score > best:
-                    best = score
-                    save_weights(run_dir / "best.safetensors", model, cfg, class_names, category_ids,
-                                 extra={"iteration": n, t.best_metric: score})
-            D.barrier(dist)
-        if n % t.ckpt_every == 0 or n == t.iters:
-            if dist.is_main:
-                save_weights(run_dir / "last.safetensors", model, cfg, class_names, category_ids,
-                             extra={"iteration": n})
-                save_checkpoint(run_dir / "checkpoint.pt", model_state=model.state_dict(),
-                                optimizer_state=optimizer.state_dict(), iteration=n, config_yaml=dump_yaml(cfg),
-                                extra={"best": best, "class_names": class_names, "category_ids": category_ids})
-            D.barrier(dist)
-    bar.close()
-    if dist.is_main and val_ds is None and not (run_dir / "best.safetensors").exists():
-        # without validation data the last weights are the released ones
-        save_weights(run_dir / "best.safetensors", model, cfg, class_names, category_ids, extra={"iteration": t.iters})
-    if dist.is_main:
-        plot_metrics(run_dir / "metrics.csv")
-    return last_val
+                    self.tb.add_scalar(f"train/{k}", v, n)
+                self.tb.add_scalar("train/lr", lr, n)
+
+    def validate(self, n: int, val_ds: Any) -> dict[str, float]:
+        """Rank 0 validates, logs, plots and keeps ``best.safetensors``; the other ranks wait."""
+        result: dict[str, float] = {}
+        if self.dist.is_main:
+            result = self.task.validate(self.model, val_ds, self.dist.device)
+            self.metrics.append({"iteration": n, **result})
+            self.bar.write(f"[{n}] " + " ".join(f"{k}={v:.4f}" for k, v in result.items()), file=sys.stderr)
+            plot_metrics(self.run_dir / "metrics.csv")
+            key = self.cfg.train.best_metric
+            score = result.get(key, -math.inf)
+            if score > self.best:
+                self.best = score
+                self._save_weights("best.safetensors", {"iteration": n, key: score})
+        D.barrier(self.dist)
+        return result
+
+    def checkpoint(self, n: int) -> None:
+        """``last.safetensors`` and the resumable ``checkpoint.pt`` (both atomic)."""
+        if self.dist.is_main:
+            self._save_weights("last.safetensors", {"iteration": n})
+            save_checkpoint(self.run_dir / "checkpoint.pt", model_state=self.model.state_dict(),
+                            optimizer_state=self.optimizer.state_dict(), iteration=n, config_yaml=dump_yaml(self.cfg),
+                            extra={"best": self.best, "class_names": self.class_names,
+                                   "category_ids": self.category_ids})
+        D.barrier(self.dist)
+
+    def _save_weights(self, filename: str, extra: dict[str, Any]) -> None:
+        save_weights(self.run_dir / filename, self.model, self.cfg, self.class_names, self.category_ids, extra=extra)
 
 
 class _null:

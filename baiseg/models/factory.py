@@ -7,6 +7,7 @@ from baiseg.models.backbone import Backbone
 from baiseg.models.baiseg_net import BAISeg
 from baiseg.models.heads import FPNHead, HRNetV2Head, ProjectionHead
 from baiseg.models.iabm import IABM
+from baiseg.models.maskrcnn import MaskRCNN, check_rcnn_config
 
 
 def _check(cfg: ModelConfig) -> None:
@@ -25,8 +26,9 @@ def _check(cfg: ModelConfig) -> None:
         raise ConfigError(f"model.sem_head='{cfg.sem_head}': choose auto, hrnetv2 or fpn")
 
 
-def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg:
-    """Build the BAISeg network from ``cfg`` (the ``model:`` section of a config).
+def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg | MaskRCNN:
+    """Build the network of ``cfg.arch`` from ``cfg`` (the ``model:`` section of a config): the BAISeg network, or
+    the Mask R-CNN of the refinement step (``arch: maskrcnn``, baiseg/models/maskrcnn.py).
 
     Args:
         cfg: model configuration.
@@ -34,11 +36,15 @@ def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg:
             checkpoint of the whole model).
 
     Returns:
-        A ``BAISeg`` module in training mode; ``model.input_norm`` gives the input normalisation.
+        A ``BAISeg`` (or ``MaskRCNN``) module in training mode; ``model.input_norm`` gives the input
+        normalisation.
 
     Raises:
         ConfigError: an invalid value. WeightsError: weights missing, unreadable or not fitting.
     """
+    if cfg.arch == "maskrcnn":
+        check_rcnn_config(cfg)
+        return MaskRCNN(cfg, load_weights=load_weights)
     _check(cfg)
     backbone = Backbone(name=cfg.backbone, pretrained=cfg.pretrained and load_weights,
                         weights=cfg.backbone_weights if load_weights else None)

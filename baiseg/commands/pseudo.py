@@ -1,0 +1,124 @@
+"""``baiseg pseudo``: pseudo instance labels on the training images, as a COCO dataset that ``baiseg train`` takes.
+
+    baiseg pseudo --weights runs/pennfudan-001/best.safetensors --data pennfudan_train --semantic gt --out pseudo/pf
+    baiseg pseudo --data pennfudan_train --method dtws --semantic gt --out pseudo/pf_dtws      # a baseline's labels
+    torchrun --nproc_per_node 4 -m baiseg pseudo --weights W --data coco_train --out pseudo/coco   # sharded
+
+Writes ``pseudo.json`` + ``pseudo.yaml`` (+ ``results.json``, ``pseudo_info.json``); see ``baiseg.pseudo``. A rerun
+into the same folder continues a killed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baiseg.errors import BaisegError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "pseudo", help="pseudo instance labels on training images (COCO JSON + dataset YAML)",
+        description="Extract instances on every image of a dataset (BAISeg: network + MEP; or the cc / dtws "
+        "baselines) and write them as a COCO instances dataset for training a Mask R-CNN (the paper's † rows).",
+    )
+    p.add_argument("--data", required=True, help="dataset YAML or shipped name (the TRAIN split)")
+    p.add_argument("--split", default=None, help="dataset split")
+    p.add_argument("--weights", default=None, help="BAISeg *.safetensors (needed by --method baiseg and --semantic "
+                   "model)")
+    p.add_argument("--method", default="baiseg", help="baiseg (default) | cc | dtws")
+    p.add_argument("--semantic", default="gt", help="gt (default: the dataset's semantic masks) | model | a folder "
+                   "of <image id>.png")
+    p.add_argument("--out", required=True, help="output folder (a rerun continues a killed run)")
+    p.add_argument("--score-thr", type=float, default=0.0, help="drop instances scoring below (default 0)")
+    p.add_argument("--min-area", type=int, default=0, help="drop instances smaller than this many pixels")
+    p.add_argument("--chunk", type=int, default=32, help="images per chunk file (the unit of resumption)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (under torchrun: each rank its own GPU)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8")
+    p.set_defaults(func=run)
+
+
+def _extractor(args: argparse.Namespace, mep: Any, device: str) -> Any:
+    """sample -> instances dict, for the chosen method and semantic source."""
+    from baiseg.postprocess.baselines import instances_from_semantic
+
+    predictor = None
+    if args.weights:
+        from baiseg.predictor import Predictor
+
+        predictor = Predictor.from_pretrained(args.weights, device=device, method=args.method, mep=mep)
+        if getattr(predictor, "needs_maps", True) is False:
+            raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights: pseudo labels come from BAISeg weights")
+
+    def semantic_of(sample: dict[str, Any]) -> np.ndarray | None:
+        if args.semantic == "gt":
+            return np.asarray(sample["semantic"])
+        if args.semantic == "model":
+            return None
+        from baiseg.data.io import read_label_png
+
+        path = Path(args.semantic) / f"{sample['image_id']}.png"
+        if not path.is_file():
+            raise BaisegError(f"semantic map '{path}' is missing: --semantic DIR needs one <image id>.png per image")
+        sem = read_label_png(path)
+        if sem.shape != np.asarray(sample["image"]).shape[:2] or sem.max(initial=0) > 255:
+            raise BaisegError(f"semantic map '{path}' does not fit image '{sample['path']}' (size or ids > 255)")
+        return sem.astype(np.uint8)
+
+    def extract(sample: dict[str, Any]) -> dict[str, np.ndarray]:
+        sem = semantic_of(sample)
+        if predictor is not None:
+            inst, _ = predictor.predict_instances(sample["image"], semantic=sem)
+            return inst
+        return instances_from_semantic(args.method, sem, image=sample["image"], cfg=mep)
+
+    return extract
+
+
+def run(args: argparse.Namespace) -> int:
+    from baiseg.config import mep_with_overrides, to_dict
+    from baiseg.data import build_dataset
+    from baiseg.engine import distributed as D
+    from baiseg.engine.shard import shard_info
+    from baiseg.pseudo import PseudoSettings, check_settings, make_pseudo_labels
+
+    if args.chunk < 1:
+        raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
+    base = None
+    if args.weights:
+        from baiseg.engine.weights import read_weights_meta
+
+        base = read_weights_meta(args.weights)["config"].mep
+    mep = mep_with_overrides(base, args.overrides or [])
+    settings = PseudoSettings(method=args.method, semantic=args.semantic,
+                              weights=str(Path(args.weights).resolve()) if args.weights else None,
+                              score_thr=args.score_thr, min_area_px=args.min_area, mep=to_dict(mep))
+    check_settings(settings)
+    dataset = build_dataset(args.data, split=args.split, load_instances=False)
+    if len(dataset) == 0:
+        raise BaisegError(f"dataset '{args.data}' has no images to label")
+    info = shard_info(args.device)
+    try:
+        device = str(info.device)
+        extract = _extractor(args, dataclasses.replace(mep), device)
+        yaml_path = make_pseudo_labels(dataset, extract, args.out, settings, chunk=args.chunk, rank=info.rank,
+                                       world_size=info.world_size,
+                                       barrier=(lambda: D.barrier(info)) if info.distributed else None,
+                                       progress=not args.no_progress)
+    finally:
+        if info.distributed:
+            D.cleanup(info)
+    if yaml_path is not None:
+        import json
+
+        meta = json.loads((Path(args.out) / "pseudo_info.json").read_text())
+        results = Path(args.out) / "results.json"
+        print(f"{meta['images']} images, {meta['instances']} pseudo instances -> {yaml_path}\n"
+              f"train on them:    baiseg train maskrcnn_lite0 data.train={yaml_path}\n"
+              f"check their quality: baiseg evaluate --data {args.data} --predictions {results}")
+    return 0

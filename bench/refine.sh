@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The refinement table of docs/RESULTS.md ("Refinement"): pseudo labels on the TRAIN split (BAISeg with GT
+# semantics, and the cc / dtws baselines), the same Mask R-CNN (maskrcnn_lite0) trained on each and on the true
+# instances (fully supervised), each evaluated on the val split. Resumable: rerun the same command after a kill or a
+# session end (finished steps are skipped, a half-finished training resumes from its checkpoint.pt).
+#
+#   bash bench/refine.sh pennfudan runs/pennfudan_lite0_s0-001/last.safetensors
+#   bash bench/refine.sh coco128_panoptic runs/coco128_panoptic_lite0_s0-001/last.safetensors
+#
+# Trainings run with data.val=null (no selection on val): the reported weights are last.safetensors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DS=${1:?dataset prefix: pennfudan or coco128_panoptic}
+W=${2:?BAISeg weights trained on ${DS}_train}
+SEED=${SEED:-0}
+EXTRA=${EXTRA:-}
+B=${BAISEG:-.venv/bin/baiseg}
+OUT=runs/refine
+mkdir -p "$OUT" docs/results/refine
+
+for m in baiseg dtws cc; do  # pseudo labels (GT semantics) and their quality against the train instances
+  P=$OUT/pseudo_${DS}_$m
+  args=(--data "${DS}_train" --method $m --semantic gt --out "$P" --no-progress)
+  [ $m = baiseg ] && args+=(--weights "$W")
+  [ -f "$P/pseudo.json" ] || $B pseudo "${args[@]}"
+  [ -f "$P/quality/metrics.json" ] || $B evaluate --data "${DS}_train" --predictions "$P/results.json" --out "$P/quality"
+done
+
+train() {  # name, data.train
+  local name=$1 data=$2 dir=$OUT/$1-001
+  if [ -f "$dir/checkpoint.pt" ]; then
+    $B train --resume "$dir" --no-progress
+  else
+    rm -rf "$dir"
+    $B train maskrcnn_lite0 --no-progress train.name="$1" train.out_dir=$OUT train.seed="$SEED" \
+      data.train="$data" data.val=null $EXTRA
+  fi
+}
+for m in baiseg dtws full cc; do
+  name=rcnn_${DS}_${m}_s$SEED
+  data=$OUT/pseudo_${DS}_$m/pseudo.yaml
+  [ $m = full ] && data=${DS}_train
+  [ -f "$OUT/$name-001/eval/metrics.json" ] && continue
+  train "$name" "$data"
+  $B evaluate --data "${DS}_val" --weights "$OUT/$name-001/last.safetensors" --subset touching \
+    --out "$OUT/$name-001/eval_touching"
+  $B evaluate --data "${DS}_val" --weights "$OUT/$name-001/last.safetensors" --out "$OUT/$name-001/eval"
+done

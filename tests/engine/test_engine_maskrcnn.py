@@ -1,0 +1,141 @@
+"""Mask R-CNN (the refinement model) on the engine: it trains, resumes bitwise, and its weights work everywhere."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import baiseg.engine.trainer as trainer
+from baiseg.cli import main
+from baiseg.config import load_config
+from baiseg.engine.trainer import resume_config, train
+from baiseg.engine.weights import read_weights_meta
+from baiseg.errors import BaisegError
+
+TINY = ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false", "model.fpn_dim=32",
+        "model.rcnn_mask_dim=16", "model.rcnn_min_size=96", "model.rcnn_max_size=128", "model.rcnn_roi_batch=32",
+        "model.rcnn_rpn_test_top_n=50", "data.train=synthetic", "data.num_workers=0", "train.batch_size=2",
+        "train.log_every=1", "train.device=cpu", "train.deterministic=true", "train.val_every=100000"]
+
+
+def _cfg(tmp_path, *extra):
+    return load_config(None, TINY + [f"train.out_dir={tmp_path}"] + list(extra))
+
+
+def _fixed_batch_loss(model) -> float:
+    from baiseg.data import build_dataset
+    from baiseg.data.instance_transforms import InstanceTrainTransform
+
+    ds = build_dataset("synthetic", load_instances=True)
+    tf = InstanceTrainTransform(hflip=False)
+    batch = [tf(ds[i], np.random.default_rng(0)) for i in range(4)]
+    model.train()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        losses = model([b["image"] for b in batch], [{k: b[k] for k in ("boxes", "labels", "masks")} for b in batch])
+    return float(sum(losses.values()))
+
+
+def test_maskrcnn_trains_with_falling_loss_and_releases_weights(tmp_path):
+    from baiseg.models import build_model
+
+    cfg = _cfg(tmp_path, "train.iters=40", "train.lr=2e-3", "train.ckpt_every=40")
+    run = train(cfg, name="rcnn", progress=False)
+    meta = read_weights_meta(run / "last.safetensors")
+    assert meta["config"].model.arch == "maskrcnn" and len(meta["class_names"]) == 3
+    trained = build_model(meta["config"].model, load_weights=False)
+    trained.load_state_dict(load_file(str(run / "last.safetensors")))
+    torch.manual_seed(0)
+    fresh = build_model(meta["config"].model, load_weights=False)
+    before, after = _fixed_batch_loss(fresh), _fixed_batch_loss(trained)
+    assert math.isfinite(after) and after < 0.8 * before, (before, after)
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"loss_mask", "loss_classifier", "loss_objectness"} <= set(header)
+
+
+def test_maskrcnn_resume_is_bitwise_equal(tmp_path, monkeypatch):
+    straight = train(_cfg(tmp_path / "a", "train.iters=6", "train.ckpt_every=3"), name="r", progress=False)
+    original = trainer._Loop.checkpoint
+
+    def stop_after_first(self, n):
+        original(self, n)
+        if n == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer._Loop, "checkpoint", stop_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path / "b", "train.iters=6", "train.ckpt_every=3"), name="r", progress=False)
+    monkeypatch.setattr(trainer._Loop, "checkpoint", original)
+    run_b = tmp_path / "b" / "r-001"
+    train(resume_config(run_b), resume_dir=run_b, progress=False)
+    a, b = load_file(str(straight / "last.safetensors")), load_file(str(run_b / "last.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def rcnn_weights(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rcnnw")
+    run = train(_cfg(out, "train.iters=4", "train.ckpt_every=4"), name="w", progress=False)
+    return run / "last.safetensors"
+
+
+def test_maskrcnn_weights_in_predictor(rcnn_weights):
+    from baiseg import Predictor
+    from baiseg.data import build_dataset
+    from baiseg.rcnn_predictor import MaskRCNNPredictor
+
+    pred = Predictor.from_pretrained(rcnn_weights)
+    assert isinstance(pred, MaskRCNNPredictor)
+    image = build_dataset("synthetic", load_instances=False)[0]["image"]
+    inst, maps = pred.predict_instances(image)
+    assert maps == {} and inst["masks"].shape[1:] == image.shape[:2]
+    assert np.all(np.diff(inst["scores"]) <= 0) and set(inst["classes"].tolist()) <= {1, 2, 3}
+    for i in pred.predict(image):
+        assert i.class_name in pred.class_names and 0 <= i.score <= 1
+    with pytest.raises(BaisegError, match="Mask R-CNN"):
+        pred.infer(image)
+    with pytest.raises(BaisegError, match="drop --method"):
+        Predictor.from_pretrained(rcnn_weights, method="cc")
+
+
+def test_maskrcnn_weights_in_evaluate(rcnn_weights, tmp_path, capsys):
+    rc = main(["evaluate", "--data", "synthetic", "--weights", str(rcnn_weights), "--limit", "3", "--out",
+               str(tmp_path / "ev")])
+    assert rc == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["settings"]["method"] == "maskrcnn" and metrics["settings"]["semantic"] == "none"
+    assert metrics["images"] == 3 and metrics["voc"]["mAP50"] is not None
+    assert main(["evaluate", "--data", "synthetic", "--weights", str(rcnn_weights), "--semantic", "gt",
+                 "--out", str(tmp_path / "ev2")]) == 2
+    assert "Mask R-CNN" in capsys.readouterr().err
+
+
+def test_maskrcnn_weights_in_predict(rcnn_weights, tmp_path):
+    from PIL import Image
+
+    from baiseg.data import build_dataset
+
+    img_dir = tmp_path / "imgs"
+    img_dir.mkdir()
+    Image.fromarray(build_dataset("synthetic", load_instances=False)[0]["image"]).save(img_dir / "a.png")
+    rc = main(["predict", "--weights", str(rcnn_weights), "--input", str(img_dir), "--out", str(tmp_path / "p"),
+               "--workers", "0"])
+    assert rc == 0
+    results = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert isinstance(results, list) and (tmp_path / "p" / "instances" / "a.png").is_file()
+
+
+def test_maskrcnn_config_errors(tmp_path):
+    from baiseg.config import ConfigError
+
+    with pytest.raises(ConfigError, match="model.arch"):
+        load_config(None, ["model.arch=yolo"])
+    with pytest.raises(BaisegError, match="val_map50"):
+        train(_cfg(tmp_path, "train.iters=1", "data.val=synthetic", "train.best_metric=val_boundary_f"),
+              name="x", progress=False)
