@@ -46,3 +46,12 @@ for m in baiseg dtws full cc; do
     --out "$OUT/$name-001/eval_touching"
   $B evaluate --data "${DS}_val" --weights "$OUT/$name-001/last.safetensors" --out "$OUT/$name-001/eval"
 done
+
+# BAISeg itself on val (the rows the refinement is compared with): model semantics and GT semantics
+for s in model gt; do
+  for sub in all touching; do
+    E=$OUT/baiseg_${DS}_s${SEED}_$s
+    [ $sub = touching ] && E=${E}_touching
+    [ -f "$E/metrics.json" ] || $B evaluate --data "${DS}_val" --weights "$W" --semantic $s --subset $sub --out "$E"
+  done
+done
