@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -51,6 +52,52 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     finally:
         os.close(dir_fd)
     return path
+
+
+TMP_SUFFIX = ".tmp"
+#: Our temporary files: ``.<final name>.<writer pid>.<random>.tmp`` (mkstemp) or ``.<name>.<pid>.<tag>.tmp``.
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files that a killed atomic write left behind in ``folder``.
+
+    Only files of our own naming (``.<name>.<pid>.<tag>.tmp``) whose writer process is gone are removed; a write in
+    progress in a live process is left alone.
+
+    Args:
+        folder: where to look (nothing happens when it does not exist).
+        recursive: also look in sub-folders.
+
+    Returns:
+        The removed paths.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    removed = []
+    for p in root.rglob(".*" + TMP_SUFFIX) if recursive else root.glob(".*" + TMP_SUFFIX):
+        m = _TMP_RE.match(p.name)
+        if m is None or not p.is_file() or _alive(int(m.group(1))):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
 
 
 def _umask() -> int:

@@ -91,7 +91,7 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: in
     out = Path(out)
     tmp_dir = out.parent if str(out.parent) else Path(".")
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    raw = tmp_dir / f".{out.name}.export.tmp"
+    raw = tmp_dir / f".{out.name}.{os.getpid()}.export.tmp"  # our temp naming (fileio.clean_stale_temps)
     try:
         with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer warnings
             warnings.simplefilter("ignore")

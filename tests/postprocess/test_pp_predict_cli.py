@@ -69,7 +69,7 @@ def test_predict_semantic_dir_and_errors(tmp_path, monkeypatch, capsys, edge_net
             "--semantic-dir", str(tmp_path / "sem")]  # fmt: skip
     assert main(argv) == 0
     _check_results(out, 3)
-    assert main(["predict", "--weights", "w", "--input", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert main(["predict", "--weights", "w", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")]) == 2
     assert "neither an image" in capsys.readouterr().err
 
 
