@@ -68,11 +68,36 @@ def region_distance_seeds(region: np.ndarray, peak_frac: float) -> tuple[np.ndar
         ``(float32 H x W distance, bool H x W seeds)``.
     """
     region = np.asarray(region, np.uint8)
-    k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
-    dist = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    dist = np.zeros(region.shape, np.float32)
+    seeds = np.zeros(region.shape, bool)
+    box = _bbox(region, pad=1)  # the distance to the outside is the same in the region's box with a 1-px frame
+    if box is None:
+        return dist, seeds
+    y0, y1, x0, x1 = box
+    sub = region[y0:y1, x0:x1]
+    k, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
+    d = cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    peak = label_maximum(d, comp, k)
+    dist[y0:y1, x0:x1] = d
+    seeds[y0:y1, x0:x1] = (d > peak_frac * peak[comp]) & (comp > 0)
+    return dist, seeds
+
+
+def label_maximum(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """float32 k: the maximum of ``values`` over each label 0..k-1 (0 for an empty label; values >= 0)."""
     peak = np.zeros(k, np.float32)
-    np.maximum.at(peak, comp.ravel(), dist.ravel())
-    return dist, (dist > peak_frac * peak[comp]) & (comp > 0)
+    inside = labels > 0
+    np.maximum.at(peak, labels[inside], values[inside])
+    return peak
+
+
+def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)`` (exclusive ends) of the non-zero pixels grown by ``pad`` (clipped); None when empty."""
+    x, y, w, h = cv2.boundingRect(np.asarray(mask, np.uint8))
+    if w == 0 or h == 0:
+        return None
+    hh, ww = mask.shape
+    return max(y - pad, 0), min(y + h + pad, hh), max(x - pad, 0), min(x + w + pad, ww)
 
 
 def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
@@ -81,7 +106,9 @@ def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
     for c in np.unique(semantic):
         if c == 0 or c == 255:
             continue
-        seeds |= region_distance_seeds(semantic == c, peak_frac)[1]
+        box = _bbox(semantic == c, pad=1)
+        y0, y1, x0, x1 = box
+        seeds[y0:y1, x0:x1] |= region_distance_seeds(semantic[y0:y1, x0:x1] == c, peak_frac)[1]
     return seeds
 
 
@@ -151,17 +178,21 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     ys, xs = np.nonzero(todo)  # work on the bounding box of the unlabelled pixels (plus one pixel)
     y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, lab.shape[0])
     x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, lab.shape[1])
-    sub, sub_todo, sub_ev = lab[y0:y1, x0:x1], todo[y0:y1, x0:x1], ev[y0:y1, x0:x1]
+    sub, sub_todo, sub_ev = lab[y0:y1, x0:x1], np.ascontiguousarray(todo[y0:y1, x0:x1]), ev[y0:y1, x0:x1]
+    todo8 = sub_todo.view(np.uint8)
     for t in thresholds:
-        open_ = sub_todo & (sub_ev <= t)
+        open8 = cv2.bitwise_and(todo8, (sub_ev <= t).view(np.uint8))
+        if not cv2.countNonZero(open8):
+            continue
         while True:
             grown = cv2.dilate(sub, kernel)
-            new = open_ & (grown > 0)
-            if not new.any():
+            new8 = cv2.bitwise_and(open8, (grown > 0).view(np.uint8))
+            if not cv2.countNonZero(new8):
                 break
-            sub[new] = grown[new]
-            open_ &= ~new
-            sub_todo &= ~new
+            new = new8.view(bool)
+            np.copyto(sub, grown, where=new)
+            cv2.bitwise_xor(open8, new8, dst=open8)  # new is a subset of open: xor clears it
+            cv2.bitwise_xor(todo8, new8, dst=todo8)
     return lab.astype(np.int32)
 
 
@@ -181,13 +212,16 @@ def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.nda
     for c in np.unique(semantic):
         if c == 0 or c == 255:
             continue
-        region = semantic == c
-        m = np.where(region, markers, 0)
+        # Work in the class region's box with a 1-px frame: nothing outside the region is ever labelled.
+        y0, y1, x0, x1 = _bbox(semantic == c, pad=1)
+        region = semantic[y0:y1, x0:x1] == c
+        m = np.where(region, markers[y0:y1, x0:x1], 0)
         if m.max() <= 0:
             continue
-        grown = flood(elevation, relabel(m), region, levels)
+        grown = flood(elevation[y0:y1, x0:x1], relabel(m), region, levels)
         grown[~region] = 0
-        out[grown > 0] = grown[grown > 0] + nxt
+        o = out[y0:y1, x0:x1]
+        o[grown > 0] = grown[grown > 0] + nxt
         nxt = int(out.max())
     return out
 
@@ -272,15 +306,17 @@ def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
 
 def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1) x 4 int array of inclusive ``y0, y1, x0, x1`` per label (empty labels get y1 < y0)."""
+    from scipy import ndimage
+
     boxes = np.zeros((n + 1, 4), np.int64)
     boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max
     boxes[:, 1] = boxes[:, 3] = -1
-    ys, xs = np.nonzero(labels)
-    ids = labels[ys, xs]
-    np.minimum.at(boxes[:, 0], ids, ys)
-    np.maximum.at(boxes[:, 1], ids, ys)
-    np.minimum.at(boxes[:, 2], ids, xs)
-    np.maximum.at(boxes[:, 3], ids, xs)
+    lab = np.asarray(labels)
+    if n > 0:  # find_objects: one pass in C over the label map
+        lab = np.where(lab > n, 0, np.maximum(lab, 0)) if lab.max(initial=0) > n or lab.min(initial=0) < 0 else lab
+        for i, sl in enumerate(ndimage.find_objects(lab.astype(np.int32, copy=False), max_label=n), start=1):
+            if sl is not None:
+                boxes[i] = (sl[0].start, sl[0].stop - 1, sl[1].start, sl[1].stop - 1)
     return boxes
 
 
