@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic
 
 SETTINGS = [("cc", "gt"), ("dtws", "gt"), ("baiseg", "gt"), ("cc", "model"), ("dtws", "model"), ("baiseg", "model")]
@@ -117,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.config import load_config, resolve_preset
     from baiseg.engine.trainer import train
 
+    checks = (("--iters", args.iters, 1), ("--train-images", args.train_images, 1),
+              ("--val-images", args.val_images, 1), ("--size", args.size, 32), ("--sheets", args.sheets, 0))
+    for flag, value, low in checks:
+        if value < low:
+            raise BaisegError(f"{flag} must be >= {low}, got {value}")
     t0 = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

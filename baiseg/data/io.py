@@ -14,7 +14,25 @@ from PIL import Image, UnidentifiedImageError
 
 from baiseg.errors import DataError
 
-Image.MAX_IMAGE_PIXELS = None  # our inputs are trusted local files; very large scans are legitimate
+Image.MAX_IMAGE_PIXELS = None  # replaced by our own bound below, which names the file and the setting
+
+#: Default bound on the pixels of one image (PIL's own error threshold): a 300-byte PNG may declare 60000 x 60000.
+DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
+
+
+def max_image_pixels() -> int:
+    """The bound on width x height of an image we decode: ``$BAISEG_MAX_IMAGE_PIXELS`` (0 = no bound) or
+    ``DEFAULT_MAX_IMAGE_PIXELS``."""
+    raw = os.environ.get("BAISEG_MAX_IMAGE_PIXELS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise DataError(f"BAISEG_MAX_IMAGE_PIXELS must be a number of pixels (0 = no bound), got {raw!r}") from None
+    if value < 0:
+        raise DataError(f"BAISEG_MAX_IMAGE_PIXELS must be >= 0 (0 = no bound), got {value}")
+    return value
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -38,10 +56,18 @@ def voc_palette(n: int = 256) -> np.ndarray:
 def _open(path: Path, what: str) -> Image.Image:
     if not path.is_file():
         raise DataError(f"{what} '{path}' does not exist: check the path in the dataset YAML or restore the file")
+    limit = max_image_pixels()
     try:
         img = Image.open(path)
+        w, h = img.size
+        if limit and w * h > limit:
+            img.close()
+            raise DataError(
+                f"{what} '{path}' declares {w}x{h} = {w * h} pixels, above the bound of {limit}: shrink it, or raise "
+                "BAISEG_MAX_IMAGE_PIXELS if the file is trusted"
+            )
         img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{what} '{path}' cannot be read ({e}): re-export it as PNG/JPEG or remove it") from None
     return img
 

@@ -81,6 +81,16 @@ def save_checkpoint(
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
+def _load_failure(e: BaseException) -> str:
+    """A short reason for a failed ``torch.load(weights_only=True)`` that never relays torch's advice to retry with
+    ``weights_only=False`` (which would unpickle arbitrary code)."""
+    text = str(e).strip()
+    if "weights only" in text.lower() or "weights_only" in text or isinstance(e, __import__("pickle").UnpicklingError):
+        return "it holds Python objects other than tensors and plain values, or is not a checkpoint; it is refused"
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first[:200]
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by ``save_checkpoint`` with ``torch.load(weights_only=True)``.
 
@@ -88,13 +98,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         WeightsError: the file is missing, truncated, not a checkpoint, or holds non-plain objects.
     """
     p = Path(path)
+    if p.is_dir():
+        raise WeightsError(f"checkpoint '{p}' is a folder, not a file: give its checkpoint.pt")
     if not p.is_file():
         raise WeightsError(f"checkpoint '{p}' does not exist")
     try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"checkpoint '{p}' cannot be read safely ({first})") from None
+        raise WeightsError(f"checkpoint '{p}' cannot be read safely ({_load_failure(e)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise WeightsError(f"'{p}' is not a baiseg training checkpoint")
     return ckpt

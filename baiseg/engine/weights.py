@@ -100,6 +100,10 @@ def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
     from safetensors import safe_open
 
     p = Path(path)
+    if p.is_dir():
+        found = sorted(q.name for q in p.glob("*.safetensors"))
+        hint = f" (it holds {', '.join(found[:4])})" if found else ""
+        raise WeightsError(f"weights '{p}' is a folder, not a file: give a *.safetensors file in it{hint}")
     if not p.is_file():
         raise WeightsError(f"weights file '{p}' does not exist: give a *.safetensors file written by 'baiseg train'")
     try:
@@ -121,9 +125,40 @@ def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
         try:
             meta[k] = json.loads(v)
         except json.JSONDecodeError:
+            if k in CLASS_KEYS:
+                raise WeightsError(f"'{p}': the '{k}' metadata is not valid JSON: the file was altered or written "
+                                   "by another tool; use the weights 'baiseg train' wrote") from None  # fmt: skip
             meta[k] = v
     meta["config"] = cfg
+    check_class_meta(meta, str(p))
     return meta
+
+
+#: Metadata entries that describe the classes of the semantic head.
+CLASS_KEYS = ("class_names", "category_ids")
+
+
+def check_class_meta(meta: dict[str, Any], where: str) -> None:
+    """The class metadata must be K names (non-empty strings) and K integer ids, K + 1 = ``config.model.num_classes``
+    (the semantic head's outputs).
+
+    Raises:
+        WeightsError: one line naming the file and what disagrees.
+    """
+    names, ids = meta.get("class_names"), meta.get("category_ids")
+    if names is None:
+        raise WeightsError(f"'{where}' has no 'class_names' metadata: use the weights 'baiseg train' wrote")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise WeightsError(f"'{where}': 'class_names' metadata must be a list of non-empty strings, got {names!r:.80}")
+    cfg = meta.get("config")
+    heads = getattr(getattr(cfg, "model", None), "num_classes", None)
+    if heads is not None and heads != len(names) + 1:
+        raise WeightsError(f"'{where}': {len(names)} class names but the semantic head has {heads} outputs "
+                           f"(expected {len(names) + 1}: K classes + background): the metadata was altered")
+    if ids is not None and (not isinstance(ids, list) or len(ids) != len(names)
+                            or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):  # fmt: skip
+        raise WeightsError(f"'{where}': 'category_ids' metadata must be {len(names)} integers (one per class name), "
+                           f"got {ids!r:.80}")  # fmt: skip
 
 
 def load_weights(

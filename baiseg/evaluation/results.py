@@ -8,6 +8,7 @@ Category ids are the dataset's ``category_ids`` (semantic id ``k + 1`` <-> ``cat
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -112,6 +113,12 @@ def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
             raise EvaluationError(
                 f"results file '{p}': entry {i} lacks {missing}: each entry needs image_id, "
                 "category_id, segmentation (RLE) and score"
+            )
+        score = e["score"]
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise EvaluationError(
+                f"results file '{p}': entry {i} has score {score!r}: scores must be finite numbers (NaN or inf "
+                "scores cannot be ranked; check the network output that produced them)"
             )
         grouped[id_key(e["image_id"])].append(e)
     return dict(grouped)

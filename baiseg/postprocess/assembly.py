@@ -57,6 +57,12 @@ def assemble_instances(
         descending score (stable).
     """
     cfg = cfg or MEPConfig()
+    from baiseg.postprocess.nms import check_finite_map
+
+    if sem_prob is not None:
+        check_finite_map(np.asarray(sem_prob), "semantic probabilities")
+    if boundary_prob is not None:
+        check_finite_map(np.asarray(boundary_prob), "boundary map")
     if cfg.score_rule not in SCORE_RULES:
         raise BaisegError(f"mep.score_rule={cfg.score_rule!r} is not valid: use one of {', '.join(SCORE_RULES)}")
     h, w = semantic.shape

@@ -21,7 +21,7 @@ import numpy as np
 
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
-from baiseg.postprocess.nms import boundary_nms
+from baiseg.postprocess.nms import boundary_nms, check_finite_map
 
 
 def foreground(semantic: np.ndarray) -> np.ndarray:
@@ -336,6 +336,11 @@ def extract_masks(
     """
     cfg = cfg or MEPConfig()
     b = np.asarray(boundary_prob, dtype=np.float32)
+    semantic = np.asarray(semantic)
+    check_finite_map(b, "boundary map")
+    if semantic.dtype.kind not in "iub":
+        raise BaisegError(f"the semantic map must hold integer class ids, got dtype {semantic.dtype}: pass "
+                          "argmax(sem_prob), not probabilities")  # fmt: skip
     if b.ndim != 2 or semantic.shape != b.shape:
         raise BaisegError(
             f"boundary map {b.shape} and semantic map {semantic.shape} must be 2-D and of the same size: "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from baiseg.errors import BaisegError
+
 
 def ridge_normal(boundary_prob: np.ndarray, sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Unit normal of the ridges of a boundary map, from the Hessian of the smoothed map.
@@ -37,6 +39,24 @@ def ridge_normal(boundary_prob: np.ndarray, sigma: float = 1.0) -> tuple[np.ndar
     return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
 
 
+def check_finite_map(a: np.ndarray, what: str) -> None:
+    """Raise a one-line BaisegError when a float map is not 2-D or holds NaN / inf values.
+
+    Args:
+        a: float H x W (or C x H x W with ``what`` naming it) map from the network.
+        what: its name in the message ("boundary map", "semantic probabilities").
+    """
+    if a.ndim not in (2, 3):
+        raise BaisegError(f"{what} must be H x W (or C x H x W), got shape {a.shape}")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            raise BaisegError(
+                f"{what} holds {int(bad.sum())} non-finite values (NaN or inf) of {a.size}: the network output is "
+                "broken (diverged or corrupt weights?); no instances can be extracted from it"
+            )
+
+
 def boundary_nms(
     boundary_prob: np.ndarray, *, margin: float = 1.01, sigma: float = 1.0, min_value: float = 0.0
 ) -> np.ndarray:
@@ -51,8 +71,12 @@ def boundary_nms(
 
     Returns:
         float32 H x W: the input value on kept ridge pixels, 0 elsewhere.
+
+    Raises:
+        BaisegError: the map is not 2-D or holds NaN / inf (a broken network output).
     """
     e = np.ascontiguousarray(boundary_prob, dtype=np.float32)
+    check_finite_map(e, "boundary map")
     h, w = e.shape
     ys, xs = np.nonzero(e > min_value)
     out = np.zeros_like(e)
