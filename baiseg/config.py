@@ -157,8 +157,9 @@ class TrainConfig:
 
 @dataclass
 class MEPConfig:
-    """Mask Extraction Pipeline (paper §3.6, DESIGN §5) and the baselines. Defaults chosen on the Penn-Fudan and
-    coco128 TRAIN splits, one setting for both (bench/sweep.py, bench/select_joint.py; docs/RESULTS.md §2-3)."""
+    """Mask Extraction Pipeline (paper §3.6; docs/MEP.md, deviations in docs/DEVIATIONS.md) and the baselines.
+    Defaults chosen on the Penn-Fudan and coco128 TRAIN splits, one setting for both (bench/sweep.py,
+    bench/select_joint.py; docs/RESULTS.md §2-3)."""
 
     nms: bool = True
     nms_margin: float = 1.01

@@ -1,4 +1,4 @@
-"""Training losses of BAISeg (paper §3.2 eq. 1, §3.4 eq. 6, §3.5 eq. 7; DESIGN §4).
+"""Training losses of BAISeg (paper §3.2 eq. 1, §3.4 eq. 6, §3.5 eq. 7; deviations in docs/DEVIATIONS.md).
 
 - ``boundary_loss`` (L_B): HED class-balanced binary cross-entropy against the semantic-contour label.
 - ``pixel_contrast_loss`` (L_P): weighted pixel-to-pixel contrast between boundary and non-boundary embeddings.

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="VOC mAP^r and COCO AP of BAISeg or a baseline (cc, dtws) on a dataset",
         description="Evaluate instances against a dataset's instance ground truth: VOC mAP^r at IoU .25/.5/.7/.75 "
-        "(DESIGN §6) and COCO mask AP. Predictions come from weights, a results JSON, or a baseline (cc, dtws) run "
+        "(docs/ARCHITECTURE.md \"Evaluators\") and COCO mask AP. Predictions come from weights, a results JSON, "
+        "or a baseline (cc, dtws) run "
         "on ground-truth or stored semantic masks (no weights needed).",
     )
     p.add_argument("--data", required=True, help="dataset description YAML (configs/datasets/*.yaml) or 'synthetic'")

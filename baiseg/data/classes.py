@@ -1,4 +1,5 @@
-"""Class lists: the 20 PASCAL VOC classes and the COCO -> VOC name mapping (DESIGN §7)."""
+"""Class lists: the 20 PASCAL VOC classes and the COCO -> VOC name mapping (``class_subset: voc``; README "Data
+formats")."""
 
 from __future__ import annotations
 

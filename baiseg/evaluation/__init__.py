@@ -1,4 +1,5 @@
-"""Evaluation: VOC mAP^r (DESIGN §6), COCO AP through pycocotools, results JSON helpers, image subsets.
+"""Evaluation: VOC mAP^r (protocol in evaluation/voc.py; docs/ARCHITECTURE.md "Evaluators"), COCO AP through
+pycocotools, results JSON helpers, image subsets.
 
 Evaluators follow ``reset() / process(gt_sample, prediction) / evaluate() -> dict`` (docs/ARCHITECTURE.md) and return
 fractions in [0, 1]; the ``baiseg evaluate`` command prints them in percent.

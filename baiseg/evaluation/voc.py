@@ -1,4 +1,4 @@
-"""PASCAL VOC instance-segmentation mAP^r (the protocol IRNet and BESTIE report; DESIGN §6).
+"""PASCAL VOC instance-segmentation mAP^r (the protocol IRNet and BESTIE report; docs/ARCHITECTURE.md "Evaluators").
 
 Per image and class, predictions are sorted by score; each prediction's candidate is the ground-truth (GT) instance of
 its class with the highest mask IoU (over the whole image; void pixels belong to no GT mask, so a prediction covering

@@ -1,6 +1,7 @@
 """Instance-Aware Boundary detection Module (paper §3.3): R cascaded CFMs + a 1x1 conv to one boundary logit.
 
-Where the paper is silent the choices are ours (DESIGN §3) and sized so that parameters and MACs match Tables 4-5:
+Where the paper is silent the choices are ours (docs/MODEL.md "The IABM", docs/DEVIATIONS.md) and sized so that
+parameters and MACs match Tables 4-5:
 
 * CFM_n(x) = FFM(global=x_{n-1}, local=DMA(conv1x1(x_{n-1}))). The 1x1 conv is the CFM's feature mapping; in the
   first CFM it maps the backbone features F_b (C_b channels, upsampled to the IABM resolution as the paper's

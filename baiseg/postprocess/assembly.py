@@ -6,13 +6,13 @@ class pixels (and ``min_area_px`` pixels) is split off, so a mask spanning two c
 inside a larger object's mask, e.g. food in a bowl, stay separate). Smaller components, background and void inside a
 mask stay with the majority piece.
 
-Score (ours, DESIGN §5; docs/MEP.md): ``p_sem x (1 - mean boundary prob) x area / (area + score_area_px)`` with
-``score_rule: evidence``, or ``p_sem x area / (area + score_area_px)`` with ``score_rule: area``. ``p_sem`` is the
-mean probability of the instance's class inside it (1 with an external or ground-truth semantic map); the boundary term
-is 1 without a boundary map (the baselines). The size term is strictly increasing in the area and never saturates, so
-with ground-truth semantics the baselines rank their instances by area, the best rule available to them (an earlier
-``1 - exp(-area / A)`` reached exactly 1 for every large mask and made their ranking a coin toss).
-"""
+Score (ours; docs/MEP.md "Instances", docs/DEVIATIONS.md): ``p_sem x (1 - mean boundary prob) x area / (area +
+score_area_px)`` with ``score_rule: evidence``, or ``p_sem x area / (area + score_area_px)`` with ``score_rule:
+area``. ``p_sem`` is the mean probability of the instance's class inside it (1 with an external or ground-truth
+semantic map); the boundary term is 1 without a boundary map (the baselines). The size term is strictly increasing in
+the area and never saturates, so with ground-truth semantics the baselines rank their instances by area, the best rule
+available to them (an earlier ``1 - exp(-area / A)`` reached exactly 1 for every large mask and made their ranking a
+coin toss)."""
 
 from __future__ import annotations
 

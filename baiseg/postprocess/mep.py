@@ -1,4 +1,5 @@
-"""The Mask Extraction Pipeline (paper §3.6, DESIGN §5): boundary map + semantic map -> class-agnostic label map.
+"""The Mask Extraction Pipeline (paper §3.6; docs/MEP.md, docs/DEVIATIONS.md): boundary map + semantic map ->
+class-agnostic label map.
 
 Stages, each a pure function over NumPy arrays and each switchable in ``MEPConfig``:
 

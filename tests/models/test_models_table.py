@@ -14,7 +14,7 @@ from baiseg.config import load_config
 from baiseg.models import resolve_preset
 from baiseg.models.complexity import model_complexity
 
-# (R, dim): (params in millions, GMACs at 416x416) from the paper (DESIGN §2).
+# (R, dim): (params in millions, GMACs at 416x416) from the paper (Tables 4-5; docs/MODEL.md).
 PAPER_IABM = {(1, 128): (0.39, 73.3), (2, 128): (0.88, 158.6), (4, 32): (0.13, 23.9), (4, 64): (0.48, 86.7),
               (4, 128): (1.87, 329.4), (4, 256): (7.37, 1282.5)}
 
