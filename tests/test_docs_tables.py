@@ -34,3 +34,25 @@ def test_markdown_matches_json_and_results_page(path: Path) -> None:
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| method")]
     missing = [r for r in rows if r not in page]
     assert not missing, f"docs/RESULTS.md lacks these rows of {path.stem}.md: {missing[:3]}"
+
+
+def _commands(text: str) -> str:
+    """Shell text with backslash continuations joined and whitespace collapsed."""
+    return " ".join(text.replace("\\\n", " ").split())
+
+
+def test_readme_reproduction_commands_are_those_of_the_results_page() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Reproducing the measured runs", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    page = _commands((REPO / "docs" / "RESULTS.md").read_text())
+    lines = [c for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    assert lines
+    missing = [c for c in lines if _commands(c.split("  #")[0]) not in page]
+    assert not missing, f"README commands not in docs/RESULTS.md: {missing}"
+
+
+def test_docs_never_point_outside_the_repo_for_design() -> None:
+    for folder in ("baiseg", "tests", "bench", "docs", "configs"):
+        for p in (REPO / folder).rglob("*"):
+            if p.suffix in (".py", ".md", ".yaml", ".sh") and p != Path(__file__):
+                assert "DESIGN §" not in p.read_text(errors="ignore"), p
