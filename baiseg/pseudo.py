@@ -107,6 +107,8 @@ def make_pseudo_labels(
     world_size: int = 1,
     barrier: Callable[[], None] | None = None,
     progress: bool = True,
+    finish: Callable[[Any], dict[str, np.ndarray]] | None = None,
+    workers: int = 0,
 ) -> Path | None:
     """Label every image of ``dataset`` with ``extract`` and write the folder described in the module docstring.
 
@@ -120,6 +122,10 @@ def make_pseudo_labels(
         rank, world_size: this process's share under torchrun.
         barrier: called by every rank before rank 0 merges (None for one process).
         progress: tqdm bar on rank 0.
+        finish: optional second stage: ``extract`` then returns a picklable job and ``finish(job)`` (a module-level
+            function) gives the instances; with ``workers`` > 0 the jobs run in that many processes (the MEP in
+            parallel while the main process runs the network).
+        workers: processes for ``finish`` (0: in this process).
 
     Returns:
         ``out/pseudo.yaml`` on rank 0, None on the other ranks.
@@ -153,20 +159,46 @@ def make_pseudo_labels(
     todo = sum(min(chunk, n - c * chunk) for c in mine)
     t0 = time.perf_counter()
     bar = tqdm(total=todo, desc="pseudo", unit="img", disable=not (progress and rank == 0), dynamic_ncols=True)
-    for c in mine:
-        records = []
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            sample = dataset[i]
-            inst = filter_instances(extract(sample), settings.score_thr, settings.min_area_px)
-            records.append(_image_record(i, sample, inst))
-            bar.update(1)
-        write_json_atomic(chunks_dir / f"{c:05d}.json", records)
+    pool = None
+    if finish is not None and workers > 0:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(workers)
+    try:
+        for c in mine:
+            records = []
+            pending: list[tuple[int, dict[str, Any], Any]] = []
+            for i in range(c * chunk, min(n, (c + 1) * chunk)):
+                sample = dataset[i]
+                job = extract(sample)
+                if pool is not None:
+                    pending.append((i, _light(sample), pool.apply_async(finish, (job,))))
+                    continue
+                inst = finish(job) if finish is not None else job
+                records.append(_image_record(i, sample, filter_instances(inst, settings.score_thr,
+                                                                         settings.min_area_px)))
+                bar.update(1)
+            for i, sample, fut in pending:
+                inst = filter_instances(fut.get(), settings.score_thr, settings.min_area_px)
+                records.append(_image_record(i, sample, inst))
+                bar.update(1)
+            write_json_atomic(chunks_dir / f"{c:05d}.json", records)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     bar.close()
     if barrier is not None:
         barrier()
     if rank != 0:
         return None
     return _merge(dataset, out, chunks_dir, n_chunks, settings, time.perf_counter() - t0)
+
+
+def _light(sample: dict[str, Any]) -> dict[str, Any]:
+    """What ``_image_record`` needs of a sample (the image only for its size)."""
+    h, w = np.asarray(sample["image"]).shape[:2]
+    return {"image": np.zeros((h, w, 0), np.uint8), "image_id": sample["image_id"], "path": sample["path"]}
 
 
 def _image_record(index: int, sample: dict[str, Any], inst: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -229,6 +261,16 @@ def _result_id(image_id: str) -> int | str:
     from baiseg.postprocess.assembly import coco_image_id
 
     return coco_image_id(image_id)
+
+
+def mep_job(job: tuple) -> dict[str, np.ndarray]:
+    """Run one image's instance extraction: ``job = (method, semantic ids, boundary prob or None, semantic probs or
+    None, image or None, MEPConfig)`` (module level, so that a process pool can run it)."""
+    from baiseg.postprocess.baselines import instances_from_semantic
+
+    method, sem, boundary, sem_prob, image, cfg = job
+    prob = None if sem_prob is None else np.asarray(sem_prob, np.float32)
+    return instances_from_semantic(method, sem, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
 
 
 def mep_settings(mep: MEPConfig) -> dict[str, Any]:

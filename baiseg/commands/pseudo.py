@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--score-thr", type=float, default=0.0, help="drop instances scoring below (default 0)")
     p.add_argument("--min-area", type=int, default=0, help="drop instances smaller than this many pixels")
     p.add_argument("--chunk", type=int, default=32, help="images per chunk file (the unit of resumption)")
+    p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = in the main process)")
     p.add_argument("--device", default="cpu", help="cpu | cuda (under torchrun: each rank its own GPU)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8")
@@ -44,9 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def _extractor(args: argparse.Namespace, mep: Any, device: str) -> Any:
-    """sample -> instances dict, for the chosen method and semantic source."""
-    from baiseg.postprocess.baselines import instances_from_semantic
-
+    """sample -> MEP job for ``_finish``, for the chosen method and semantic source."""
     predictor = None
     if args.weights:
         from baiseg.predictor import Predictor
@@ -70,14 +69,33 @@ def _extractor(args: argparse.Namespace, mep: Any, device: str) -> Any:
             raise BaisegError(f"semantic map '{path}' does not fit image '{sample['path']}' (size or ids > 255)")
         return sem.astype(np.uint8)
 
-    def extract(sample: dict[str, Any]) -> dict[str, np.ndarray]:
+    def extract(sample: dict[str, Any]) -> tuple:
+        """The MEP job of one image (the network runs here; baiseg.pseudo.mep_job finishes it)."""
         sem = semantic_of(sample)
-        if predictor is not None:
-            inst, _ = predictor.predict_instances(sample["image"], semantic=sem)
-            return inst
-        return instances_from_semantic(args.method, sem, image=sample["image"], cfg=mep)
+        image = np.asarray(sample["image"])
+        wants_image = mep.watershed_on == "image"
+        if predictor is None:
+            return (args.method, sem, None, None, image if wants_image else None, mep)
+        h, w = image.shape[:2]
+        work = predictor.working_image(image)
+        if work.shape[:2] != (h, w):  # large image: the predictor's own downscale-and-resize-back path
+            inst, _ = predictor.predict_instances(image, semantic=sem)
+            return ("done", inst)
+        maps = predictor.infer(work)
+        from baiseg.predictor import semantic_input
+
+        semantic, sem_prob = semantic_input(maps, sem)
+        return (args.method, semantic, maps["boundary_prob"], sem_prob, image if wants_image else None, mep)
 
     return extract
+
+
+def _finish(job: tuple) -> dict[str, np.ndarray]:
+    if job[0] == "done":
+        return job[1]
+    from baiseg.pseudo import mep_job
+
+    return mep_job(job)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk < 1:
         raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
+    if args.workers < 0:
+        raise BaisegError(f"--workers {args.workers}: give 0 (in the main process) or a number of processes")
     base = None
     if args.weights:
         from baiseg.engine.weights import read_weights_meta
@@ -109,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         yaml_path = make_pseudo_labels(dataset, extract, args.out, settings, chunk=args.chunk, rank=info.rank,
                                        world_size=info.world_size,
                                        barrier=(lambda: D.barrier(info)) if info.distributed else None,
-                                       progress=not args.no_progress)
+                                       progress=not args.no_progress, finish=_finish, workers=args.workers)
     finally:
         if info.distributed:
             D.cleanup(info)

@@ -126,3 +126,9 @@ def test_mask_rcnn_weights_are_refused(tmp_path, pf_like, capsys):
     w = save_weights(tmp_path / "r.safetensors", build_model(cfg.model), cfg, ["a", "b", "c"])
     assert main(["pseudo", "--data", str(pf_like), "--weights", str(w), "--out", str(tmp_path / "x")]) == 2
     assert "Mask R-CNN" in capsys.readouterr().err
+
+
+def test_mep_workers_give_the_same_labels(pf_like, tmp_path):
+    assert _pseudo(pf_like, tmp_path / "a") == 0
+    assert _pseudo(pf_like, tmp_path / "b", "--workers", "1") == 0
+    assert (tmp_path / "a" / "pseudo.json").read_bytes() == (tmp_path / "b" / "pseudo.json").read_bytes()
