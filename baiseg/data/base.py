@@ -16,15 +16,6 @@ from baiseg.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """An instances dict with N = 0."""
-    return {
-        "masks": np.zeros((0, height, width), dtype=bool),
-        "classes": np.zeros((0,), dtype=np.int64),
-        "crowd": np.zeros((0,), dtype=bool),
-    }
-
-
 class BaseDataset(torch.utils.data.Dataset):
     """A dataset of samples as in docs/ARCHITECTURE.md.
 

@@ -19,8 +19,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample
-from baiseg.evaluation.results import encode_masks, json_image_id
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
+from baiseg.instances import coco_image_id, encode_rle
 
 
 def _coco_from(images: list[dict], annotations: list[dict], categories: list[dict]) -> COCO:
@@ -101,15 +101,15 @@ class COCOInstanceEvaluator:
         img_id = len(self._images) + 1
         self._images.append({"id": img_id, "height": int(height), "width": int(width), "file_name": image_id})
         gt_masks = gt["masks"] if void is None or not void.any() else gt["masks"] & ~void[None]
-        for rle, cls, crowd in zip(encode_masks(gt_masks), gt["classes"], gt["crowd"]):
+        for rle, cls, crowd in zip(encode_rle(gt_masks), gt["classes"], gt["crowd"]):
             cat = self._cat(int(cls), image_id, "ground truth")
             self._gt.append(_ann(len(self._gt) + 1, img_id, cat, rle, {"iscrowd": int(crowd)}))
-        for rle, cls, score in zip(encode_masks(pred["masks"]), pred["classes"], pred["scores"]):
+        for rle, cls, score in zip(encode_rle(pred["masks"]), pred["classes"], pred["scores"]):
             cat = self._cat(int(cls), image_id, "prediction")
             self._dt.append(_ann(len(self._dt) + 1, img_id, cat, rle, {"iscrowd": 0, "score": float(score)}))
             self._results.append(
                 {
-                    "image_id": json_image_id(image_id),
+                    "image_id": coco_image_id(image_id),
                     "category_id": cat,
                     "segmentation": rle,
                     "score": float(score),

@@ -13,19 +13,6 @@ class EvaluationError(BaisegError):
     """A prediction or results file does not fit the ground truth it is evaluated against."""
 
 
-def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """An instances dict with no instance.
-
-    Returns:
-        ``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``.
-    """
-    return {
-        "masks": np.zeros((0, height, width), dtype=bool),
-        "classes": np.zeros((0,), dtype=np.int64),
-        "scores": np.zeros((0,), dtype=np.float32),
-    }
-
-
 def check_prediction(prediction: dict[str, Any], height: int, width: int, image_id: str) -> dict[str, np.ndarray]:
     """Validate an instances dict against the image size and return it with canonical dtypes.
 

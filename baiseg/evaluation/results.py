@@ -17,30 +17,15 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from baiseg.evaluation.common import EvaluationError, empty_instances
+from baiseg.evaluation.common import EvaluationError
 from baiseg.fileio import write_json_atomic
+from baiseg.instances import coco_image_id, empty_instances, encode_rle
 
 
 def id_key(image_id: Any) -> str:
     """Canonical form of an image id for matching: digit strings and ints compare by value (``"007" == 7``)."""
     s = str(image_id)
     return str(int(s)) if s.isdigit() else s
-
-
-def json_image_id(image_id: str) -> int | str:
-    """The id written to a results file: an int for all-digit stems, else the string."""
-    s = str(image_id)
-    return int(s) if s.isdigit() else s
-
-
-def encode_masks(masks: np.ndarray) -> list[dict[str, Any]]:
-    """Compressed RLEs of bool N x H x W masks, with ``counts`` as str (JSON-ready)."""
-    if len(masks) == 0:
-        return []
-    rles = mask_utils.encode(np.asfortranarray(np.asarray(masks, dtype=np.uint8).transpose(1, 2, 0)))
-    for r in rles:
-        r["counts"] = r["counts"].decode("ascii")
-    return rles
 
 
 def decode_rles(rles: list[dict[str, Any]], height: int, width: int) -> np.ndarray:
@@ -70,13 +55,13 @@ def instances_to_results(
     Returns:
         N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``.
     """
-    rles = encode_masks(instances["masks"])
+    rles = encode_rle(instances["masks"])
     out = []
     for rle, cls, score in zip(rles, np.asarray(instances["classes"]), np.asarray(instances["scores"])):
         cat = int(cls) if category_ids is None else int(category_ids[int(cls) - 1])
         out.append(
             {
-                "image_id": json_image_id(image_id),
+                "image_id": coco_image_id(image_id),
                 "category_id": cat,
                 "segmentation": rle,
                 "score": float(score),

@@ -22,17 +22,19 @@ import numpy as np
 
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
+from baiseg.instances import coco_image_id, empty_instances, encode_rle
+
+__all__ = [
+    "SCORE_RULES",
+    "assemble_instances",
+    "coco_image_id",
+    "empty_instances",
+    "encode_rle",
+    "mask_boxes",
+    "to_coco_results",
+]
 
 SCORE_RULES = ("evidence", "area")
-
-
-def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``."""
-    return {
-        "masks": np.zeros((0, height, width), bool),
-        "classes": np.zeros((0,), np.int64),
-        "scores": np.zeros((0,), np.float32),
-    }
 
 
 def assemble_instances(
@@ -190,31 +192,6 @@ def mask_boxes(masks: np.ndarray) -> np.ndarray:
         if ys.size:
             boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
     return boxes
-
-
-def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
-    """COCO RLE of each mask (``counts`` as a str, JSON-ready).
-
-    Args:
-        masks: bool N x H x W.
-
-    Returns:
-        N dicts ``{"size": [H, W], "counts": str}``.
-    """
-    from pycocotools import mask as mask_util
-
-    if masks.shape[0] == 0:
-        return []
-    rles = mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
-    for r in rles:
-        r["counts"] = r["counts"].decode("ascii")
-    return list(rles)
-
-
-def coco_image_id(image_id: str | int) -> int | str:
-    """The ``image_id`` written in results JSON: an int for numeric file stems (COCO), else the stem itself."""
-    s = str(image_id)
-    return int(s) if s.isdigit() else s
 
 
 def to_coco_results(

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from baiseg.errors import BaisegError
+from baiseg.instances import empty_instances
 from baiseg.sam.config import SAMConfig
 
 
@@ -30,12 +31,6 @@ class _Piece:
     cls: int  # semantic id 1..254
     iou: float  # SAM predicted IoU (leftover_iou for leftover components)
     leftover: bool = False
-
-
-def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``."""
-    return {"masks": np.zeros((0, height, width), bool), "classes": np.zeros((0,), np.int64),
-            "scores": np.zeros((0,), np.float32)}  # fmt: skip
 
 
 def assemble_sam_instances(
