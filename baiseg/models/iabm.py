@@ -25,6 +25,22 @@ def conv_bn_relu(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
                          nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
 
 
+def map_then_upsample(mapping: nn.Sequential, x: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+    """A ``conv_bn_relu`` 1x1 mapping applied to ``x`` upsampled to ``out_size``, with the conv run before the
+    (bilinear) upsampling: a 1x1 conv and bilinear upsampling commute, BN and ReLU must follow the upsampling.
+
+    Args:
+        mapping: a ``conv_bn_relu(in_ch, dim, 1)`` block.
+        x: N x in_ch x h x w.
+        out_size: (H, W).
+
+    Returns:
+        N x dim x H x W.
+    """
+    conv, rest = mapping[0], mapping[1:]
+    return rest(F.interpolate(conv(x), size=out_size, mode="bilinear", align_corners=False))
+
+
 class MAU(nn.Module):
     """Mutual Attention Unit (paper eq. 2-5): F_att = conv1x1(f) + (f * F_c + f * F_s) * beta.
 
@@ -103,9 +119,23 @@ class CFM(nn.Module):
         self.dma = DMA(dim=dim, reduction=reduction, use_mau=use_dma)
         self.ffm = FFM(dim=dim, with_global=not first, reduction=reduction)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """N x in_ch x h x w -> N x dim x h x w."""
-        local = self.dma(self.mapping(x))
+    def forward(self, x: torch.Tensor, out_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Args:
+            x: N x in_ch x h x w.
+            out_size: None: the output has the size of ``x``. ``(H, W)``: upsample to this size inside the module,
+                after the mapping's 1x1 conv (``map_then_upsample``; the same function as upsampling ``x`` first,
+                with fewer MACs). Only for the first CFM, whose FFM has no global input to upsample.
+
+        Returns:
+            N x dim x h x w (N x dim x H x W with ``out_size``).
+        """
+        if out_size is None:
+            mapped = self.mapping(x)
+        elif self.ffm.with_global:
+            raise ValueError("out_size is only for the first CFM of a cascade (no global input)")
+        else:
+            mapped = map_then_upsample(self.mapping, x, out_size)
+        local = self.dma(mapped)
         return self.ffm(local, None if not self.ffm.with_global else x)
 
 
@@ -147,13 +177,12 @@ class IABM(nn.Module):
             ``(boundary_logits N x 1 x h x w, boundary_features N x dim x h x w)``.
         """
         first = self.blocks[0]
-        if self.lowres_mapping:
-            mapping = first.mapping if isinstance(first, CFM) else first
-            conv, rest = mapping[0], mapping[1:]
-            x = rest(F.interpolate(conv(feats), size=out_size, mode="bilinear", align_corners=False))
-            x = first.ffm(first.dma(x)) if isinstance(first, CFM) else x
-        else:
-            x = self.blocks[0](F.interpolate(feats, size=out_size, mode="bilinear", align_corners=False))
+        if not self.lowres_mapping:
+            x = first(F.interpolate(feats, size=out_size, mode="bilinear", align_corners=False))
+        elif isinstance(first, CFM):
+            x = first(feats, out_size=out_size)
+        else:  # plain stack: its first block is the 1x1 conv-BN-ReLU mapping
+            x = map_then_upsample(first, feats, out_size)
         for block in self.blocks[1:]:
             x = block(x)
         return self.head(x), x
