@@ -55,3 +55,21 @@ for s in model gt; do
     [ -f "$E/metrics.json" ] || $B evaluate --data "${DS}_val" --weights "$W" --semantic $s --subset $sub --out "$E"
   done
 done
+
+# COCO subset: the same 80-class models on the VOC-20 view of val (classes matched by name, Predictor.for_classes)
+if [ "$DS" = coco128_panoptic ]; then
+  for m in baiseg dtws full cc; do
+    R=$OUT/rcnn_${DS}_${m}_s$SEED-001
+    [ -f "$R/last.safetensors" ] || continue
+    [ -f "$R/eval_voc/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$R/last.safetensors" --out "$R/eval_voc"
+    [ -f "$R/eval_voc_touching/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$R/last.safetensors" \
+      --subset touching --out "$R/eval_voc_touching"
+  done
+  for s in model gt; do
+    for sub in all touching; do
+      E=$OUT/baiseg_${DS}_s${SEED}_${s}_voc
+      [ $sub = touching ] && E=${E}_touching
+      [ -f "$E/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$W" --semantic $s --subset $sub --out "$E"
+    done
+  done
+fi

@@ -139,3 +139,22 @@ def test_maskrcnn_config_errors(tmp_path):
     with pytest.raises(BaisegError, match="val_map50"):
         train(_cfg(tmp_path, "train.iters=1", "data.val=synthetic", "train.best_metric=val_boundary_f"),
               name="x", progress=False)
+
+
+def test_maskrcnn_ddp_two_processes_gloo(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo))
+    env.pop("RANK", None), env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "baiseg",
+           "train", "maskrcnn_lite0", "--no-progress", *TINY, "data.val=null", "model.rcnn_scale_jitter=0",
+           "train.iters=3", "train.ckpt_every=3", f"train.out_dir={tmp_path}", "train.name=ddp"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "ddp-001"
+    assert json.loads((run / "run.json").read_text())["world_size"] == 2
+    assert read_weights_meta(run / "last.safetensors")["config"].model.arch == "maskrcnn"

@@ -1,0 +1,120 @@
+"""The refinement table of docs/RESULTS.md from the outputs of ``bench/refine.sh`` (no computation: it reads the
+``metrics.json`` files that ``baiseg evaluate`` wrote and the runs' ``metrics.csv`` / ``run.json``).
+
+    .venv/bin/python bench/refine_table.py --dataset pennfudan --val pennfudan_val --out docs/results/refine
+
+writes ``<out>/<val>.json`` and ``<out>/<val>.md``; tests/test_docs_tables.py checks that the markdown is what
+``render`` makes of the JSON and that its rows appear in docs/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+ROWS = (  # (label, kind, folder pattern under runs/refine; {ds}, {seed})
+    ("BAISeg (model semantics)", "baiseg", "baiseg_{ds}_s{seed}_model"),
+    ("BAISeg* (GT semantics)", "baiseg", "baiseg_{ds}_s{seed}_gt"),
+    ("BAISeg† (Mask R-CNN on BAISeg* pseudo labels)", "rcnn", "rcnn_{ds}_baiseg_s{seed}-001"),
+    ("dtws† (Mask R-CNN on dtws pseudo labels)", "rcnn", "rcnn_{ds}_dtws_s{seed}-001"),
+    ("cc† (Mask R-CNN on cc pseudo labels)", "rcnn", "rcnn_{ds}_cc_s{seed}-001"),
+    ("Mask R-CNN, fully supervised (true train instances)", "rcnn", "rcnn_{ds}_full_s{seed}-001"),
+)
+PSEUDO = ("baiseg", "dtws", "cc")
+KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _train_minutes(run: Path) -> float | None:
+    p = run / "metrics.csv"
+    if not p.is_file():
+        return None
+    rows = [r for r in csv.DictReader(p.open()) if r.get("elapsed_s")]
+    return round(float(rows[-1]["elapsed_s"]) / 60.0, 1) if rows else None
+
+
+def collect(root: Path, ds: str, val: str, seed: int, eval_suffix: str = "") -> dict[str, Any]:
+    """Rows of the table (None where a step has not run yet)."""
+    rows = []
+    for label, kind, pattern in ROWS:
+        folder = root / pattern.format(ds=ds, seed=seed)
+        if kind == "rcnn":
+            m, t = _read(folder / f"eval{eval_suffix}" / "metrics.json"), _read(
+                folder / f"eval{eval_suffix}_touching" / "metrics.json")
+        else:
+            m, t = _read(folder.with_name(folder.name + eval_suffix) / "metrics.json"), _read(
+                folder.with_name(folder.name + eval_suffix + "_touching") / "metrics.json")
+        info = _read(folder / "run.json") if kind == "rcnn" else None
+        rows.append({
+            "label": label,
+            "voc": {k: m["voc"][k] for k in KEYS} if m else None,
+            "coco_AP": m["coco"]["AP"] if m and m.get("coco") else None,
+            "touching_mAP50": t["voc"]["mAP50"] if t else None,
+            "images": m["images"] if m else None,
+            "train_minutes": _train_minutes(folder) if kind == "rcnn" else None,
+            "hardware": (f"{info['environment']['cpu_count']} CPU cores" + (", CUDA" if info["environment"].get(
+                "cuda_available") else "")) if info else None,
+        })
+    pseudo = []
+    for m in PSEUDO:
+        q = _read(root / f"pseudo_{ds}_{m}" / "quality" / "metrics.json")
+        pinfo = _read(root / f"pseudo_{ds}_{m}" / "pseudo_info.json")
+        pseudo.append({"method": m, "voc": {k: q["voc"][k] for k in KEYS} if q else None,
+                       "coco_AP": q["coco"]["AP"] if q and q.get("coco") else None,
+                       "instances": pinfo["instances"] if pinfo else None})
+    return {"dataset": ds, "val": val, "seed": seed, "rows": rows, "pseudo": pseudo}
+
+
+def _f(x: Any) -> str:
+    return "—" if x is None else (f"{x:.1f}" if isinstance(x, float) else str(x))
+
+
+def render(info: dict[str, Any]) -> str:
+    """Markdown of the val table and the pseudo-label quality table."""
+    lines = [f"Val: `{info['val']}`, seed {info['seed']}; VOC mAP^r (all images), COCO AP, and mAP50 on images with "
+             "touching instances of one class.", "",
+             "| model | mAP25 | mAP50 | mAP70 | mAP75 | COCO AP | touching mAP50 | train min | hardware |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in info["rows"]:
+        v = r["voc"] or {}
+        lines.append(f"| {r['label']} | " + " | ".join(_f(v.get(k)) for k in KEYS)
+                     + f" | {_f(r['coco_AP'])} | {_f(r['touching_mAP50'])} | {_f(r['train_minutes'])} | "
+                     f"{_f(r['hardware'])} |")
+    lines += ["", f"Pseudo labels on `{info['dataset']}_train` (GT semantics) against the true train instances:", "",
+              "| pseudo labels | instances | mAP25 | mAP50 | mAP70 | mAP75 | COCO AP |",
+              "|---|---|---|---|---|---|---|"]
+    for p in info["pseudo"]:
+        v = p["voc"] or {}
+        lines.append(f"| {p['method']} | {_f(p['instances'])} | " + " | ".join(_f(v.get(k)) for k in KEYS)
+                     + f" | {_f(p['coco_AP'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", required=True, help="prefix used by refine.sh: pennfudan | coco128_panoptic")
+    ap.add_argument("--val", required=True, help="val dataset name for the title (and the output file name)")
+    ap.add_argument("--eval-suffix", default="", help="read eval<suffix>/ folders (e.g. _voc for the VOC-20 view)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--root", default="runs/refine")
+    ap.add_argument("--out", default="docs/results/refine")
+    args = ap.parse_args()
+    info = collect(Path(args.root), args.dataset, args.val, args.seed, args.eval_suffix)
+    info["command"] = (f"python bench/refine_table.py --dataset {args.dataset} --val {args.val}"
+                       + (f" --eval-suffix {args.eval_suffix}" if args.eval_suffix else ""))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.val}.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out / f"{args.val}.md").write_text(render(info))
+    print(render(info))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
