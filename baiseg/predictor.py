@@ -26,7 +26,7 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.assembly import mask_boxes
-from baiseg.postprocess.baselines import instances_from_semantic
+from baiseg.postprocess.methods import instances_from_semantic
 
 
 @dataclass

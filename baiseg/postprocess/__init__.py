@@ -1,8 +1,8 @@
 """Post-processing: the Mask Extraction Pipeline, instance assembly and the ``cc`` / ``dtws`` baselines."""
 
 from baiseg.postprocess.assembly import assemble_instances, encode_rle, mask_boxes, to_coco_results
-from baiseg.postprocess.baselines import METHODS, instances_from_semantic
 from baiseg.postprocess.mep import extract_masks
+from baiseg.postprocess.methods import METHODS, instances_from_semantic
 from baiseg.postprocess.nms import boundary_nms
 
 __all__ = [

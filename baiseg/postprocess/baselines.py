@@ -1,6 +1,5 @@
-"""One entry point for every way of turning a semantic map into instances: BAISeg's MEP and the two baselines.
+"""The two baselines that turn a semantic map into class-agnostic label maps without a boundary map.
 
-- ``baiseg``: the Mask Extraction Pipeline on the boundary map (mep.py), then assembly.
 - ``cc``: connected components (8-connected) of each class's semantic region.
 - ``dtws``: distance-transform watershed of each class's semantic region: seeds where the distance to the region's
   border exceeds ``dtws_peak_frac`` of its connected component's maximum, flooded over the negated distance by an
@@ -9,19 +8,21 @@
 The baselines are fair (docs/MEP.md): their parameters (``cc_min_area_px``, ``dtws_peak_frac``, ``dtws_min_area_px``)
 are tuned on the train splits exactly as the MEP's are, and assembly.py scores their instances by area (the size term
 is strictly increasing), the best ranking available without a boundary map.
+
+The dispatcher over BAISeg's MEP and these baselines, ``instances_from_semantic``, lives in methods.py; it and
+``METHODS`` are still importable from here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
-from baiseg.config import MEPConfig
-from baiseg.errors import BaisegError
-from baiseg.postprocess.assembly import assemble_instances
-from baiseg.postprocess.mep import drop_small, extract_masks, region_distance_seeds
+from baiseg.postprocess.mep import drop_small, region_distance_seeds
 
-METHODS = ("baiseg", "cc", "dtws")
+_MOVED_TO_METHODS = ("METHODS", "instances_from_semantic")
 
 
 def cc_labels(semantic: np.ndarray, min_area_px: int = 0) -> np.ndarray:
@@ -77,41 +78,11 @@ def _classes(semantic: np.ndarray) -> list[int]:
     return [int(c) for c in ids if 0 < c < 255]
 
 
-def instances_from_semantic(
-    method: str,
-    semantic: np.ndarray,
-    *,
-    boundary_prob: np.ndarray | None = None,
-    sem_prob: np.ndarray | None = None,
-    image: np.ndarray | None = None,
-    cfg: MEPConfig | None = None,
-) -> dict[str, np.ndarray]:
-    """Instances of one image from its semantic map by ``method``.
+def __getattr__(name: str) -> Any:
+    """``METHODS`` and ``instances_from_semantic`` moved to methods.py; imported from there on first use (a
+    module-level import would be circular: methods.py imports the baselines)."""
+    if name in _MOVED_TO_METHODS:
+        from baiseg.postprocess import methods
 
-    Args:
-        method: ``"baiseg"`` (needs ``boundary_prob``), ``"cc"`` or ``"dtws"``.
-        semantic: uint8/int H x W semantic ids (0 background, 1..K classes, 255 void).
-        boundary_prob: float H x W in [0, 1]: the model's boundary map (also used in the baiseg score).
-        sem_prob: float (K + 1) x H x W softmax probabilities, or None (ground-truth / external semantics).
-        image: uint8 H x W x 3, used when ``cfg.watershed_on == "image"``.
-        cfg: MEP parameters (defaults when None).
-
-    Returns:
-        ``{"masks": bool N x H x W, "classes": int64 N (1..K), "scores": float32 N in [0, 1]}``.
-    """
-    cfg = cfg or MEPConfig()
-    semantic = np.asarray(semantic)
-    if semantic.ndim != 2:
-        raise BaisegError(f"semantic map must be H x W, got shape {semantic.shape}: pass class ids, not colours")
-    if method == "baiseg":
-        if boundary_prob is None:
-            raise BaisegError("method 'baiseg' needs a boundary map (boundary_prob): use a model, or --method cc|dtws")
-        labels = extract_masks(boundary_prob, semantic, image, cfg)
-        return assemble_instances(labels, semantic, sem_prob=sem_prob, boundary_prob=boundary_prob, cfg=cfg)
-    if method == "cc":
-        labels = cc_labels(semantic, cfg.cc_min_area_px)
-    elif method == "dtws":
-        labels = dtws_labels(semantic, cfg.dtws_peak_frac, cfg.dtws_min_area_px)
-    else:
-        raise BaisegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    return assemble_instances(labels, semantic, sem_prob=sem_prob, boundary_prob=None, cfg=cfg)
+        return getattr(methods, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
