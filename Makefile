@@ -24,7 +24,8 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/bench_model.py --presets cpu_lite0 --threads 2 --repeats 5
-	$(PY) bench/bench_mep.py --images 10 --repeats 3
+	$(PY) bench/bench_mep.py --images 20 --repeats 3 --json docs/results/speed_mep.json
+	$(PY) bench/bench_predict.py --threads 2 --out docs/results/speed_predict.json
 
 clean-venv:
 	rm -rf $(VENV)
