@@ -1,8 +1,9 @@
 """Configuration: dataclasses filled from YAML files plus ``key=value`` overrides.
 
-Every tunable of the project lives in one of the dataclasses below. A YAML file (a preset under ``configs/``) holds a
-partial tree of these keys; ``load_config`` applies it over the defaults, then applies command-line overrides such as
-``model.iabm_dim=64 train.bf16=false``. Unknown keys are an error that lists the valid ones.
+Every tunable of the project lives in one of the dataclasses below. A YAML file (a preset under ``baiseg/configs/``,
+package data) holds a partial tree of these keys; ``load_config`` applies it over the defaults, then applies
+command-line overrides such as ``model.iabm_dim=64 train.bf16=false``. Unknown keys are an error that lists the valid
+ones.
 
 Only ``baiseg.models.build_model`` reads ``ModelConfig``; the other sections are read by their own subsystems.
 """
@@ -85,7 +86,7 @@ class ContourConfig:
 
 @dataclass
 class DataConfig:
-    """Datasets are named by their description YAML (configs/datasets/*.yaml) or ``synthetic``."""
+    """Datasets are named by their description YAML (baiseg/configs/datasets/*.yaml, by name) or ``synthetic``."""
 
     train: str = "synthetic"
     val: str | None = None
@@ -294,7 +295,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML mapping with a clear error for a missing or malformed file."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file '{p}' does not exist: give the path of a YAML file (see configs/)")
+        raise ConfigError(
+            f"config file '{p}' does not exist: give the path of a YAML file or a preset name (baiseg/configs/)"
+        )
     try:
         tree = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
@@ -304,7 +307,7 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return tree
 
 
-CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"  # package data: presets, ablations/, datasets/
 
 
 def find_named_yaml(name_or_path: str | os.PathLike, folder: Path) -> tuple[Path | None, list[str]]:
@@ -321,7 +324,8 @@ def find_named_yaml(name_or_path: str | os.PathLike, folder: Path) -> tuple[Path
 
 
 def resolve_preset(name_or_path: str | os.PathLike) -> Path:
-    """A config path as given, or a bare preset name (``cpu_lite0``) -> ``<repo>/configs/cpu_lite0.yaml``.
+    """A config path as given, or a bare preset name (``cpu_lite0``) -> ``baiseg/configs/cpu_lite0.yaml`` (package
+    data).
 
     Raises:
         ConfigError: neither a file nor a known preset; the message lists the presets.

@@ -10,7 +10,8 @@ from baiseg.errors import BaisegError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", help="dataset description YAML (configs/datasets/*.yaml) or 'synthetic'")
+    p.add_argument("dataset", help="dataset description YAML, a shipped dataset name (baiseg/configs/datasets/) or "
+                   "'synthetic'")
     p.add_argument("--split", default=None, help="override the YAML's split (VOC list name; synthetic: train/val)")
 
 

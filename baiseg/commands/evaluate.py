@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or a baseline (cc, dtws) run "
         "on ground-truth or stored semantic masks (no weights needed).",
     )
-    p.add_argument("--data", required=True, help="dataset description YAML (configs/datasets/*.yaml) or 'synthetic'")
+    p.add_argument("--data", required=True,
+                   help="dataset description YAML, a shipped dataset name (baiseg/configs/datasets/) or 'synthetic'")
     p.add_argument("--split", default=None, help="override the YAML's split")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--weights", help="released weights (*.safetensors) or checkpoint of a trained model")

@@ -15,7 +15,7 @@ from baiseg.models.complexity import model_complexity
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("info", help="parameters and multiply-accumulates of a model config, per component",
                               description=__doc__)
-    p.add_argument("config", help="config YAML path or preset name (e.g. configs/voc_hrnet48.yaml or cpu_lite0)")
+    p.add_argument("config", help="config YAML path or preset name (e.g. cpu_lite0, or a path such as my.yaml)")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.iabm_dim=64")
     p.add_argument("--size", type=int, default=416, help="square input side in pixels (default 416)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -9,7 +9,7 @@ checkpoint).
 
 Examples::
 
-    baiseg sweep cpu_lite0 --rows configs/ablations/table3.yaml --seeds 0,1 --baselines cc,dtws \\
+    baiseg sweep cpu_lite0 --rows table3 --seeds 0,1 --baselines cc,dtws \\
         data.train=pennfudan_train data.val=pennfudan_val train.iters=600 --out runs/ablations/table3
     baiseg sweep cpu_lite0 --grid loss.temperature=0.1,0.2,0.5 data.train=pennfudan_train \\
         data.val=pennfudan_val train.iters=600 --out runs/ablations/table7
@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
                    help="a swept key and its values (repeat for a cartesian product)")
     p.add_argument("--rows", metavar="FILE", help="rows file (name -> overrides) or a shipped one: table3, table7, "
-                   "tables45 (configs/ablations/)")  # fmt: skip
+                   "tables45 (baiseg/configs/ablations/)")  # fmt: skip
     p.add_argument("--seeds", metavar="S1,S2", help="repeat every row for these train.seed values (e.g. 0,1)")
     p.add_argument("--baselines", metavar="M1,M2", help="reference rows with ground-truth semantics: cc, dtws")
     p.add_argument("--out", required=True, metavar="DIR", help="sweep folder (runs, state, evaluations, table)")

@@ -2,8 +2,8 @@
 
 Examples::
 
-    baiseg train cpu_lite0 data.train=configs/datasets/pennfudan_train.yaml data.val=configs/datasets/pennfudan_val.yaml
-    baiseg train configs/voc_hrnet48.yaml train.iters=1000 train.batch_size=8 train.accum_steps=2
+    baiseg train cpu_lite0 data.train=pennfudan_train data.val=pennfudan_val
+    baiseg train voc_hrnet48 train.iters=1000 train.batch_size=8 train.accum_steps=2
     baiseg train --resume runs/cpu_lite0-003
     torchrun --nproc_per_node 2 -m baiseg train cpu_lite0 train.device=cpu
 """

@@ -1,9 +1,9 @@
 """Dataset description files: a small YAML naming the format, its paths and class options.
 
-Example (``configs/datasets/coco128_panoptic_val.yaml``)::
+Example (``baiseg/configs/datasets/coco128_panoptic_val.yaml``, shipped with the package)::
 
     format: coco_panoptic
-    root: ${BAISEG_SHARED_DATA:-../../../shared/data}/coco128_lightly
+    root: ${BAISEG_SHARED_DATA}/coco128_lightly
     images: images/val2017
     annotations: panoptic_segmentation/annotations/panoptic_val2017.json
     masks: panoptic_segmentation/annotations/panoptic_val2017
@@ -11,6 +11,12 @@ Example (``configs/datasets/coco128_panoptic_val.yaml``)::
 ``root`` is resolved against the YAML file's folder; every other path against ``root`` (default: the YAML's
 folder), except ``list`` (a file of image ids), which is relative to the YAML's folder. Absolute paths are kept.
 ``${VAR}`` and ``${VAR:-default}`` expand environment variables.
+
+``${BAISEG_SHARED_DATA}`` (no default) is the shared data folder of ``shared_data_dir``: the environment variable
+when set, else the first ``shared/data`` folder found next to the installed package or one of its parent folders
+(a checkout at ``<work>/main`` finds ``<work>/shared/data``), else next to the current working directory or one of
+its parents. So the shipped YAMLs work from a checkout, an editable install, and a ``pip install .`` into any
+environment when run from inside the work folder, or anywhere with ``BAISEG_SHARED_DATA`` set.
 """
 
 from __future__ import annotations
@@ -39,12 +45,42 @@ FORMAT_KEYS: dict[str, set[str]] = {
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+SHARED_DATA_VAR = "BAISEG_SHARED_DATA"
+
+
+def shared_data_dir() -> Path | None:
+    """The folder of the shared datasets (module docstring): ``$BAISEG_SHARED_DATA``, else the first existing
+    ``shared/data`` above the package folder, else above the current working directory; None when there is none."""
+    env = os.environ.get(SHARED_DATA_VAR, "")
+    if env:
+        return Path(env).expanduser()
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            cand = folder / "shared" / "data"
+            if cand.is_dir():
+                return cand
+    return None
+
+
 def expand_vars(text: str) -> str:
-    """Expand ``${VAR}`` / ``${VAR:-default}`` (default used when VAR is unset or empty) and ``~``."""
+    """Expand ``${VAR}`` / ``${VAR:-default}`` (default used when VAR is unset or empty) and ``~``;
+    ``${BAISEG_SHARED_DATA}`` without a default is ``shared_data_dir()``.
+
+    Raises:
+        DataError: ``${BAISEG_SHARED_DATA}`` is used without a default and no shared data folder was found.
+    """
 
     def sub(m: re.Match) -> str:
         val = os.environ.get(m.group(1), "")
-        return val if val else (m.group(2) or "")
+        if val or m.group(2) is not None or m.group(1) != SHARED_DATA_VAR:
+            return val if val else (m.group(2) or "")
+        found = shared_data_dir()
+        if found is None:
+            raise DataError(
+                f"${{{SHARED_DATA_VAR}}} is not set and no shared/data folder was found above the baiseg package or "
+                f"the working directory: set {SHARED_DATA_VAR} to the folder holding the datasets"
+            )
+        return str(found)
 
     return os.path.expanduser(_VAR.sub(sub, text))
 
@@ -77,7 +113,10 @@ class DatasetSpec:
                 f"Valid keys: {', '.join(sorted(valid))}"
             )
         root = self.raw.get("root")
-        self.root = self._resolve(base_dir, root) if root is not None else base_dir
+        try:
+            self.root = self._resolve(base_dir, root) if root is not None else base_dir
+        except DataError as e:
+            raise DataError(f"{source}: root {root!r}: {e}") from None
         if root is not None and not self.root.is_dir():
             raise DataError(f"{source}: root folder '{self.root}' does not exist: fix 'root' (relative to the YAML)")
 
@@ -152,7 +191,7 @@ DATASETS_DIR = CONFIGS_DIR / "datasets"
 
 def resolve_dataset_path(path: str | os.PathLike) -> Path:
     """A dataset YAML path as given, or a bare name of a shipped one (``pennfudan_val`` ->
-    ``<repo>/configs/datasets/pennfudan_val.yaml``)."""
+    ``baiseg/configs/datasets/pennfudan_val.yaml``, package data)."""
     found, known = find_named_yaml(path, DATASETS_DIR)
     if found is None:
         raise DataError(
