@@ -1,4 +1,4 @@
-"""The shipped dataset YAMLs on ../shared/data (skipped when it is absent) and the `data` CLI."""
+"""The shipped dataset YAMLs on the shared data folder (skipped when it is absent) and the `data` CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PIL import Image
 
 from baiseg.cli import main
 from baiseg.data import build_dataset
+from baiseg.data.spec import DATASETS_DIR
 
 
 def _check_json(capsys, path) -> dict:
@@ -18,30 +19,30 @@ def _check_json(capsys, path) -> dict:
     return report
 
 
-def test_coco128_panoptic_val_counts(shared_data, repo_root, capsys):
-    report = _check_json(capsys, repo_root / "configs/datasets/coco128_panoptic_val.yaml")
+def test_coco128_panoptic_val_counts(shared_data, capsys):
+    report = _check_json(capsys, DATASETS_DIR / "coco128_panoptic_val.yaml")
     assert report["images"] == 100 and report["instances"] == 707 and report["problems"] == []
     assert "person" in report["classes"] and len(report["classes"]) <= 80
 
 
-def test_pennfudan_counts_and_fixed_split(shared_data, repo_root, capsys):
-    report = _check_json(capsys, repo_root / "configs/datasets/pennfudan.yaml")
+def test_pennfudan_counts_and_fixed_split(shared_data, capsys):
+    report = _check_json(capsys, DATASETS_DIR / "pennfudan.yaml")
     assert report["images"] == 170 and report["instances"] == 423 and report["classes"] == ["person"]
-    train = build_dataset(repo_root / "configs/datasets/pennfudan_train.yaml")
-    val = build_dataset(repo_root / "configs/datasets/pennfudan_val.yaml")
+    train = build_dataset(DATASETS_DIR / "pennfudan_train.yaml")
+    val = build_dataset(DATASETS_DIR / "pennfudan_val.yaml")
     ids_t, ids_v = {r["image_id"] for r in train.items}, {r["image_id"] for r in val.items}
     assert len(ids_t) == 120 and len(ids_v) == 50 and not ids_t & ids_v
 
 
-def test_coco128_voc_subset(shared_data, repo_root):
-    ds = build_dataset(repo_root / "configs/datasets/coco128_voc_val.yaml", load_instances=False)
+def test_coco128_voc_subset(shared_data):
+    ds = build_dataset(DATASETS_DIR / "coco128_voc_val.yaml", load_instances=False)
     assert len(ds) == 78 and len(ds.class_names) == 20 and "tvmonitor" in ds.class_names
     assert ds.category_ids[ds.class_names.index("aeroplane")] == 5  # COCO's id of airplane
-    assert build_dataset(repo_root / "configs/datasets/coco128_voc_train.yaml").class_names == ds.class_names
+    assert build_dataset(DATASETS_DIR / "coco128_voc_train.yaml").class_names == ds.class_names
 
 
-def test_shipped_yamls_parse(repo_root, shared_data):
-    for y in sorted((repo_root / "configs/datasets").glob("*.yaml")):
+def test_shipped_yamls_parse(shared_data):
+    for y in sorted(DATASETS_DIR.glob("*.yaml")):
         assert len(build_dataset(y, load_instances=False)) > 0, y
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from baiseg.cli import main
+from baiseg.data.spec import DATASETS_DIR
 
 
 @pytest.fixture
@@ -78,10 +79,10 @@ def test_user_errors(tiny, tmp_path, capsys):
     assert rc == 2 and "not in the dataset" in err
 
 
-def test_cc_on_pennfudan_with_gt_semantics(shared_data, repo_root, tmp_path, capsys):
-    yaml = repo_root / "configs" / "datasets" / "pennfudan_val.yaml"
+def test_cc_on_pennfudan_with_gt_semantics(shared_data, tmp_path, capsys):
+    yaml = DATASETS_DIR / "pennfudan_val.yaml"
     if not yaml.is_file():
-        pytest.skip("configs/datasets/pennfudan_val.yaml not present")
+        pytest.skip("baiseg/configs/datasets/pennfudan_val.yaml not present")
     rc, out, _ = evaluate(capsys, "--data", yaml, "--method", "cc", "--json", "--out", tmp_path / "p")
     obj = json.loads(out)
     assert rc == 0 and obj["images"] == 50

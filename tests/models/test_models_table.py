@@ -45,7 +45,7 @@ def test_macs_scale_with_pixels(paper_cfg):
 
 
 def test_info_json(capsys):
-    assert main(["info", "configs/voc_hrnet48.yaml", "--json", "--size", "64"]) == 0
+    assert main(["info", "baiseg/configs/voc_hrnet48.yaml", "--json", "--size", "64"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["size"] == 64
     comps = out["components"]
@@ -62,8 +62,8 @@ def test_info_preset_name_and_override(capsys):
 
 
 def test_resolve_preset(repo_root):
-    assert resolve_preset("cpu_lite0") == repo_root / "configs" / "cpu_lite0.yaml"
-    assert resolve_preset("configs/voc_resnet50.yaml").name == "voc_resnet50.yaml"
+    assert resolve_preset("cpu_lite0") == repo_root / "baiseg" / "configs" / "cpu_lite0.yaml"
+    assert resolve_preset("baiseg/configs/voc_resnet50.yaml").name == "voc_resnet50.yaml"
     assert main(["info", "no_such_preset"]) == 2
 
 

@@ -100,4 +100,4 @@ def test_shipped_dataset_names_are_inputs():
 
     assert _shipped_dataset("pennfudan_val")
     assert not _shipped_dataset("no_such_dataset")
-    assert not _shipped_dataset("configs/datasets/pennfudan_val")
+    assert not _shipped_dataset("baiseg/configs/datasets/pennfudan_val")
