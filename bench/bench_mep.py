@@ -38,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pennfudan_items(split: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(image RGB, instance ids, semantic) of the Penn-Fudan split listed in configs/datasets."""
-    lines = (REPO / "configs/datasets" / f"pennfudan_{split}.txt").read_text().splitlines()
+    """(image RGB, instance ids, semantic) of the Penn-Fudan split listed in baiseg/configs/datasets."""
+    lines = (REPO / "baiseg/configs/datasets" / f"pennfudan_{split}.txt").read_text().splitlines()
     stems = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
     out = []
     for s in stems:
