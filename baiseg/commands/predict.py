@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _shipped_dataset(name: str) -> bool:
-    """True for a bare name of a dataset YAML under configs/datasets/ (e.g. ``pennfudan_val``)."""
+    """True for a bare name of a dataset YAML under baiseg/configs/datasets/ (e.g. ``pennfudan_val``)."""
     from baiseg.config import find_named_yaml
     from baiseg.data.spec import DATASETS_DIR
 

@@ -36,7 +36,7 @@ def _seeds(text: str | None) -> list[int] | None:
 
 
 def _rows_path(name: str) -> Path:
-    """A rows file as given, else ``<configs>/ablations/<name>.yaml``."""
+    """A rows file as given, else ``baiseg/configs/ablations/<name>.yaml``."""
     from baiseg.config import CONFIGS_DIR, find_named_yaml
 
     path, known = find_named_yaml(name, CONFIGS_DIR / "ablations")

@@ -21,7 +21,7 @@ PAPER_IABM = {(1, 128): (0.39, 73.3), (2, 128): (0.88, 158.6), (4, 32): (0.13, 2
 
 @pytest.fixture(scope="module")
 def paper_cfg(repo_root):
-    return load_config(repo_root / "configs" / "voc_hrnet48.yaml")
+    return load_config(repo_root / "baiseg" / "configs" / "voc_hrnet48.yaml")
 
 
 @pytest.mark.parametrize("r_dim", sorted(PAPER_IABM))
