@@ -42,7 +42,7 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     lut[0] = 0
     if lut[-1] == top:
         return lab.astype(np.int32, copy=False)
-    return lut[lab]
+    return np.take(lut, lab)
 
 
 def drop_small(labels: np.ndarray, min_px: int) -> np.ndarray:
@@ -75,13 +75,20 @@ def region_distance_seeds(region: np.ndarray, peak_frac: float) -> tuple[np.ndar
     if box is None:
         return dist, seeds
     y0, y1, x0, x1 = box
-    sub = region[y0:y1, x0:x1]
+    dist[y0:y1, x0:x1], seeds[y0:y1, x0:x1] = _distance_seeds_in_box(region[y0:y1, x0:x1], peak_frac)
+    return dist, seeds
+
+
+def _distance_seeds_in_box(sub: np.ndarray, peak_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """``region_distance_seeds`` of a uint8 region cropped to its box with a 1-px frame (clipped at the image border:
+    the distance to the outside is the same as in the whole image)."""
     k, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
     d = cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    peak = label_maximum(d, comp, k)
-    dist[y0:y1, x0:x1] = d
-    seeds[y0:y1, x0:x1] = (d > peak_frac * peak[comp]) & (comp > 0)
-    return dist, seeds
+    if k == 2:  # one component: its maximum is the maximum (the distance is 0 outside, > 0 inside)
+        peak = np.array([0.0, d.max()], np.float32)
+    else:
+        peak = label_maximum(d, comp, k)
+    return d, (d > peak_frac * peak[comp]) & (comp > 0)
 
 
 def label_maximum(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -101,15 +108,22 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[int, int, int, int] | None:
     return max(y - pad, 0), min(y + h + pad, hh), max(x - pad, 0), min(x + w + pad, ww)
 
 
+def thing_classes(semantic: np.ndarray) -> list:
+    """The thing class ids (1..254) present in a semantic map, ascending."""
+    if semantic.dtype == np.uint8 and semantic.ndim == 2:  # a histogram is much faster than np.unique
+        ids = np.flatnonzero(cv2.calcHist([semantic], [0], None, [256], [0, 256]).ravel())
+    else:
+        ids = np.unique(semantic)
+    return [c for c in ids.tolist() if c != 0 and c != 255]
+
+
 def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
     """bool H x W: ``region_distance_seeds`` of every class region (ids 1..254) of a semantic map."""
     seeds = np.zeros(semantic.shape, bool)
-    for c in np.unique(semantic):
-        if c == 0 or c == 255:
-            continue
-        box = _bbox(semantic == c, pad=1)
-        y0, y1, x0, x1 = box
-        seeds[y0:y1, x0:x1] |= region_distance_seeds(semantic[y0:y1, x0:x1] == c, peak_frac)[1]
+    for c in thing_classes(semantic):
+        region = (semantic == c).view(np.uint8)
+        y0, y1, x0, x1 = _bbox(region, pad=1)
+        seeds[y0:y1, x0:x1] |= _distance_seeds_in_box(np.ascontiguousarray(region[y0:y1, x0:x1]), peak_frac)[1]
     return seeds
 
 
@@ -168,33 +182,120 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     Returns:
         int32 H x W label map; unallowed or unreachable pixels keep their marker value (usually 0).
     """
-    lab = markers.astype(np.uint16 if markers.max() < 65535 else np.float32)  # cv2.dilate: uint16 is faster
+    top = int(markers.max()) if markers.size else 0
+    exact_components = bool(markers.min(initial=0) >= 0)  # unlabelled pixels hold 0 (a negative marker wraps)
+    if exact_components and top < 255:
+        lab = markers.astype(np.uint8)  # cv2.dilate: the narrower the type the faster
+    else:
+        lab = markers.astype(np.uint16 if top < 65535 else np.float32)
     todo = markers <= 0 if allowed is None else (markers <= 0) & allowed
-    if not todo.any() or markers.max() <= 0:
+    if not todo.any() or top <= 0:
         return markers.astype(np.int32)
-    ev = elevation.astype(np.float32)
-    lo, hi = float(ev[todo].min()), float(ev[todo].max())
+    ev = np.asarray(elevation, np.float32)
+    todo8 = todo.view(np.uint8)
+    lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
     thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else [hi]
-    kernel = np.ones((3, 3), np.uint8)
-    ys, xs = np.nonzero(todo)  # work on the bounding box of the unlabelled pixels (plus one pixel)
-    y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, lab.shape[0])
-    x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, lab.shape[1])
-    sub, sub_todo, sub_ev = lab[y0:y1, x0:x1], np.ascontiguousarray(todo[y0:y1, x0:x1]), ev[y0:y1, x0:x1]
-    todo8 = sub_todo.view(np.uint8)
+    x, y, w, h = cv2.boundingRect(todo8)  # work on the bounding box of the unlabelled pixels (plus one pixel)
+    y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, lab.shape[0]), max(x - 1, 0), min(x + w + 1, lab.shape[1])
+    sub = np.ascontiguousarray(lab[y0:y1, x0:x1])
+    sub_todo8, sub_ev = np.ascontiguousarray(todo8[y0:y1, x0:x1]), ev[y0:y1, x0:x1]
     for t in thresholds:
-        open8 = cv2.bitwise_and(todo8, (sub_ev <= t).view(np.uint8))
-        if not cv2.countNonZero(open8):
+        open8 = cv2.bitwise_and(sub_todo8, (sub_ev <= t).view(np.uint8))
+        if not exact_components:
+            _grow_level(sub, open8, sub_todo8)
             continue
-        while True:
-            grown = cv2.dilate(sub, kernel)
-            new8 = cv2.bitwise_and(open8, (grown > 0).view(np.uint8))
-            if not cv2.countNonZero(new8):
-                break
-            new = new8.view(bool)
-            np.copyto(sub, grown, where=new)
-            cv2.bitwise_xor(open8, new8, dst=open8)  # new is a subset of open: xor clears it
-            cv2.bitwise_xor(todo8, new8, dst=todo8)
+        x, y, w, h = cv2.boundingRect(open8)
+        if w == 0:
+            continue
+        by0, by1 = max(y - 1, 0), min(y + h + 1, sub.shape[0])
+        bx0, bx1 = max(x - 1, 0), min(x + w + 1, sub.shape[1])
+        s, o = sub[by0:by1, bx0:bx1], open8[by0:by1, bx0:bx1]
+        _grow_level_components(s, o)
+        td = sub_todo8[by0:by1, bx0:bx1]
+        cv2.bitwise_and(td, cv2.compare(s, 0, cv2.CMP_EQ), dst=td)  # labelled pixels are done
+    lab[y0:y1, x0:x1] = sub
     return lab.astype(np.int32)
+
+
+_KERNEL3 = np.ones((3, 3), np.uint8)
+
+
+def _grow_level(sub: np.ndarray, open8: np.ndarray, todo8: np.ndarray | None = None) -> None:
+    """Geodesic growth of the labels of ``sub`` (in place) into the pixels of ``open8`` (uint8 0/1, cleared as they
+    are labelled; ``todo8`` likewise), one pixel per step, the larger label on a tie."""
+    while True:
+        grown = cv2.dilate(sub, _KERNEL3)
+        new8 = cv2.bitwise_and(open8, (grown > 0).view(np.uint8))
+        if not cv2.countNonZero(new8):
+            break
+        np.copyto(sub, grown, where=new8.view(bool))
+        cv2.bitwise_xor(open8, new8, dst=open8)  # new is a subset of open: xor clears it
+        if todo8 is not None:
+            cv2.bitwise_xor(todo8, new8, dst=todo8)
+
+
+def _grow_steps(sub: np.ndarray, open8: np.ndarray, max_steps: int) -> bool:
+    """At most ``max_steps`` steps of ``_grow_level`` for a label map whose unlabelled pixels hold 0: every open pixel
+    takes the largest label of its 8 neighbours (0 while it has none) and leaves the open set once labelled.
+
+    Returns:
+        True when the growth is over (nothing open is left or nothing changed).
+    """
+    left = cv2.countNonZero(open8)
+    for _ in range(max_steps):
+        if not left:
+            return True
+        cv2.copyTo(cv2.dilate(sub, _KERNEL3), open8, sub)
+        cv2.bitwise_and(open8, cv2.compare(sub, 0, cv2.CMP_EQ), dst=open8)
+        now = cv2.countNonZero(open8)
+        if now == left:
+            return True
+        left = now
+    return not left
+
+
+def _grow_level_components(sub: np.ndarray, open8: np.ndarray, recheck: int = 8) -> None:
+    """``_grow_level`` with the same result, component by component: the 8-connected components of the open pixels
+    grow independently, and a component whose first-step pixels (those next to a label) all see the same largest
+    neighbour label is filled with that label at once (every later step can only copy it). The components that see
+    two or more labels grow ``recheck`` steps at a time, then their open rest is split into components again (the
+    growth has no memory: it depends only on the current labels and open pixels). Unlabelled pixels of ``sub`` must
+    hold 0; ``open8`` (uint8 0/1) is used up."""
+    while True:
+        k, comp = cv2.connectedComponents(open8, connectivity=8, ltype=cv2.CV_32S)
+        if k <= 1:
+            return
+        grown = cv2.dilate(sub, _KERNEL3)
+        front = np.flatnonzero(cv2.bitwise_and(open8, cv2.compare(grown, 0, cv2.CMP_GT)).view(bool))
+        if front.size == 0:
+            return
+        cf, gv = comp.ravel()[front], grown.ravel()[front]
+        cmax = np.zeros(k, grown.dtype)
+        cmin = np.full(k, np.inf if grown.dtype.kind == "f" else np.iinfo(grown.dtype).max, grown.dtype)
+        np.maximum.at(cmax, cf, gv)
+        np.minimum.at(cmin, cf, gv)
+        single = cmax == cmin  # every component in cf has cmax > 0; the untouched ones have cmax 0 < cmin
+        multi = (cmax > 0) & ~single
+        comp8 = comp.astype(np.uint8) if k <= 256 else None
+        if single.any():
+            fill = np.where(single, cmax, 0).astype(sub.dtype)
+            if comp8 is not None:
+                val = cv2.LUT(comp8, np.pad(fill, (0, 256 - k)))
+            else:
+                val = np.take(fill, comp)
+            cv2.max(sub, val, dst=sub)  # open pixels hold 0, the others get 0 from val
+        if not multi.any():
+            return
+        if comp8 is not None:
+            open_m = cv2.LUT(comp8, np.pad(multi, (0, 256 - k)).view(np.uint8))
+        else:
+            open_m = multi.view(np.uint8)[comp]
+        x, y, w, h = cv2.boundingRect(open_m)
+        y0, y1 = max(y - 1, 0), min(y + h + 1, sub.shape[0])
+        x0, x1 = max(x - 1, 0), min(x + w + 1, sub.shape[1])
+        sub, open8 = sub[y0:y1, x0:x1], np.ascontiguousarray(open_m[y0:y1, x0:x1])
+        if _grow_steps(sub, open8, recheck):
+            return
 
 
 def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int = 8) -> np.ndarray:
@@ -210,20 +311,21 @@ def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.nda
     """
     out = np.zeros(markers.shape, np.int32)
     nxt = 0
-    for c in np.unique(semantic):
-        if c == 0 or c == 255:
-            continue
+    for c in thing_classes(semantic):
         # Work in the class region's box with a 1-px frame: nothing outside the region is ever labelled.
-        y0, y1, x0, x1 = _bbox(semantic == c, pad=1)
-        region = semantic[y0:y1, x0:x1] == c
+        whole = semantic == c
+        y0, y1, x0, x1 = _bbox(whole.view(np.uint8), pad=1)
+        region = whole[y0:y1, x0:x1]
         m = np.where(region, markers[y0:y1, x0:x1], 0)
         if m.max() <= 0:
             continue
         grown = flood(elevation[y0:y1, x0:x1], relabel(m), region, levels)
         grown[~region] = 0
-        o = out[y0:y1, x0:x1]
-        o[grown > 0] = grown[grown > 0] + nxt
-        nxt = int(out.max())
+        top = int(grown.max())
+        if top > 0:
+            o = out[y0:y1, x0:x1]
+            np.copyto(o, grown + nxt, where=grown > 0)
+            nxt += top  # the labels of earlier classes are <= nxt
     return out
 
 

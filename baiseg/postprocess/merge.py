@@ -31,26 +31,35 @@ def border_strengths(
         ``(pairs int64 P x 2 with pairs[:, 0] < pairs[:, 1], sum float64 P of max(B_p, B_q) over the pixel pairs,
         count int64 P of pixel pairs)``.
     """
-    lab = labels.astype(np.int64)
-    b = np.asarray(boundary_prob, np.float64)
+    lab = _as_int(labels)
+    b = np.asarray(boundary_prob)
+    if b.dtype.kind != "f":
+        b = b.astype(np.float64)
+    base = int(lab.max()) + 1
     keys, vals = [], []
     for a, bb, pa, pb, sa, sb in (
         (lab[:, :-1], lab[:, 1:], b[:, :-1], b[:, 1:], semantic[:, :-1], semantic[:, 1:]),
         (lab[:-1, :], lab[1:, :], b[:-1, :], b[1:, :], semantic[:-1, :], semantic[1:, :]),
     ):
-        m = (a != bb) & (a > 0) & (bb > 0) & (sa == sb)
+        m = (a != bb) & (np.minimum(a, bb) > 0) & (sa == sb)
         if not m.any():
             continue
-        lo, hi = np.minimum(a[m], bb[m]), np.maximum(a[m], bb[m])
-        keys.append(lo * (int(lab.max()) + 1) + hi)
-        vals.append(np.maximum(pa[m], pb[m]))
+        am, bm = a[m].astype(np.int64), bb[m].astype(np.int64)
+        keys.append(np.minimum(am, bm) * base + np.maximum(am, bm))
+        # the maximum of two floats is one of them: taking it before the conversion to float64 changes nothing
+        vals.append(np.maximum(pa[m], pb[m]).astype(np.float64))
     if not keys:
         return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0, np.int64)
     k, v = np.concatenate(keys), np.concatenate(vals)
     uniq, inv = np.unique(k, return_inverse=True)
-    base = int(lab.max()) + 1
     pairs = np.stack([uniq // base, uniq % base], axis=1)
     return pairs, np.bincount(inv, weights=v), np.bincount(inv).astype(np.int64)
+
+
+def _as_int(labels: np.ndarray) -> np.ndarray:
+    """The label map as int32 / int64 (no copy when it already is one)."""
+    lab = np.asarray(labels)
+    return lab if lab.dtype in (np.int32, np.int64) else lab.astype(np.int64)
 
 
 def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
@@ -60,7 +69,7 @@ def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
     Returns:
         int64 (max id + 1,) counts.
     """
-    lab = labels.astype(np.int64)
+    lab = _as_int(labels)
     n = int(lab.max()) + 1
     count = np.zeros(n, np.int64)
     for a, bb, sa, sb in ((lab[:, :-1], lab[:, 1:], semantic[:, :-1], semantic[:, 1:]),
@@ -112,6 +121,7 @@ def merge_weak_borders(
     if len(pairs) == 0:
         return relabel(labels)
     area = np.bincount(labels.ravel().astype(np.int64), minlength=n + 1).astype(np.int64)
+    initial_area = area.copy()
     # adjacency: region -> {neighbour: [sum, count]}
     adj: dict[int, dict[int, list[float]]] = {}
     for (a, c), s, k in zip(pairs.tolist(), sums.tolist(), counts.tolist(), strict=True):
@@ -142,7 +152,13 @@ def merge_weak_borders(
             cur[1] += k
             adj[nb][keep] = cur
     root = _roots(parent)
-    return relabel(root[labels.astype(np.int64)].astype(np.int32))
+    # relabel(root[labels]) in one gather: renumber the roots of the ids present, then map the ids
+    present = np.zeros(n + 1, bool)
+    present[root[initial_area > 0]] = True
+    present[0] = False
+    lut = np.cumsum(present).astype(np.int32)
+    lut[0] = 0
+    return np.take(lut[root], _as_int(labels))
 
 
 def _next_merge(

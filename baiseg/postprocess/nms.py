@@ -26,6 +26,11 @@ def ridge_normal(boundary_prob: np.ndarray, sigma: float = 1.0) -> tuple[np.ndar
         ``(cos, sin)``: two float32 H x W arrays, the x and y components of the direction of strongest negative
         curvature (across the ridge).
     """
+    return _normal_from_hessian(*_hessian(boundary_prob, sigma))
+
+
+def _hessian(boundary_prob: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hxx, hxy, hyy)``: float32 H x W second derivatives of the map smoothed with ``sigma`` (``ridge_normal``)."""
     e = np.ascontiguousarray(boundary_prob, dtype=np.float32)
     if sigma > 0:
         e = cv2.GaussianBlur(e, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REPLICATE)
@@ -34,6 +39,11 @@ def ridge_normal(boundary_prob: np.ndarray, sigma: float = 1.0) -> tuple[np.ndar
     hxx = cv2.Sobel(gx, cv2.CV_32F, 1, 0, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
     hxy = cv2.Sobel(gx, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
     hyy = cv2.Sobel(gy, cv2.CV_32F, 0, 1, ksize=3, scale=0.125, borderType=cv2.BORDER_REPLICATE)
+    return hxx, hxy, hyy
+
+
+def _normal_from_hessian(hxx: np.ndarray, hxy: np.ndarray, hyy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(cos, sin)`` float32 of the ridge normal from Hessian entries (arrays of any shape, computed elementwise)."""
     # Angle of the eigenvector of the larger eigenvalue; the ridge normal (most negative curvature) is 90 deg off.
     theta = 0.5 * np.arctan2(2.0 * hxy, hxx - hyy) + np.float32(np.pi / 2)
     return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
@@ -82,8 +92,8 @@ def boundary_nms(
     out = np.zeros_like(e)
     if ys.size == 0:
         return out
-    cos, sin = ridge_normal(e, sigma)
-    c, s = cos[ys, xs], sin[ys, xs]
+    hxx, hxy, hyy = _hessian(e, sigma)
+    c, s = _normal_from_hessian(hxx[ys, xs], hxy[ys, xs], hyy[ys, xs])  # the normal at the candidates only
     v = e[ys, xs] * np.float32(margin)
     keep = (v >= _bilinear(e, xs + c, ys + s)) & (v >= _bilinear(e, xs - c, ys - s))
     out[ys[keep], xs[keep]] = e[ys[keep], xs[keep]]

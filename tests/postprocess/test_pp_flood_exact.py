@@ -1,0 +1,63 @@
+"""The fast ``flood`` (component shortcut, issue 12) gives exactly the labels of plain level-wise geodesic growth."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from baiseg.postprocess.mep import flood, flood_per_class, relabel
+
+
+def flood_steps(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int) -> np.ndarray:
+    """The definition: per level, grow one pixel per step (8-connected, larger label on a tie) until nothing changes."""
+    lab = markers.astype(np.int64)
+    todo = markers <= 0 if allowed is None else (markers <= 0) & allowed
+    if not todo.any() or markers.max() <= 0:
+        return markers.astype(np.int32)
+    ev = elevation.astype(np.float32)
+    lo, hi = float(ev[todo].min()), float(ev[todo].max())
+    thresholds = np.linspace(lo, hi, levels + 1)[1:] if hi > lo else [hi]
+    for t in thresholds:
+        open_ = todo & (ev <= t)
+        while True:
+            pad, (hh, ww) = np.pad(lab, 1), lab.shape
+            grown = np.max([pad[dy : dy + hh, dx : dx + ww] for dy in range(3) for dx in range(3)], 0)
+            new = open_ & (grown > 0)
+            if not new.any():
+                break
+            lab[new] = grown[new]
+            open_ &= ~new
+            todo &= ~new
+    return lab.astype(np.int32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flood_equals_stepwise_growth(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(8, 90, 2)
+    ev = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), float(rng.choice([0.5, 3.0])))
+    markers = np.zeros((h, w), np.int32)
+    k = int(rng.integers(1, 25))
+    top = int(rng.choice([3, 40, 400, 70000]))  # uint8, uint16 and float32 label paths
+    markers[rng.integers(0, h, k), rng.integers(0, w, k)] = rng.integers(1, top + 1, k)
+    allowed = None if seed % 2 else cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2) > 0.45
+    for levels in (1, 8):
+        assert np.array_equal(flood(ev, markers, allowed, levels), flood_steps(ev, markers, allowed, levels))
+
+
+def test_flood_per_class_equals_stepwise_growth():
+    rng = np.random.default_rng(5)
+    h, w = 70, 90
+    ev = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2.0)
+    sem = (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 4) * 8).astype(np.uint8) % 3
+    markers = np.zeros((h, w), np.int32)
+    markers[rng.integers(0, h, 30), rng.integers(0, w, 30)] = np.arange(1, 31)
+    out, nxt = np.zeros((h, w), np.int32), 0
+    for c in (1, 2):
+        region = sem == c
+        grown = flood_steps(ev, relabel(np.where(region, markers, 0)), region, 8)
+        grown[~region] = 0
+        out[grown > 0] = grown[grown > 0] + nxt
+        nxt = int(out.max())
+    assert np.array_equal(flood_per_class(ev, markers, sem, 8), out)
