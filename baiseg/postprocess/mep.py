@@ -255,20 +255,21 @@ def _grow_steps(sub: np.ndarray, open8: np.ndarray, max_steps: int) -> bool:
 
 
 def _grow_level_components(sub: np.ndarray, open8: np.ndarray, recheck: int = 8) -> None:
-    """``_grow_level`` with the same result, component by component: the 8-connected components of the open pixels
-    grow independently, and a component whose first-step pixels (those next to a label) all see the same largest
-    neighbour label is filled with that label at once (every later step can only copy it). The components that see
-    two or more labels grow ``recheck`` steps at a time, then their open rest is split into components again (the
-    growth has no memory: it depends only on the current labels and open pixels). Unlabelled pixels of ``sub`` must
-    hold 0; ``open8`` (uint8 0/1) is used up."""
+    """``_grow_level`` with the same result, component by component. The growth has no memory (each step depends
+    only on the current labels and open pixels), and the 8-connected components of the open pixels grow
+    independently: after a few plain steps, a component whose next-step pixels (those next to a label) all see the
+    same largest neighbour label is filled with that label at once (every later step can only copy it); the
+    components that see two or more labels grow ``recheck`` steps, then their open rest is split into components
+    again. Unlabelled pixels of ``sub`` must hold 0; ``open8`` (uint8 0/1) is used up."""
     while True:
-        k, comp = cv2.connectedComponents(open8, connectivity=8, ltype=cv2.CV_32S)
-        if k <= 1:
+        # A few steps everywhere first: small components end here (fewer components to label and look up).
+        if _grow_steps(sub, open8, 3):
             return
         grown = cv2.dilate(sub, _KERNEL3)
         front = np.flatnonzero(cv2.bitwise_and(open8, cv2.compare(grown, 0, cv2.CMP_GT)).view(bool))
-        if front.size == 0:
+        if front.size == 0:  # no open pixel next to a label: nothing grows
             return
+        k, comp = cv2.connectedComponents(open8, connectivity=8, ltype=cv2.CV_32S)
         cf, gv = comp.ravel()[front], grown.ravel()[front]
         cmax = np.zeros(k, grown.dtype)
         cmin = np.full(k, np.inf if grown.dtype.kind == "f" else np.iinfo(grown.dtype).max, grown.dtype)
@@ -276,20 +277,17 @@ def _grow_level_components(sub: np.ndarray, open8: np.ndarray, recheck: int = 8)
         np.minimum.at(cmin, cf, gv)
         single = cmax == cmin  # every component in cf has cmax > 0; the untouched ones have cmax 0 < cmin
         multi = (cmax > 0) & ~single
-        comp8 = comp.astype(np.uint8) if k <= 256 else None
+        comp8 = comp.astype(np.uint8) if k <= 256 else None  # cv2.LUT: a 256-entry table
         if single.any():
-            fill = np.where(single, cmax, 0).astype(sub.dtype)
-            if comp8 is not None:
-                val = cv2.LUT(comp8, np.pad(fill, (0, 256 - k)))
-            else:
-                val = np.take(fill, comp)
+            fill = np.zeros(max(k, 256), sub.dtype)
+            fill[:k][single] = cmax[single]
+            val = cv2.LUT(comp8, fill) if comp8 is not None else np.take(fill, comp)
             cv2.max(sub, val, dst=sub)  # open pixels hold 0, the others get 0 from val
         if not multi.any():
             return
-        if comp8 is not None:
-            open_m = cv2.LUT(comp8, np.pad(multi, (0, 256 - k)).view(np.uint8))
-        else:
-            open_m = multi.view(np.uint8)[comp]
+        pick = np.zeros(max(k, 256), np.uint8)
+        pick[:k] = multi
+        open_m = cv2.LUT(comp8, pick) if comp8 is not None else np.take(pick, comp)
         x, y, w, h = cv2.boundingRect(open_m)
         y0, y1 = max(y - 1, 0), min(y + h + 1, sub.shape[0])
         x0, x1 = max(x - 1, 0), min(x + w + 1, sub.shape[1])
