@@ -397,9 +397,8 @@ def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
         if k > 1:
             m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
         if cfg.fill_holes:
-            outside = np.pad(m, 1, constant_values=0)
-            ff = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
-            cv2.floodFill(outside, ff, (0, 0), 1)
+            outside = cv2.copyMakeBorder(m, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+            cv2.floodFill(outside, None, (0, 0), 1)
             m = m | (outside[1:-1, 1:-1] == 0)
         crop[(m > 0) & (crop == 0)] = i
     return labels

@@ -209,7 +209,7 @@ class _Necks:
             ba, bb = self.boxes[a], self.boxes[b]
             y0, y1 = min(ba[0], bb[0]), max(ba[1], bb[1]) + 1
             x0, x1 = min(ba[2], bb[2]), max(ba[3], bb[3]) + 1
-            crop = np.pad(self.cur[y0:y1, x0:x1], 1)
+            crop = cv2.copyMakeBorder(self.cur[y0:y1, x0:x1], 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
             in_a, in_b = crop == a, crop == b
             dist = cv2.distanceTransform((in_a | in_b).astype(np.uint8), cv2.DIST_L2, 3)
             touch = np.zeros_like(in_a)
