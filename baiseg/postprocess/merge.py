@@ -12,6 +12,7 @@ sliver survives as an instance.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from baiseg.postprocess.mep import relabel
@@ -74,10 +75,9 @@ def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
     count = np.zeros(n, np.int64)
     for a, bb, sa, sb in ((lab[:, :-1], lab[:, 1:], semantic[:, :-1], semantic[:, 1:]),
                           (lab[:-1, :], lab[1:, :], semantic[:-1, :], semantic[1:, :])):  # fmt: skip
-        open_ = (bb == 0) | (sa != sb)
-        count += np.bincount(a[open_ & (a > 0)], minlength=n)
-        open_ = (a == 0) | (sa != sb)
-        count += np.bincount(bb[open_ & (bb > 0)], minlength=n)
+        diff = sa != sb
+        count += np.bincount(a[(diff | (bb == 0)) & (a > 0)], minlength=n)
+        count += np.bincount(bb[(diff | (a == 0)) & (bb > 0)], minlength=n)
     for edge in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
         count += np.bincount(edge[edge > 0], minlength=n)
     return count
@@ -117,6 +117,17 @@ def merge_weak_borders(
     n = int(labels.max()) if labels.size else 0
     if n <= 1:
         return relabel(labels)
+    # Everything here happens next to a labelled pixel: work in the labels' box with a 1-px frame (clipped at the image
+    # border, so the crop's edges are the image's edges or unlabelled) and put the result back into an empty map.
+    x, y, w, h = cv2.boundingRect((labels > 0).view(np.uint8))
+    y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, labels.shape[0]), max(x - 1, 0), min(x + w + 1, labels.shape[1])
+    if (y1 - y0, x1 - x0) != labels.shape:
+        out = np.zeros(labels.shape, np.int32)
+        out[y0:y1, x0:x1] = merge_weak_borders(
+            labels[y0:y1, x0:x1], np.asarray(boundary_prob)[y0:y1, x0:x1], semantic[y0:y1, x0:x1], thr=thr,
+            min_area_px=min_area_px, enclosed=enclosed, neck_ratio=neck_ratio, neck_max_strength=neck_max_strength,
+        )  # fmt: skip
+        return out
     pairs, sums, counts = border_strengths(labels, boundary_prob, semantic)
     if len(pairs) == 0:
         return relabel(labels)
@@ -204,8 +215,6 @@ class _Necks:
         """Saddle / smaller peak of the distance transform of the union of regions ``a`` and ``b``."""
         key = (min(a, b), max(a, b))
         if key not in self.cache:
-            import cv2
-
             ba, bb = self.boxes[a], self.boxes[b]
             y0, y1 = min(ba[0], bb[0]), max(ba[1], bb[1]) + 1
             x0, x1 = min(ba[2], bb[2]), max(ba[3], bb[3]) + 1
