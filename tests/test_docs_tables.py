@@ -56,3 +56,21 @@ def test_docs_never_point_outside_the_repo_for_design() -> None:
         for p in (REPO / folder).rglob("*"):
             if p.suffix in (".py", ".md", ".yaml", ".sh") and p != Path(__file__):
                 assert "DESIGN §" not in p.read_text(errors="ignore"), p
+
+
+REFINE = sorted((REPO / "docs" / "results" / "refine").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", REFINE, ids=[p.stem for p in REFINE])
+def test_refinement_tables_match_their_json_and_the_results_page(path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("refine_table", REPO / "bench" / "refine_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    info = json.loads(path.read_text())
+    md = path.with_suffix(".md").read_text()
+    assert mod.render(info) == md, f"{path.with_suffix('.md').name} is stale: rerun {info['command']}"
+    page = (REPO / "docs" / "RESULTS.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith(("| model",
+                                                                                                  "| pseudo labels"))]
+    missing = [r for r in rows if r not in page]
+    assert not missing, f"docs/RESULTS.md lacks these rows of refine/{path.stem}.md: {missing[:3]}"
