@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from baiseg import __version__
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        if os.environ.get("BAISEG_MAX_IMAGE_PIXELS", "").strip():  # a bad value is one error up front, not per image
+            from baiseg.data.io import max_image_pixels
+
+            max_image_pixels()
         return int(args.func(args) or 0)
     except BaisegError as e:
         print(f"baiseg {args.command}: error: {e}", file=sys.stderr)

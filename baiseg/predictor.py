@@ -57,12 +57,20 @@ def as_rgb_uint8(image: np.ndarray | str | os.PathLike) -> np.ndarray:
 
         return read_image(image)
     a = np.asarray(image)
+    if a.dtype.kind not in "uif":
+        raise BaisegError(f"image array has dtype {a.dtype}: give uint8, uint16 or float in [0, 1] (a bool mask is "
+                          "not an image)")  # fmt: skip
     if a.ndim == 3 and a.shape[2] in (2, 4):
         a = a[..., :-1]
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3) or a.shape[0] == 0 or a.shape[1] == 0:
         raise BaisegError(f"image array has shape {a.shape}: give H x W, H x W x 3 or H x W x 4")
+    finite = a.dtype in (np.uint8, np.uint16) or not a.size or np.isfinite(a).all()
+    bad = not finite or (a.dtype not in (np.uint8, np.uint16) and a.size and not 0 <= a.min() <= a.max() <= 255)
+    if bad:
+        raise BaisegError(f"image array ({a.dtype}) has values in [{a.min()}, {a.max()}], outside 0..255: give uint8, "
+                          "uint16 or float in [0, 1]")  # fmt: skip
     if a.dtype == np.uint16:
         a = (a.astype(np.float32) / 257.0).round()
     elif a.dtype.kind == "f" and float(a.max(initial=0)) <= 1.0:

@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_args(args: argparse.Namespace) -> str:
     """Validate the combination of options; return the semantic source."""
+    if args.limit < 0:
+        raise BaisegError(f"--limit {args.limit}: give a number of images (0 = all)")
     if args.predictions:
         if args.semantic is not None or args.method != "baiseg":
             raise BaisegError("--predictions is evaluated as is: drop --semantic/--method, or drop --predictions")

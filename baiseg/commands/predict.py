@@ -114,7 +114,12 @@ class _Inputs:
         return len(self.dataset) if self.dataset is not None else len(self.files)
 
     def name(self, i: int) -> str:
-        return str(self.files[i]) if self.dataset is None else f"{self.dataset!r}[{i}]"
+        if self.dataset is None:
+            return str(self.files[i])
+        items = getattr(self.dataset, "items", None)  # a dataset's image file, so skipped.json names what to fix
+        if isinstance(items, list) and i < len(items) and isinstance(items[i], dict) and "image" in items[i]:
+            return str(items[i]["image"])
+        return f"{self.dataset!r}[{i}]"
 
     def read(self, i: int) -> Item:
         from baiseg.data.io import check_same_size, read_image, read_label_png

@@ -35,6 +35,9 @@ def dataset_from_spec(
     spec: DatasetSpec, *, split: str | None = None, load_instances: bool = True, strict: bool = True
 ) -> Any:
     """Open the dataset a parsed description names (``strict``: see ``build_dataset``)."""
+    if split is not None and spec.format not in ("voc", "synthetic") and split != spec.get("split"):
+        raise DataError(f"{spec.source}: a split ('{split}') selects nothing in format '{spec.format}' (only voc "
+                        "and synthetic have splits): describe each split by its own YAML (e.g. with a 'list' file)")
     if spec.format == "synthetic":
         ds = _synthetic_from(spec, split, load_instances)
         ds.source = spec.source

@@ -72,7 +72,12 @@ class BaseDataset(torch.utils.data.Dataset):
             missing = [w for w in wanted if w not in have]
             for w in missing:
                 self.problems.append(f"{self.spec.source}: id '{w}' from the list file has no {what}")
-            self.items = [have[w] for w in wanted if w in have]
+            seen: set[str] = set()
+            for w in wanted:
+                if w in seen:
+                    self.problems.append(f"{self.spec.source}: id '{w}' is listed twice in the list file (kept once)")
+                seen.add(w)
+            self.items = [have[w] for w in dict.fromkeys(wanted) if w in have]
         if self.problems:
             n = len(self.problems)
             log.warning("%s: %d problem(s) while indexing; run `baiseg data check`", self.spec.source, n)

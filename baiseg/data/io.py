@@ -28,7 +28,7 @@ def max_image_pixels() -> int:
         return DEFAULT_MAX_IMAGE_PIXELS
     try:
         value = int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise DataError(f"BAISEG_MAX_IMAGE_PIXELS must be a number of pixels (0 = no bound), got {raw!r}") from None
     if value < 0:
         raise DataError(f"BAISEG_MAX_IMAGE_PIXELS must be >= 0 (0 = no bound), got {value}")

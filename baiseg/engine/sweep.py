@@ -211,6 +211,8 @@ class SweepSpec:
                 raise ConfigError(f"--baselines {','.join(bad)}: choose among cc, dtws")
         if self.size < 32:
             raise ConfigError(f"--size {self.size}: give an input side of at least 32 pixels")
+        if self.limit < 0:
+            raise ConfigError(f"--limit {self.limit}: give a number of val images (0 = all)")
         for row in self.rows:  # unknown keys and bad values of the evaluation-time overrides
             if row.mep_overrides:
                 try:
