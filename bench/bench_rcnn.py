@@ -1,7 +1,7 @@
 """Mask R-CNN inference speed (the refinement model): images per second of ``Predictor.predict_instances`` on CPU.
 
     .venv/bin/python bench/bench_rcnn.py --weights runs/refine/rcnn_pennfudan_baiseg_s0-001/last.safetensors \
-        --threads 2 --out docs/results/refine/bench_rcnn.json
+        --threads 2 --out docs/results/speed_rcnn.json
 
 Images: the first ``--images`` of coco128 val resized to 500x375 (the issue's ~500x375 working size) and of Penn-Fudan
 val at their own size. Timing rule: one warm-up pass, then the median over ``--repeats`` passes of the per-image time
