@@ -57,7 +57,7 @@ def collect(root: Path, ds: str, val: str, seed: int, eval_suffix: str = "") -> 
             "coco_AP": m["coco"]["AP"] if m and m.get("coco") else None,
             "touching_mAP50": t["voc"]["mAP50"] if t else None,
             "images": m["images"] if m else None,
-            "train_minutes": _train_minutes(folder) if kind == "rcnn" else None,
+            "train_minutes": _train_minutes(folder) if kind == "rcnn" and m else None,  # finished runs only
             "hardware": (f"{info['environment']['cpu_count']} CPU cores" + (", CUDA" if info["environment"].get(
                 "cuda_available") else "")) if info else None,
         })
