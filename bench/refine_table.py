@@ -104,6 +104,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--root", default="runs/refine")
     ap.add_argument("--out", default="docs/results/refine")
+    ap.add_argument("--results-page", default="docs/RESULTS.md", help="page whose refine:<val> block is replaced "
+                    "('' to leave it)")
     args = ap.parse_args()
     info = collect(Path(args.root), args.dataset, args.val, args.seed, args.eval_suffix)
     info["command"] = (f"python bench/refine_table.py --dataset {args.dataset} --val {args.val}"
@@ -112,8 +114,21 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.val}.json").write_text(json.dumps(info, indent=2) + "\n")
     (out / f"{args.val}.md").write_text(render(info))
+    if args.results_page:
+        update_page(Path(args.results_page), args.val, render(info))
     print(render(info))
     return 0
+
+
+def update_page(page: Path, name: str, md: str) -> None:
+    """Put ``md`` between ``<!-- refine:NAME -->`` and ``<!-- /refine:NAME -->`` in ``page`` (markers kept)."""
+    text = page.read_text()
+    start, end = f"<!-- refine:{name} -->", f"<!-- /refine:{name} -->"
+    if start not in text:
+        raise SystemExit(f"{page} has no marker {start}")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1] if end in rest else rest
+    page.write_text(f"{head}{start}\n{md}{end}{tail}")
 
 
 if __name__ == "__main__":
