@@ -91,7 +91,7 @@ def _sha256(path: str) -> str:
 def filter_instances(inst: dict[str, np.ndarray], score_thr: float, min_area_px: int) -> dict[str, np.ndarray]:
     """Keep instances with ``score >= score_thr`` and ``area >= min_area_px`` (and a non-empty mask)."""
     masks = inst["masks"]
-    area = masks.reshape(masks.shape[0], -1).sum(1)
+    area = masks.sum(axis=(1, 2)) if masks.ndim == 3 else np.zeros(0, np.int64)
     keep = (np.asarray(inst["scores"]) >= score_thr) & (area >= max(min_area_px, 1))
     return {k: np.asarray(v)[keep] for k, v in inst.items() if k in ("masks", "classes", "scores")}
 

@@ -45,7 +45,7 @@ class InstanceTrainTransform:
                             "SegmentationObject, or a 'baiseg pseudo' folder)")
         image = np.asarray(sample["image"])
         masks = np.asarray(inst["masks"], bool)
-        keep = ~np.asarray(inst["crowd"], bool) & masks.reshape(masks.shape[0], -1).any(1)
+        keep = ~np.asarray(inst["crowd"], bool) & masks.any(axis=(1, 2))
         masks, labels = masks[keep], np.asarray(inst["classes"], np.int64)[keep]
         if self.hflip and rng.random() < 0.5:
             image, masks = image[:, ::-1], masks[:, :, ::-1]

@@ -132,3 +132,16 @@ def test_mep_workers_give_the_same_labels(pf_like, tmp_path):
     assert _pseudo(pf_like, tmp_path / "a") == 0
     assert _pseudo(pf_like, tmp_path / "b", "--workers", "1") == 0
     assert (tmp_path / "a" / "pseudo.json").read_bytes() == (tmp_path / "b" / "pseudo.json").read_bytes()
+
+
+def test_images_without_instances_are_kept_with_none():
+    from baiseg.data.instance_transforms import InstanceTrainTransform
+    from baiseg.pseudo import filter_instances
+
+    empty = {"masks": np.zeros((0, 5, 7), bool), "classes": np.zeros(0, np.int64), "scores": np.zeros(0, np.float32)}
+    assert filter_instances(empty, 0.5, 10)["masks"].shape == (0, 5, 7)
+    sample = {"image": np.zeros((5, 7, 3), np.uint8), "path": "x.png",
+              "instances": {"masks": np.zeros((0, 5, 7), bool), "classes": np.zeros(0, np.int64),
+                            "crowd": np.zeros(0, bool)}}
+    out = InstanceTrainTransform()(sample, np.random.default_rng(0))
+    assert out["boxes"].shape == (0, 4) and out["masks"].shape == (0, 5, 7)
