@@ -8,12 +8,16 @@
 #   bash bench/refine.sh coco128_panoptic runs/coco128_panoptic_lite0_s0-001/last.safetensors
 #
 # Trainings run with data.val=null (no selection on val): the reported weights are last.safetensors.
+# MEP="mep.k=v ..." is passed to `pseudo` and to BAISeg's own evaluations (default: none, i.e. the MEP stored with the
+# weights). For weights trained before the tuned defaults of docs/RESULTS.md §3, give those defaults explicitly:
+#   MEP="mep.boundary_thr=0.9 mep.min_marker_px=1 mep.min_area_px=0" bash bench/refine.sh coco128_panoptic W
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DS=${1:?dataset prefix: pennfudan or coco128_panoptic}
 W=${2:?BAISeg weights trained on ${DS}_train}
 SEED=${SEED:-0}
 EXTRA=${EXTRA:-}
+MEP=${MEP:-}
 B=${BAISEG:-.venv/bin/baiseg}
 OUT=runs/refine
 mkdir -p "$OUT" docs/results/refine
@@ -21,7 +25,7 @@ mkdir -p "$OUT" docs/results/refine
 for m in baiseg dtws cc; do  # pseudo labels (GT semantics) and their quality against the train instances
   P=$OUT/pseudo_${DS}_$m
   args=(--data "${DS}_train" --method $m --semantic gt --out "$P" --no-progress)
-  [ $m = baiseg ] && args+=(--weights "$W")
+  [ $m = baiseg ] && args+=(--weights "$W" $MEP)
   [ -f "$P/pseudo.json" ] || $B pseudo "${args[@]}"
   [ -f "$P/quality/metrics.json" ] || $B evaluate --data "${DS}_train" --predictions "$P/results.json" --out "$P/quality"
 done
@@ -52,7 +56,7 @@ for s in model gt; do
   for sub in all touching; do
     E=$OUT/baiseg_${DS}_s${SEED}_$s
     [ $sub = touching ] && E=${E}_touching
-    [ -f "$E/metrics.json" ] || $B evaluate --data "${DS}_val" --weights "$W" --semantic $s --subset $sub --out "$E"
+    [ -f "$E/metrics.json" ] || $B evaluate --data "${DS}_val" --weights "$W" --semantic $s --subset $sub --out "$E" $MEP
   done
 done
 
@@ -69,7 +73,8 @@ if [ "$DS" = coco128_panoptic ]; then
     for sub in all touching; do
       E=$OUT/baiseg_${DS}_s${SEED}_${s}_voc
       [ $sub = touching ] && E=${E}_touching
-      [ -f "$E/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$W" --semantic $s --subset $sub --out "$E"
+      [ -f "$E/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$W" --semantic $s --subset $sub \
+        --out "$E" $MEP
     done
   done
 fi
