@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from baiseg.errors import BaisegError, WeightsError
 
@@ -128,7 +127,6 @@ def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, An
     Raises:
         WeightsError: the file is missing, not ONNX, or not exported by ``baiseg export``.
     """
-    from baiseg.config import ConfigError, config_from_dict
 
     p = Path(path)
     if not p.is_file():
@@ -138,20 +136,9 @@ def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, An
     raw = dict(session.get_modelmeta().custom_metadata_map)
     if raw.get("format") != FORMAT or "config" not in raw:
         raise WeightsError(f"'{p}' is an ONNX file but not one written by 'baiseg export' (no '{FORMAT}' metadata)")
-    try:
-        cfg = config_from_dict(yaml.safe_load(raw["config"]) or {})
-    except (ConfigError, yaml.YAMLError) as e:
-        raise WeightsError(f"'{p}': the stored config does not fit this baiseg version: {e}") from None
-    meta: dict[str, Any] = {}
-    for k, v in raw.items():
-        if k in ("config", "format", "mep"):
-            continue
-        try:
-            meta[k] = json.loads(v)
-        except json.JSONDecodeError:
-            meta[k] = v
-    meta["config"] = cfg
-    return meta
+    from baiseg.engine.weights import decode_meta
+
+    return decode_meta(raw, p, skip=("mep",))
 
 
 def _session(path: Path, threads: int | None) -> Any:

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic, write_text_atomic
 
@@ -202,7 +201,8 @@ def _light(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 def _image_record(index: int, sample: dict[str, Any], inst: dict[str, np.ndarray]) -> dict[str, Any]:
-    from baiseg.postprocess.assembly import encode_rle, mask_boxes
+    from baiseg.instances import encode_rle
+    from baiseg.postprocess.assembly import mask_boxes
 
     h, w = np.asarray(sample["image"]).shape[:2]
     masks = inst["masks"]
@@ -217,6 +217,8 @@ def _image_record(index: int, sample: dict[str, Any], inst: dict[str, np.ndarray
 def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: PseudoSettings,
            seconds: float) -> Path:
     """Rank 0: all chunks -> pseudo.json, pseudo.yaml, results.json, pseudo_info.json (each atomic)."""
+    from baiseg.instances import coco_image_id
+
     records: list[dict[str, Any]] = []
     for c in range(n_chunks):
         p = chunks_dir / f"{c:05d}.json"
@@ -234,7 +236,7 @@ def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: P
             cat = cat_ids[a["class"] - 1]
             anns.append({"id": len(anns) + 1, "image_id": k, "category_id": cat, "segmentation": a["segmentation"],
                          "area": a["area"], "bbox": a["bbox"], "iscrowd": 0, "score": a["score"]})
-            results.append({"image_id": _result_id(r["image_id"]), "category_id": cat,
+            results.append({"image_id": coco_image_id(r["image_id"]), "category_id": cat,
                             "segmentation": a["segmentation"], "score": a["score"], "bbox": a["bbox"]})
     categories = [{"id": c, "name": name} for c, name in zip(cat_ids, dataset.class_names)]
     write_json_atomic(out / "pseudo.json", {"info": {"description": "baiseg pseudo labels"}, "images": images,
@@ -257,12 +259,6 @@ def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: P
     return out / "pseudo.yaml"
 
 
-def _result_id(image_id: str) -> int | str:
-    from baiseg.postprocess.assembly import coco_image_id
-
-    return coco_image_id(image_id)
-
-
 def mep_job(job: tuple) -> dict[str, np.ndarray]:
     """Run one image's instance extraction: ``job = (method, semantic ids, boundary prob or None, semantic probs or
     None, image or None, MEPConfig)`` (module level, so that a process pool can run it)."""
@@ -271,8 +267,3 @@ def mep_job(job: tuple) -> dict[str, np.ndarray]:
     method, sem, boundary, sem_prob, image, cfg = job
     prob = None if sem_prob is None else np.asarray(sem_prob, np.float32)
     return instances_from_semantic(method, sem, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
-
-
-def mep_settings(mep: MEPConfig) -> dict[str, Any]:
-    """The MEP parameters as a plain dict (recorded with the labels)."""
-    return asdict(mep)

@@ -72,7 +72,7 @@ class MaskRCNNPredictor(Predictor):
         import torch
 
         from baiseg.models.maskrcnn import detections_to_instances
-        from baiseg.predictor import _resize_masks, working_image
+        from baiseg.predictor import resize_masks, working_image
 
         if semantic is not None and not self._warned_semantic:
             warnings.warn("a semantic map was given to Mask R-CNN weights, which do not use one: ignored", stacklevel=2)
@@ -91,12 +91,8 @@ class MaskRCNNPredictor(Predictor):
             keep = cls > 0
             inst = {"masks": inst["masks"][keep], "classes": cls[keep], "scores": inst["scores"][keep]}
         if work.shape[:2] != (h, w):
-            inst = dict(inst, masks=_resize_overlapping(inst["masks"], h, w, _resize_masks))
+            # one mask at a time: the label-map resize assumes disjoint masks, Mask R-CNN's may overlap
+            masks = [resize_masks(m[None], h, w) for m in inst["masks"]]
+            inst = dict(inst, masks=np.concatenate(masks) if masks else np.zeros((0, h, w), bool))
         return inst, {}
 
-
-def _resize_overlapping(masks: np.ndarray, h: int, w: int, resize: Any) -> np.ndarray:
-    """Resize possibly overlapping masks one at a time (the label-map resize assumes disjoint masks)."""
-    if masks.shape[0] == 0:
-        return np.zeros((0, h, w), bool)
-    return np.concatenate([resize(m[None], h, w) for m in masks])

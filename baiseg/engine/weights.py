@@ -114,13 +114,26 @@ def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
             from None
     if raw.get("format") != FORMAT or "config" not in raw:
         raise WeightsError(f"'{p}' is a safetensors file but not baiseg weights (no '{FORMAT}' metadata)")
+    meta = decode_meta(raw, p)
+    check_class_meta(meta, str(p))
+    return meta
+
+
+def decode_meta(raw: dict[str, str], p: Path, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """String metadata of a weights or ONNX file -> ``{"config": Config, <key>: JSON-decoded value, ...}``.
+
+    ``format`` and the keys in ``skip`` are left out; the class lists must be valid JSON.
+
+    Raises:
+        WeightsError: the stored config does not fit this version, or a class list is not JSON.
+    """
     try:
         cfg = config_from_dict(yaml.safe_load(raw["config"]) or {})
     except (ConfigError, yaml.YAMLError) as e:
         raise WeightsError(f"'{p}': the stored config does not fit this baiseg version: {e}") from None
     meta: dict[str, Any] = {}
     for k, v in raw.items():
-        if k in ("config", "format"):
+        if k in ("config", "format", *skip):
             continue
         try:
             meta[k] = json.loads(v)
@@ -130,7 +143,6 @@ def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
                                    "by another tool; use the weights 'baiseg train' wrote") from None  # fmt: skip
             meta[k] = v
     meta["config"] = cfg
-    check_class_meta(meta, str(p))
     return meta
 
 

@@ -51,8 +51,7 @@ class EncoderFPN(nn.Module):
         if freeze_stem:
             freeze_until(backbone.body, backbone.body.feature_info.module_name()[0])
         self.body = backbone
-        # GroupNorm in the FPN: the Lite encoder's maps are not unit-scaled (FPN outputs of std ~13 at stride 4
-        # without it, and mask losses of ~20 at the start of training)
+        # GroupNorm in the FPN: the Lite encoder's maps are not unit-scaled (docs/REFINEMENT.md)
         norm = functools.partial(nn.GroupNorm, 32) if gn else None
         self.fpn = FeaturePyramidNetwork(backbone.channels, out_channels, extra_blocks=LastLevelMaxPool(),
                                          norm_layer=norm)
