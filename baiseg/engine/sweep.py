@@ -41,6 +41,9 @@ from baiseg.fileio import write_json_atomic, write_text_atomic
 
 #: Keys the sweep sets itself for every run.
 RESERVED_KEYS = ("train.out_dir", "train.name")
+#: Keys that change how fast a run goes, not what it computes (the data stream does not depend on the worker count):
+#: they are left out of the resumability check, so a paused sweep may continue with other thread / worker counts.
+RESOURCE_KEYS = ("train.threads", "data.num_workers")
 METRICS = ("mAP50", "mAP75")
 SEMANTICS = ("gt", "model")
 
@@ -243,7 +246,8 @@ class SweepSpec:
                 cfg.train.out_dir, cfg.train.name = str(self.out / "runs"), name
                 # The resumability check compares what the user gave (not the resolved config, which a code change
                 # that adds a config key would alter under a sweep that is paused).
-                inputs = {"config": config_text, "overrides": list(self.overrides), "row": row.train_overrides,
+                given = [o for o in self.overrides if o.split("=", 1)[0].strip() not in RESOURCE_KEYS]
+                inputs = {"config": config_text, "overrides": given, "row": row.train_overrides,
                           "seed": s}  # fmt: skip
                 key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:16]
                 trainings[(same, s)] = _Training(name, s, cfg, key, [row])

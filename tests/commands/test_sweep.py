@@ -103,6 +103,19 @@ def test_a_changed_sweep_into_the_same_folder_is_refused(tmp_path):
         Sweep(spec, build_fn=build_tiny, progress=False, log=lambda s: None).run()
 
 
+def test_thread_and_worker_counts_do_not_change_a_sweeps_identity(tmp_path):
+    out = tmp_path / "sw"
+    rows = parse_grid(["loss.temperature=0.1"])
+    spec = SweepSpec(config=CONFIGS_DIR / "cpu_lite0.yaml", rows=rows, out=out, overrides=BASE + ["train.iters=1"])
+    sweep = Sweep(spec, build_fn=build_tiny, progress=False, log=lambda s: None)
+    sweep._save_state(sweep.trainings[0], sweep._load_state(sweep.trainings[0]))
+    spec.overrides = BASE + ["train.iters=1", "train.threads=1", "data.num_workers=0"]
+    again = Sweep(spec, build_fn=build_tiny, progress=False, log=lambda s: None)
+    assert again.trainings[0].key == sweep.trainings[0].key
+    again._check_state(again.trainings[0])  # accepted: same training, other resources
+    assert again.trainings[0].cfg.train.threads == 1
+
+
 def _sweep_cmd(out: Path) -> list[str]:
     return [sys.executable, str(HERE / "sweep_runner.py"), "sweep", "cpu_lite0", "--grid", "loss.temperature=0.1,0.5",
             "--out", str(out), "--limit", "2", "--size", "64", "--no-progress", *BASE, "train.iters=6",
