@@ -8,7 +8,8 @@
 #   bash bench/refine.sh coco128_panoptic runs/coco128_panoptic_lite0_s0-001/last.safetensors
 #
 # Trainings run with data.val=null (no selection on val): the reported weights are last.safetensors.
-# MEP="mep.k=v ..." is passed to `pseudo` and to BAISeg's own evaluations (default: none, i.e. the MEP stored with the
+# EXTRA="k=v ..." is passed to every training, new or resumed (e.g. EXTRA="train.threads=1 data.num_workers=1" beside
+# another job). MEP="mep.k=v ..." is passed to `pseudo` and to BAISeg's own evaluations (default: none, i.e. the MEP stored with the
 # weights). For weights trained before the tuned defaults of docs/RESULTS.md §3, give those defaults explicitly:
 #   MEP="mep.boundary_thr=0.9 mep.min_marker_px=1 mep.min_area_px=0" bash bench/refine.sh coco128_panoptic W
 set -euo pipefail
@@ -33,7 +34,7 @@ done
 train() {  # name, data.train
   local name=$1 data=$2 dir=$OUT/$1-001
   if [ -f "$dir/checkpoint.pt" ]; then
-    $B train --resume "$dir" --no-progress
+    $B train --resume "$dir" --no-progress $EXTRA
   else
     rm -rf "$dir"
     $B train maskrcnn_lite0 --no-progress train.name="$1" train.out_dir=$OUT train.seed="$SEED" \
