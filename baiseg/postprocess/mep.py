@@ -16,6 +16,7 @@ Label maps are int32 H x W: 0 = no instance, 1..N = instance ids (consecutive).
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import cv2
 import numpy as np
@@ -23,6 +24,14 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.nms import boundary_nms, check_finite_map
+
+try:  # the flood in C (setup.py builds it at install); without it the Python/OpenCV flood gives the same labels
+    from baiseg.postprocess._flood import flood_levels as _flood_levels
+except ImportError:  # pragma: no cover - depends on the build
+    _flood_levels = None
+
+#: Set to False to force the Python/OpenCV flood (tests compare both; BAISEG_PURE_PYTHON_FLOOD=1 does the same).
+USE_C_FLOOD = _flood_levels is not None and not os.environ.get("BAISEG_PURE_PYTHON_FLOOD")
 
 
 def foreground(semantic: np.ndarray) -> np.ndarray:
@@ -184,6 +193,8 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     """
     top = int(markers.max()) if markers.size else 0
     exact_components = bool(markers.min(initial=0) >= 0)  # unlabelled pixels hold 0 (a negative marker wraps)
+    if USE_C_FLOOD and exact_components and markers.ndim == 2:
+        return _flood_c(elevation, markers, allowed, levels, top)
     if exact_components and top < 255:
         lab = markers.astype(np.uint8)  # cv2.dilate: the narrower the type the faster
     else:
@@ -215,6 +226,21 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
         cv2.bitwise_and(td, cv2.compare(s, 0, cv2.CMP_EQ), dst=td)  # labelled pixels are done
     lab[y0:y1, x0:x1] = sub
     return lab.astype(np.int32)
+
+
+def _flood_c(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int,
+             top: int) -> np.ndarray:  # fmt: skip
+    """``flood`` by the C extension (``_flood.c``: the same levels, steps and ties, kept as lists of pixels)."""
+    lab = np.array(markers, dtype=np.int32, order="C", copy=True)
+    todo = lab == 0 if allowed is None else (lab == 0) & allowed
+    if top <= 0 or not todo.any():
+        return lab
+    ev = np.ascontiguousarray(elevation, dtype=np.float32)
+    todo8 = np.ascontiguousarray(todo).view(np.uint8)
+    lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
+    thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else np.array([hi])
+    _flood_levels(ev, lab, todo8, np.ascontiguousarray(thresholds, np.float64), lab.shape[0], lab.shape[1])
+    return lab
 
 
 _KERNEL3 = np.ones((3, 3), np.uint8)

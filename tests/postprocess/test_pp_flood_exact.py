@@ -1,4 +1,5 @@
-"""The fast ``flood`` (component shortcut, issue 12) gives exactly the labels of plain level-wise geodesic growth."""
+"""The fast ``flood`` gives exactly the labels of plain level-wise geodesic growth, in both implementations: the C
+extension (``baiseg/postprocess/_flood.c``, the default) and the Python/OpenCV one (the fallback)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import cv2
 import numpy as np
 import pytest
 
+from baiseg.postprocess import mep
 from baiseg.postprocess.mep import flood, flood_per_class, relabel
+
+
+@pytest.fixture(params=["c", "python"], autouse=True)
+def implementation(request, monkeypatch):
+    monkeypatch.setattr(mep, "USE_C_FLOOD", request.param == "c")
+    return request.param
+
+
+def test_the_c_flood_is_built():
+    assert mep._flood_levels is not None, "the C flood is not built: pip install -e . (needs gcc and Python headers)"
 
 
 def flood_steps(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int) -> np.ndarray:
@@ -42,8 +54,36 @@ def test_flood_equals_stepwise_growth(seed):
     top = int(rng.choice([3, 40, 400, 70000]))  # uint8, uint16 and float32 label paths
     markers[rng.integers(0, h, k), rng.integers(0, w, k)] = rng.integers(1, top + 1, k)
     allowed = None if seed % 2 else cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2) > 0.45
-    for levels in (1, 8):
+    for levels in (1, 8, 40):
         assert np.array_equal(flood(ev, markers, allowed, levels), flood_steps(ev, markers, allowed, levels))
+
+
+@pytest.mark.parametrize("case", ["no markers", "all labelled", "nan", "one pixel", "one row", "flat"])
+def test_flood_edge_cases(case):
+    rng = np.random.default_rng(0)
+    ev, markers, allowed = rng.random((9, 11)).astype(np.float32), np.zeros((9, 11), np.int32), None
+    markers[2, 3], markers[6, 8] = 1, 2
+    if case == "no markers":
+        markers[:] = 0
+    elif case == "all labelled":
+        markers[:] = 3
+    elif case == "nan":
+        ev[4, :] = np.nan
+        allowed = np.ones_like(markers, bool)
+    elif case == "one pixel":
+        ev, markers = ev[:1, :1], np.ones((1, 1), np.int32)
+    elif case == "one row":
+        ev, markers = ev[:1], markers[2:3]
+    elif case == "flat":
+        ev[:] = 0.5
+    want = flood_steps(ev, markers, allowed, 8) if case != "nan" else None
+    got = flood(ev, markers, allowed, 8)
+    if want is not None:
+        assert np.array_equal(got, want)
+    else:  # NaN pixels never open (elevation <= t is false); both implementations agree on the rest
+        mep.USE_C_FLOOD = not mep.USE_C_FLOOD
+        assert np.array_equal(got, flood(ev, markers, allowed, 8))
+        assert (got[4] == 0).all() and got.dtype == np.int32
 
 
 def test_flood_per_class_equals_stepwise_growth():

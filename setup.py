@@ -1,0 +1,17 @@
+"""Build of the one C extension (the MEP's flood, baiseg/postprocess/_flood.c); everything else is in pyproject.toml.
+
+It needs only a C compiler and the Python headers. Without it, ``baiseg.postprocess.mep.flood`` falls back to the
+pure Python/OpenCV implementation with the same results (slower): see docs/SPEED.md.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "baiseg.postprocess._flood",
+            sources=["baiseg/postprocess/_flood.c"],
+            extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"],
+        )
+    ]
+)
