@@ -26,12 +26,12 @@ from baiseg.errors import BaisegError
 from baiseg.postprocess.nms import boundary_nms, check_finite_map
 
 try:  # the flood in C (setup.py builds it at install); without it the Python/OpenCV flood gives the same labels
-    from baiseg.postprocess._flood import flood_levels as _flood_levels
+    from baiseg.postprocess import _native
 except ImportError:  # pragma: no cover - depends on the build
-    _flood_levels = None
+    _native = None
 
 #: Set to False to force the Python/OpenCV flood (tests compare both; BAISEG_PURE_PYTHON_FLOOD=1 does the same).
-USE_C_FLOOD = _flood_levels is not None and not os.environ.get("BAISEG_PURE_PYTHON_FLOOD")
+USE_C_FLOOD = _native is not None and not os.environ.get("BAISEG_PURE_PYTHON_FLOOD")
 
 
 def foreground(semantic: np.ndarray) -> np.ndarray:
@@ -230,7 +230,7 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
 
 def _flood_c(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int,
              top: int) -> np.ndarray:  # fmt: skip
-    """``flood`` by the C extension (``_flood.c``: the same levels, steps and ties, kept as lists of pixels)."""
+    """``flood`` by the C extension (``_native.c``: the same levels, steps and ties, kept as lists of pixels)."""
     lab = np.array(markers, dtype=np.int32, order="C", copy=True)
     todo = lab == 0 if allowed is None else (lab == 0) & allowed
     if top <= 0 or not todo.any():
@@ -239,7 +239,7 @@ def _flood_c(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | N
     todo8 = np.ascontiguousarray(todo).view(np.uint8)
     lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
     thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else np.array([hi])
-    _flood_levels(ev, lab, todo8, np.ascontiguousarray(thresholds, np.float64), lab.shape[0], lab.shape[1])
+    _native.flood_levels(ev, lab, todo8, np.ascontiguousarray(thresholds, np.float64), lab.shape[0], lab.shape[1])
     return lab
 
 
@@ -333,6 +333,8 @@ def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.nda
     Returns:
         int32 H x W label map, 0 outside the semantic foreground.
     """
+    if USE_C_FLOOD and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
+        return _flood_per_class_c(elevation, markers, semantic, levels)
     out = np.zeros(markers.shape, np.int32)
     nxt = 0
     for c in thing_classes(semantic):
@@ -350,6 +352,21 @@ def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.nda
             o = out[y0:y1, x0:x1]
             np.copyto(o, grown + nxt, where=grown > 0)
             nxt += top  # the labels of earlier classes are <= nxt
+    return out
+
+
+def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int) -> np.ndarray:
+    """``flood_per_class`` by the C extension, all classes in one pass (``_native.c``: run_classes)."""
+    classes = thing_classes(semantic)
+    out = np.zeros(markers.shape, np.int32)
+    if not classes:
+        return out
+    lut = np.zeros(256, np.uint8)
+    lut[classes] = np.arange(1, len(classes) + 1)
+    cls = cv2.LUT(semantic, lut)
+    ev = np.ascontiguousarray(elevation, dtype=np.float32)
+    mk = np.ascontiguousarray(markers, dtype=np.int32)
+    _native.flood_classes(ev, mk, cls, len(classes), max(int(levels), 1), out, out.shape[0], out.shape[1])
     return out
 
 
@@ -432,17 +449,22 @@ def _close_and_fill(labels: np.ndarray, n: int, cfg: MEPConfig) -> np.ndarray:
 
 def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     """(n + 1) x 4 int array of inclusive ``y0, y1, x0, x1`` per label (empty labels get y1 < y0)."""
-    from scipy import ndimage
-
     boxes = np.zeros((n + 1, 4), np.int64)
     boxes[:, 0] = boxes[:, 2] = np.iinfo(np.int64).max
     boxes[:, 1] = boxes[:, 3] = -1
     lab = np.asarray(labels)
-    if n > 0:  # find_objects: one pass in C over the label map
-        lab = np.where(lab > n, 0, np.maximum(lab, 0)) if lab.max(initial=0) > n or lab.min(initial=0) < 0 else lab
-        for i, sl in enumerate(ndimage.find_objects(lab.astype(np.int32, copy=False), max_label=n), start=1):
-            if sl is not None:
-                boxes[i] = (sl[0].start, sl[0].stop - 1, sl[1].start, sl[1].stop - 1)
+    if n <= 0:
+        return boxes
+    if USE_C_FLOOD and lab.ndim == 2:  # one pass in C; labels outside 1..n are skipped there
+        _native.label_boxes(np.ascontiguousarray(lab, dtype=np.int32), int(n), boxes, lab.shape[0], lab.shape[1])
+        return boxes
+    from scipy import ndimage
+
+    # find_objects: one pass in C over the label map
+    lab = np.where(lab > n, 0, np.maximum(lab, 0)) if lab.max(initial=0) > n or lab.min(initial=0) < 0 else lab
+    for i, sl in enumerate(ndimage.find_objects(lab.astype(np.int32, copy=False), max_label=n), start=1):
+        if sl is not None:
+            boxes[i] = (sl[0].start, sl[0].stop - 1, sl[1].start, sl[1].stop - 1)
     return boxes
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from baiseg.postprocess import mep
 from baiseg.postprocess.mep import relabel
 
 
@@ -37,6 +38,13 @@ def border_strengths(
     if b.dtype.kind != "f":
         b = b.astype(np.float64)
     base = int(lab.max()) + 1
+    if _c_ready(lab, semantic) and b.dtype == np.float32 and base <= _DENSE_MAX and lab.min(initial=0) >= 0:
+        sums, counts = np.zeros((base, base)), np.zeros((base, base), np.int64)
+        h, w = lab.shape
+        mep._native.border_sums(np.ascontiguousarray(lab), np.ascontiguousarray(b), np.ascontiguousarray(semantic),
+                                base - 1, sums, counts, h, w)  # fmt: skip
+        a, c = np.nonzero(counts)  # row-major: the order of np.unique over a * base + c
+        return np.stack([a, c], axis=1).astype(np.int64), sums[a, c], counts[a, c]
     keys, vals = [], []
     for a, bb, pa, pb, sa, sb in (
         (lab[:, :-1], lab[:, 1:], b[:, :-1], b[:, 1:], semantic[:, :-1], semantic[:, 1:]),
@@ -57,6 +65,16 @@ def border_strengths(
     return pairs, np.bincount(inv, weights=v), np.bincount(inv).astype(np.int64)
 
 
+#: Largest label count + 1 for the dense border table of the C kernel (beyond it: NumPy).
+_DENSE_MAX = 512
+
+
+def _c_ready(lab: np.ndarray, semantic: np.ndarray) -> bool:
+    """Whether the C kernels (baiseg/postprocess/_native.c) take these maps: int32 labels, uint8 classes, 2-D."""
+    return (mep.USE_C_FLOOD and lab.dtype == np.int32 and lab.ndim == 2 and lab.size > 0
+            and np.asarray(semantic).dtype == np.uint8 and np.shape(semantic) == lab.shape)  # fmt: skip
+
+
 def _as_int(labels: np.ndarray) -> np.ndarray:
     """The label map as int32 / int64 (no copy when it already is one)."""
     lab = np.asarray(labels)
@@ -73,6 +91,10 @@ def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
     lab = _as_int(labels)
     n = int(lab.max()) + 1
     count = np.zeros(n, np.int64)
+    if _c_ready(lab, semantic) and lab.min(initial=0) >= 0:
+        h, w = lab.shape
+        mep._native.open_border(np.ascontiguousarray(lab), np.ascontiguousarray(semantic), n - 1, count, h, w)
+        return count
     for a, bb, sa, sb in ((lab[:, :-1], lab[:, 1:], semantic[:, :-1], semantic[:, 1:]),
                           (lab[:-1, :], lab[1:, :], semantic[:-1, :], semantic[1:, :])):  # fmt: skip
         diff = sa != sb

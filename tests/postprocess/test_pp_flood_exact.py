@@ -1,5 +1,5 @@
 """The fast ``flood`` gives exactly the labels of plain level-wise geodesic growth, in both implementations: the C
-extension (``baiseg/postprocess/_flood.c``, the default) and the Python/OpenCV one (the fallback)."""
+extension (``baiseg/postprocess/_native.c``, the default) and the Python/OpenCV one (the fallback)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from baiseg.postprocess.mep import flood, flood_per_class, relabel
 def implementation(request, monkeypatch):
     monkeypatch.setattr(mep, "USE_C_FLOOD", request.param == "c")
     return request.param
-
-
-def test_the_c_flood_is_built():
-    assert mep._flood_levels is not None, "the C flood is not built: pip install -e . (needs gcc and Python headers)"
 
 
 def flood_steps(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int) -> np.ndarray:
@@ -86,18 +82,46 @@ def test_flood_edge_cases(case):
         assert (got[4] == 0).all() and got.dtype == np.int32
 
 
-def test_flood_per_class_equals_stepwise_growth():
-    rng = np.random.default_rng(5)
-    h, w = 70, 90
-    ev = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2.0)
-    sem = (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 4) * 8).astype(np.uint8) % 3
-    markers = np.zeros((h, w), np.int32)
-    markers[rng.integers(0, h, 30), rng.integers(0, w, 30)] = np.arange(1, 31)
-    out, nxt = np.zeros((h, w), np.int32), 0
-    for c in (1, 2):
+def flood_per_class_steps(ev, markers, sem, levels):
+    """The definition of ``flood_per_class``: each class region flooded on its own, labels numbered class after class."""
+    out, nxt = np.zeros(markers.shape, np.int32), 0
+    for c in [c for c in np.unique(sem).tolist() if c not in (0, 255)]:
         region = sem == c
-        grown = flood_steps(ev, relabel(np.where(region, markers, 0)), region, 8)
+        m = relabel(np.where(region, markers, 0))
+        if m.max() <= 0:
+            continue
+        grown = flood_steps(ev, m, region, levels)
         grown[~region] = 0
         out[grown > 0] = grown[grown > 0] + nxt
         nxt = int(out.max())
-    assert np.array_equal(flood_per_class(ev, markers, sem, 8), out)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_flood_per_class_equals_stepwise_growth(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(6, 80, 2)
+    ev = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), float(rng.choice([0.7, 2.0])))
+    ncls = int(rng.integers(1, 5))
+    sem = ((cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 3) * 9).astype(np.uint8) % (ncls + 1))
+    sem[rng.random((h, w)) < 0.03] = 255  # void specks
+    sem = np.where(sem == 2, 7, sem).astype(np.uint8)  # class ids need not be consecutive
+    markers = np.zeros((h, w), np.int32)
+    k = int(rng.integers(0, 30))
+    markers[rng.integers(0, h, k), rng.integers(0, w, k)] = rng.integers(1, 500, k)
+    markers[0, : w // 3] = 3  # a marker across classes becomes one marker per class
+    if seed == 3:
+        markers[markers == 7] = -2  # negative markers count as none
+    for levels in (1, 8, 40):
+        want = flood_per_class_steps(ev, markers, sem, levels)
+        assert np.array_equal(flood_per_class(ev, markers, sem, levels), want), levels
+
+
+def test_flood_per_class_edge_cases():
+    ev = np.random.default_rng(1).random((5, 6)).astype(np.float32)
+    markers = np.zeros((5, 6), np.int32)
+    markers[1, 1] = 4
+    for sem in (np.zeros((5, 6), np.uint8), np.full((5, 6), 255, np.uint8), np.ones((5, 6), np.uint8)):
+        assert np.array_equal(flood_per_class(ev, markers, sem, 8), flood_per_class_steps(ev, markers, sem, 8))
+    flat = np.zeros((5, 6), np.float32)  # one level only: every class pixel is reached
+    assert (flood_per_class(flat, markers, np.ones((5, 6), np.uint8), 8) == 1).all()

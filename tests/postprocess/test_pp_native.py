@@ -1,0 +1,80 @@
+"""The C kernels of the MEP (``baiseg/postprocess/_native.c``) are built and agree with their Python fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baiseg.postprocess import mep
+
+
+def test_the_c_kernels_are_built():
+    assert mep._native is not None, "the MEP's C kernels are not built: pip install -e . (needs gcc and Python headers)"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_label_boxes_c_equals_python(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 60, 2)
+    labels = rng.integers(-2, 9, (h, w)).astype(np.int32)
+    labels[rng.random((h, w)) < 0.6] = 0
+    for n in (0, 3, 8, 12):  # labels above n are skipped; n above the largest label gives empty boxes
+        monkeypatch.setattr(mep, "USE_C_FLOOD", True)
+        c = mep.label_boxes(labels, n)
+        monkeypatch.setattr(mep, "USE_C_FLOOD", False)
+        py = mep.label_boxes(labels, n)
+        assert c.dtype == py.dtype and np.array_equal(c, py), n
+        for i in range(1, n + 1):
+            ys, xs = np.nonzero(labels == i)
+            if ys.size:
+                assert tuple(c[i]) == (ys.min(), ys.max(), xs.min(), xs.max())
+            else:
+                assert c[i, 1] < c[i, 0]
+
+
+def test_bad_buffers_get_a_clear_error():
+    if mep._native is None:
+        pytest.skip("C kernels not built")
+    with pytest.raises(ValueError, match="labels"):
+        mep._native.label_boxes(np.zeros((3, 3), np.int64), 1, np.zeros((2, 4), np.int64), 3, 3)
+    with pytest.raises(ValueError, match="boxes"):
+        mep._native.label_boxes(np.zeros((3, 3), np.int32), 5, np.zeros((2, 4), np.int64), 3, 3)
+
+
+def _regions(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 70, 2)
+    labels = (cv2.resize(rng.integers(0, 12, (4, 5)).astype(np.uint8), (int(w), int(h)),
+                         interpolation=cv2.INTER_NEAREST)).astype(np.int32)  # fmt: skip
+    labels[rng.random((h, w)) < 0.05] = 0
+    sem = np.where(rng.random((h, w)) < 0.1, 2, 1).astype(np.uint8)
+    sem[labels == 0] = rng.choice([0, 255])
+    b = rng.random((h, w)).astype(np.float32)
+    return labels, b, sem
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_border_strengths_and_open_border_c_equal_python(seed, monkeypatch):
+    from baiseg.postprocess.merge import border_strengths, open_border
+
+    labels, b, sem = _regions(seed)
+    out = {}
+    for use_c in (True, False):
+        monkeypatch.setattr(mep, "USE_C_FLOOD", use_c)
+        out[use_c] = (*border_strengths(labels, b, sem), open_border(labels, sem))
+    for c, py in zip(out[True], out[False], strict=True):
+        assert c.dtype == py.dtype and c.shape == py.shape and np.array_equal(c, py)  # sums bit-identical
+
+
+def test_merge_is_identical_with_and_without_the_c_kernels(monkeypatch):
+    from baiseg.postprocess.merge import merge_weak_borders
+
+    for seed in range(6):
+        labels, b, sem = _regions(seed + 20)
+        res = {}
+        for use_c in (True, False):
+            monkeypatch.setattr(mep, "USE_C_FLOOD", use_c)
+            res[use_c] = merge_weak_borders(labels, b, sem, thr=0.5, min_area_px=20, enclosed=True, neck_ratio=0.6)
+        assert np.array_equal(res[True], res[False])
