@@ -12,9 +12,10 @@
  *   labels     int32 H*W, written in place; 0 = unlabelled, > 0 = labels (no negative values)
  *   todo       uint8 H*W, 1 = may be labelled (unlabelled and allowed)
  *   thresholds float64, ascending
- * flood_classes(elevation, markers, classes, nclasses, levels, out, height, width) -> None
+ * flood_classes(elevation, markers, classes, nclasses, levels, out, height, width, (y0, y1, x0, x1), top) -> None
  *   markers    int32 H*W (<= 0 = none); classes uint8 H*W class index (0 = none, 1..nclasses); out int32 H*W zeros,
- *   written: each class region flooded on its own with its own levels (see run_classes()).
+ *   written: each class region flooded on its own with its own levels (see run_classes()); the box holds every
+ *   class pixel, top >= the largest marker in it.
  * Every buffer must be C-contiguous; the GIL is released while flooding.
  */
 #define PY_SSIZE_T_CLEAN
@@ -32,6 +33,8 @@ typedef struct {
     uint16_t *level; /* (h+2) x (w+2): the level at which a to-do pixel opens, CLOSED for the others */
     int32_t *lab;    /* (h+2) x (w+2) labels, 0 = unlabelled */
     uint8_t *cls;    /* (h+2) x (w+2) class index (growth stays inside a class), or NULL (one region) */
+    Py_ssize_t *todo; /* the to-do pixels (level < nthr), in raster order, filled by the caller; ntodo of them */
+    Py_ssize_t ntodo;
 } Grid;
 
 static int grid_alloc(Grid *g, Py_ssize_t h, Py_ssize_t w, Py_ssize_t nthr, int with_classes) {
@@ -39,7 +42,9 @@ static int grid_alloc(Grid *g, Py_ssize_t h, Py_ssize_t w, Py_ssize_t nthr, int 
     g->level = (uint16_t *)malloc((size_t)g->N * sizeof(uint16_t));
     g->lab = (int32_t *)calloc((size_t)g->N, sizeof(int32_t));
     g->cls = with_classes ? (uint8_t *)calloc((size_t)g->N, 1) : NULL;
-    if (!g->level || !g->lab || (with_classes && !g->cls)) return -1;
+    g->todo = (Py_ssize_t *)malloc((size_t)g->N * sizeof(Py_ssize_t));
+    g->ntodo = 0;
+    if (!g->level || !g->lab || !g->todo || (with_classes && !g->cls)) return -1;
     for (Py_ssize_t q = 0; q < g->N; q++) g->level[q] = CLOSED;
     return 0;
 }
@@ -48,6 +53,7 @@ static void grid_free(Grid *g) {
     free(g->level);
     free(g->lab);
     free(g->cls);
+    free(g->todo);
 }
 
 /* The first threshold that e is at or below; nthr when above all (NaN never opens, like e <= t in NumPy). */
@@ -87,9 +93,8 @@ static int grow(Grid *g) {
     count = (Py_ssize_t *)calloc((size_t)nthr + 1, sizeof(Py_ssize_t));
     start = (Py_ssize_t *)calloc((size_t)nthr + 2, sizeof(Py_ssize_t));
     if (!count || !start) goto done;
-    Py_ssize_t ntodo = 0;
-    for (Py_ssize_t q = 0; q < N; q++)
-        if (level[q] < nthr) count[level[q]]++, ntodo++;
+    const Py_ssize_t ntodo = g->ntodo;
+    for (Py_ssize_t a = 0; a < ntodo; a++) count[level[g->todo[a]]]++;
     if (ntodo == 0) {
         rc = 0;
         goto done;
@@ -101,8 +106,10 @@ static int grow(Grid *g) {
     pend = (int32_t *)calloc((size_t)N, sizeof(int32_t));
     if (!bucket || !front || !reached || !pend) goto done;
     memset(count, 0, (size_t)(nthr + 1) * sizeof(Py_ssize_t));
-    for (Py_ssize_t q = 0; q < N; q++)
-        if (level[q] < nthr) bucket[start[level[q]] + count[level[q]]++] = q;
+    for (Py_ssize_t a = 0; a < ntodo; a++) {
+        Py_ssize_t q = g->todo[a];
+        bucket[start[level[q]] + count[level[q]]++] = q;
+    }
     for (Py_ssize_t k = 0; k < nthr; k++) {
         /* first step: the pixels opened at this level that touch a label (labels as before the step) */
         Py_ssize_t nfront = 0;
@@ -188,7 +195,11 @@ static int run_levels(const float *ev, int32_t *labels, const uint8_t *todo, con
         Py_ssize_t r = (y - y0 + 1) * g.W + 1 - x0, i = y * w;
         memcpy(g.lab + r + x0, labels + i + x0, (size_t)(x1 - x0) * sizeof(int32_t));
         for (Py_ssize_t x = x0; x < x1; x++)
-            if (todo[i + x] && labels[i + x] == 0) g.level[r + x] = level_of((double)ev[i + x], thr, nthr);
+            if (todo[i + x] && labels[i + x] == 0) {
+                uint16_t k = level_of((double)ev[i + x], thr, nthr);
+                g.level[r + x] = k;
+                if (k < nthr) g.todo[g.ntodo++] = r + x;
+            }
     }
     if (grow(&g) < 0) goto done;
     grid_copy_out(&g, labels, y0, x0, w);
@@ -198,39 +209,23 @@ done:
     return rc;
 }
 
-/* flood_classes: every class region on its own (mep.flood_per_class), all in one pass, in the box of the class
- * pixels (growth never leaves a class, so nothing outside matters).
+/* flood_classes: every class region on its own (mep.flood_per_class), all in one pass, in the box [y0, y1) x [x0, x1)
+ * that holds every class pixel (growth never leaves a class, so nothing outside matters; the caller gives it).
  * cls: class index per pixel (0 = not a thing class, 1..nclasses in ascending class id); markers <= 0 = none.
  * Labels are renumbered per class in marker order, class after class (relabel + running offset), thresholds come
- * from each class's own unlabelled pixels. out: zeros on entry. */
+ * from each class's own unlabelled pixels. out: zeros on entry. Returns 0, -1 when out of memory. */
 static int run_classes(const float *ev, const int32_t *markers, const uint8_t *cls_in, Py_ssize_t nclasses,
-                       Py_ssize_t levels, int32_t *out, Py_ssize_t h, Py_ssize_t w) {
+                       Py_ssize_t levels, int32_t *out, Py_ssize_t w, Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0,
+                       Py_ssize_t x1, int32_t top) {
     Grid g;
     int rc = -1;
-    int32_t top = 0;
     int32_t *lut = NULL;
     double *lo = NULL, *hi = NULL, *thr = NULL;
     Py_ssize_t *nthr = NULL, C = nclasses + 1, L = levels < 1 ? 1 : levels;
-    Py_ssize_t y0 = h, y1 = -1, x0 = w, x1 = -1;
+    const size_t T = (size_t)top + 1;
     memset(&g, 0, sizeof(g));
-    for (Py_ssize_t y = 0; y < h; y++) {
-        const uint8_t *c = cls_in + y * w;
-        const int32_t *m = markers + y * w;
-        Py_ssize_t first = -1, last = -1;
-        for (Py_ssize_t x = 0; x < w; x++)
-            if (c[x]) {
-                if (first < 0) first = x;
-                last = x;
-                if (m[x] > top) top = m[x];
-            }
-        if (first < 0) continue;
-        if (y < y0) y0 = y;
-        y1 = y + 1;
-        if (first < x0) x0 = first;
-        if (last + 1 > x1) x1 = last + 1;
-    }
-    if (y1 < 0 || top <= 0) return 0; /* no class pixel, or no marker in any class: nothing is labelled */
-    lut = (int32_t *)calloc((size_t)C * ((size_t)top + 1), sizeof(int32_t));
+    if (y1 <= y0 || x1 <= x0 || top <= 0) return 0; /* no class pixel or no marker: nothing is labelled */
+    lut = (int32_t *)calloc((size_t)C * T, sizeof(int32_t));
     lo = (double *)malloc((size_t)C * sizeof(double));
     hi = (double *)malloc((size_t)C * sizeof(double));
     thr = (double *)malloc((size_t)C * (size_t)L * sizeof(double));
@@ -242,22 +237,27 @@ static int run_classes(const float *ev, const int32_t *markers, const uint8_t *c
         for (Py_ssize_t i = y * w + x0; i < y * w + x1; i++) {
             uint8_t c = cls_in[i];
             if (!c) continue;
-            if (markers[i] > 0) {
-                lut[(size_t)c * ((size_t)top + 1) + (size_t)markers[i]] = 1;
+            int32_t m = markers[i];
+            if (m > 0) {
+                lut[(size_t)c * T + (size_t)m] = 1;
             } else {
                 double e = (double)ev[i];
-                if (e < lo[c]) lo[c] = e;
-                if (e > hi[c]) hi[c] = e;
+                lo[c] = e < lo[c] ? e : lo[c];
+                hi[c] = e > hi[c] ? e : hi[c];
             }
         }
     int32_t next = 0;
     Py_ssize_t most = 1;
     for (Py_ssize_t c = 1; c < C; c++) {
-        int32_t *row = lut + (size_t)c * ((size_t)top + 1);
+        int32_t *row = lut + (size_t)c * T;
         for (int32_t m = 1; m <= top; m++)
             if (row[m]) row[m] = ++next;
         if (lo[c] <= hi[c]) nthr[c] = thresholds(lo[c], hi[c], L, thr + c * L);
         if (nthr[c] > most) most = nthr[c];
+    }
+    if (next == 0) { /* no marker inside a class */
+        rc = 0;
+        goto done;
     }
     if (grid_alloc(&g, y1 - y0, x1 - x0, most, 1) < 0) goto done;
     for (Py_ssize_t y = y0; y < y1; y++) {
@@ -268,10 +268,13 @@ static int run_classes(const float *ev, const int32_t *markers, const uint8_t *c
             if (!c) continue;
             int32_t m = markers[i + x];
             if (m > 0) {
-                g.lab[r + x] = lut[(size_t)c * ((size_t)top + 1) + (size_t)m];
+                g.lab[r + x] = lut[(size_t)c * T + (size_t)m];
             } else if (nthr[c] > 0) {
                 uint16_t k = level_of((double)ev[i + x], thr + c * L, nthr[c]);
-                g.level[r + x] = k < nthr[c] ? k : (uint16_t)most; /* above its class's last level: never opens */
+                if (k < nthr[c]) { /* above its class's last level (NaN): never opens */
+                    g.level[r + x] = k;
+                    g.todo[g.ntodo++] = r + x;
+                }
             }
         }
     }
@@ -343,21 +346,25 @@ fail_ev:
 
 static PyObject *flood_classes(PyObject *self, PyObject *args) {
     PyObject *ev_o, *mk_o, *cls_o, *out_o;
-    Py_ssize_t nclasses, levels, h, w;
+    Py_ssize_t nclasses, levels, h, w, y0, y1, x0, x1, top;
     Py_buffer ev, mk, cls, out;
     int rc = -1;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOnnOnn", &ev_o, &mk_o, &cls_o, &nclasses, &levels, &out_o, &h, &w)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOnnOnn(nnnn)n", &ev_o, &mk_o, &cls_o, &nclasses, &levels, &out_o, &h, &w, &y0, &y1,
+                          &x0, &x1, &top))
+        return NULL;
     if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "flood_classes: negative height or width");
     if (nclasses < 0 || nclasses > 254) return PyErr_Format(PyExc_ValueError, "flood_classes: 0..254 classes");
     if (levels < 1 || levels >= UINT16_MAX) return PyErr_Format(PyExc_ValueError, "flood_classes: 1..65534 levels");
+    if (y0 < 0 || x0 < 0 || y1 > h || x1 > w || top < 0 || top >= INT32_MAX)
+        return PyErr_Format(PyExc_ValueError, "flood_classes: box outside the image or bad largest marker");
     if (get_buffer(ev_o, &ev, 0, 4, h * w, "elevation") < 0) return NULL;
     if (get_buffer(mk_o, &mk, 0, 4, h * w, "markers") < 0) goto fail_ev;
     if (get_buffer(cls_o, &cls, 0, 1, h * w, "classes") < 0) goto fail_mk;
     if (get_buffer(out_o, &out, 1, 4, h * w, "out") < 0) goto fail_cls;
     Py_BEGIN_ALLOW_THREADS
     rc = run_classes((const float *)ev.buf, (const int32_t *)mk.buf, (const uint8_t *)cls.buf, nclasses, levels,
-                     (int32_t *)out.buf, h, w);
+                     (int32_t *)out.buf, w, y0, y1, x0, x1, (int32_t)top);
     Py_END_ALLOW_THREADS
     if (rc < 0) PyErr_NoMemory();
     PyBuffer_Release(&out);
@@ -513,7 +520,8 @@ static PyMethodDef methods[] = {
     {"flood_levels", flood_levels, METH_VARARGS,
      "flood_levels(elevation, labels, todo, thresholds, height, width): level-wise geodesic flood, in place."},
     {"flood_classes", flood_classes, METH_VARARGS,
-     "flood_classes(elevation, markers, classes, nclasses, levels, out, height, width): mep.flood_per_class."},
+     "flood_classes(elevation, markers, classes, nclasses, levels, out, height, width, box, top): "
+     "mep.flood_per_class."},
     {"label_boxes", label_boxes, METH_VARARGS, "label_boxes(labels, n, boxes, height, width): mep.label_boxes."},
     {"border_sums", border_sums, METH_VARARGS,
      "border_sums(labels, boundary, semantic, n, sums, counts, height, width): merge.border_strengths."},

@@ -335,6 +335,11 @@ def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.nda
     """
     if USE_C_FLOOD and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
         return _flood_per_class_c(elevation, markers, semantic, levels)
+    return _flood_per_class_py(elevation, markers, semantic, levels)
+
+
+def _flood_per_class_py(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int) -> np.ndarray:
+    """``flood_per_class`` class by class with ``flood`` (the fallback without the C kernels)."""
     out = np.zeros(markers.shape, np.int32)
     nxt = 0
     for c in thing_classes(semantic):
@@ -364,10 +369,20 @@ def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.
     lut = np.zeros(256, np.uint8)
     lut[classes] = np.arange(1, len(classes) + 1)
     cls = cv2.LUT(semantic, lut)
-    ev = np.ascontiguousarray(elevation, dtype=np.float32)
+    x, y, w, h = cv2.boundingRect(cls)  # every class pixel lies in this box
+    box = np.asarray(markers)[y:y + h, x:x + w]
+    top, bottom = int(box.max(initial=0)), int(box.min(initial=0))
+    if top > _C_FLOOD_MAX_MARKER or bottom < np.iinfo(np.int32).min:  # too large a marker table, or not int32
+        return _flood_per_class_py(elevation, markers, semantic, levels)
     mk = np.ascontiguousarray(markers, dtype=np.int32)
-    _native.flood_classes(ev, mk, cls, len(classes), max(int(levels), 1), out, out.shape[0], out.shape[1])
+    ev = np.ascontiguousarray(elevation, dtype=np.float32)
+    _native.flood_classes(ev, mk, cls, len(classes), max(int(levels), 1), out, out.shape[0], out.shape[1],
+                          (y, y + h, x, x + w), top)  # fmt: skip
     return out
+
+
+#: Largest marker id for the C per-class flood (its table has one entry per class and marker id).
+_C_FLOOD_MAX_MARKER = 1 << 20
 
 
 def watershed_image(image: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:

@@ -125,3 +125,15 @@ def test_flood_per_class_edge_cases():
         assert np.array_equal(flood_per_class(ev, markers, sem, 8), flood_per_class_steps(ev, markers, sem, 8))
     flat = np.zeros((5, 6), np.float32)  # one level only: every class pixel is reached
     assert (flood_per_class(flat, markers, np.ones((5, 6), np.uint8), 8) == 1).all()
+
+
+def test_flood_per_class_with_large_marker_ids():
+    rng = np.random.default_rng(2)
+    ev = rng.random((20, 30)).astype(np.float32)
+    sem = np.ones((20, 30), np.uint8)
+    sem[:, 15:] = 3
+    markers = np.zeros((20, 30), np.int64)
+    markers[5, 5], markers[10, 20], markers[15, 3] = 2**22, 7, -(2**40)  # a large id; below int32: no wrap-around
+    want = flood_per_class_steps(ev, markers, sem, 8)
+    assert np.array_equal(flood_per_class(ev, markers, sem, 8), want)
+    assert set(np.unique(want)) == {1, 2}
