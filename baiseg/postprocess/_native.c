@@ -1,5 +1,6 @@
 /* The MEP's C kernels: the level-wise geodesic flood of baiseg.postprocess.mep.flood and mep.flood_per_class, the
- * label boxes of mep.label_boxes, and the border statistics of merge.border_strengths / merge.open_border.
+ * label boxes of mep.label_boxes, the border statistics of merge.border_strengths / merge.open_border, and the
+ * distance-peak seeds of mep.region_distance_seeds.
  *
  * The same result as the Python/OpenCV implementation, pixel for pixel: for each threshold t in ascending order,
  * labels grow into the open pixels (to do, elevation <= t) one 8-connected step at a time, every newly reached pixel
@@ -516,6 +517,65 @@ static PyObject *open_border(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* peak_seeds(dist, comp, k, frac, seeds, n): the dtws seeds of mep._distance_seeds_in_box. For components 1..k-1 of
+ * comp (int32, 0 = outside), peak = the maximum of dist (float32, >= 0) over the component; seeds (uint8 0/1) =
+ * dist > (float)frac * peak of its component, in float32 arithmetic as NumPy does it. n pixels. */
+static PyObject *peak_seeds(PyObject *self, PyObject *args) {
+    PyObject *d_o, *c_o, *s_o;
+    Py_ssize_t k, n;
+    double frac;
+    Py_buffer d, c, sd;
+    float *peak;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOndOn", &d_o, &c_o, &k, &frac, &s_o, &n)) return NULL;
+    if (k < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "peak_seeds: k >= 1 and n >= 0");
+    if (get_buffer(d_o, &d, 0, 4, n, "dist") < 0) return NULL;
+    if (get_buffer(c_o, &c, 0, 4, n, "comp") < 0) {
+        PyBuffer_Release(&d);
+        return NULL;
+    }
+    if (get_buffer(s_o, &sd, 1, 1, n, "seeds") < 0) {
+        PyBuffer_Release(&c);
+        PyBuffer_Release(&d);
+        return NULL;
+    }
+    peak = (float *)calloc((size_t)k, sizeof(float));
+    if (!peak) {
+        PyBuffer_Release(&sd);
+        PyBuffer_Release(&c);
+        PyBuffer_Release(&d);
+        return PyErr_NoMemory();
+    }
+    const float *dv = (const float *)d.buf;
+    const int32_t *cv = (const int32_t *)c.buf;
+    uint8_t *out = (uint8_t *)sd.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t l = cv[i];
+        if (l <= 0) continue;
+        if (l >= k) {
+            bad = 1;
+            break;
+        }
+        if (dv[i] > peak[l]) peak[l] = dv[i];
+    }
+    if (!bad) {
+        const float f = (float)frac;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int32_t l = cv[i];
+            out[i] = (uint8_t)(l > 0 && dv[i] > f * peak[l]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(peak);
+    PyBuffer_Release(&sd);
+    PyBuffer_Release(&c);
+    PyBuffer_Release(&d);
+    if (bad) return PyErr_Format(PyExc_ValueError, "peak_seeds: a component id is >= k");
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"flood_levels", flood_levels, METH_VARARGS,
      "flood_levels(elevation, labels, todo, thresholds, height, width): level-wise geodesic flood, in place."},
@@ -526,6 +586,7 @@ static PyMethodDef methods[] = {
     {"border_sums", border_sums, METH_VARARGS,
      "border_sums(labels, boundary, semantic, n, sums, counts, height, width): merge.border_strengths."},
     {"open_border", open_border, METH_VARARGS, "open_border(labels, semantic, n, count, height, width)."},
+    {"peak_seeds", peak_seeds, METH_VARARGS, "peak_seeds(dist, comp, k, frac, seeds, n): the dtws seeds."},
     {NULL, NULL, 0, NULL},
 };
 

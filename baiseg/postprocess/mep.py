@@ -93,6 +93,11 @@ def _distance_seeds_in_box(sub: np.ndarray, peak_frac: float) -> tuple[np.ndarra
     the distance to the outside is the same as in the whole image)."""
     k, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
     d = cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    # the same float32 arithmetic in C (a Python float times a float32 array stays float32 in NumPy)
+    if USE_C_FLOOD and type(peak_frac) in (float, int) and d.flags.c_contiguous and comp.flags.c_contiguous:
+        seeds = np.empty(d.shape, bool)
+        _native.peak_seeds(d, comp, int(k), float(peak_frac), seeds.view(np.uint8), d.size)
+        return d, seeds
     if k == 2:  # one component: its maximum is the maximum (the distance is 0 outside, > 0 inside)
         peak = np.array([0.0, d.max()], np.float32)
     else:

@@ -78,3 +78,26 @@ def test_merge_is_identical_with_and_without_the_c_kernels(monkeypatch):
             monkeypatch.setattr(mep, "USE_C_FLOOD", use_c)
             res[use_c] = merge_weak_borders(labels, b, sem, thr=0.5, min_area_px=20, enclosed=True, neck_ratio=0.6)
         assert np.array_equal(res[True], res[False])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_peak_seeds_c_equal_numpy(seed):
+    """The C seeds equal NumPy's formula on the same distance map (OpenCV's exact distance transform itself may
+    differ in the last bit from one call to the next, so both sides get one map)."""
+    import cv2
+
+    if mep._native is None:
+        pytest.skip("C kernels not built")
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(3, 90, 2)
+    region = (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 3) > 0.5).astype(np.uint8)
+    k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
+    d = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    for frac in (0.0, 0.3, 0.7, 1.0, 0.45):
+        peak = mep.label_maximum(d, comp, k)
+        want = (d > frac * peak[comp]) & (comp > 0)
+        got = np.empty(d.shape, bool)
+        mep._native.peak_seeds(d, comp, int(k), frac, got.view(np.uint8), d.size)
+        assert np.array_equal(got, want), frac
+    with pytest.raises(ValueError, match="component id"):
+        mep._native.peak_seeds(d, comp, 1, 0.5, got.view(np.uint8), d.size)
