@@ -88,11 +88,24 @@ def region_distance_seeds(region: np.ndarray, peak_frac: float) -> tuple[np.ndar
     return dist, seeds
 
 
+def exact_distance(region: np.ndarray) -> np.ndarray:
+    """float32 H x W exact Euclidean distance of every pixel to the nearest zero pixel of a uint8 region (pixels
+    outside the array do not count). The C kernel (``_native.edt``) takes sqrtf of the exact integer squared
+    distance; OpenCV's ``DIST_MASK_PRECISE`` (the fallback) agrees within one float32 ulp (and is not always the same
+    from one call to the next)."""
+    sub = np.ascontiguousarray(region, dtype=np.uint8)
+    if USE_C_FLOOD and sub.ndim == 2:
+        d = np.empty(sub.shape, np.float32)
+        _native.edt(sub, d, sub.shape[0], sub.shape[1])
+        return d
+    return cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
 def _distance_seeds_in_box(sub: np.ndarray, peak_frac: float) -> tuple[np.ndarray, np.ndarray]:
     """``region_distance_seeds`` of a uint8 region cropped to its box with a 1-px frame (clipped at the image border:
     the distance to the outside is the same as in the whole image)."""
     k, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
-    d = cv2.distanceTransform(sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    d = exact_distance(sub)
     # the same float32 arithmetic in C (a Python float times a float32 array stays float32 in NumPy)
     if USE_C_FLOOD and type(peak_frac) in (float, int) and d.flags.c_contiguous and comp.flags.c_contiguous:
         seeds = np.empty(d.shape, bool)
