@@ -144,10 +144,11 @@ def thing_classes(semantic: np.ndarray) -> list:
     return [c for c in ids.tolist() if c != 0 and c != 255]
 
 
-def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
-    """bool H x W: ``region_distance_seeds`` of every class region (ids 1..254) of a semantic map."""
+def distance_seeds(semantic: np.ndarray, peak_frac: float, classes: list | None = None) -> np.ndarray:
+    """bool H x W: ``region_distance_seeds`` of every class region (ids 1..254, or ``classes`` when given: the
+    ``thing_classes`` of the map) of a semantic map."""
     seeds = np.zeros(semantic.shape, bool)
-    for c in thing_classes(semantic):
+    for c in thing_classes(semantic) if classes is None else classes:
         region = (semantic == c).view(np.uint8)
         y0, y1, x0, x1 = _bbox(region, pad=1)
         seeds[y0:y1, x0:x1] |= _distance_seeds_in_box(np.ascontiguousarray(region[y0:y1, x0:x1]), peak_frac)[1]
@@ -155,7 +156,8 @@ def distance_seeds(semantic: np.ndarray, peak_frac: float) -> np.ndarray:
 
 
 def make_markers(
-    boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig, semantic: np.ndarray | None = None
+    boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig, semantic: np.ndarray | None = None,
+    *, classes: list | None = None, checked: bool = False,
 ) -> np.ndarray:
     """Markers: connected regions of the semantic foreground that are not boundary (``marker_source: boundary``), or
     the distance cores of the semantic mask cut by the boundary ridges (``marker_source: distance``).
@@ -166,6 +168,8 @@ def make_markers(
         semantic: int H x W semantic ids (needed with ``marker_source: distance``).
         cfg: uses ``nms``, ``nms_margin``, ``nms_smooth_sigma``, ``boundary_thr``, ``boundary_dilate_px``,
             ``sure_fg``, ``sure_fg_px``, ``marker_source``, ``dtws_peak_frac``, ``min_marker_px``.
+        classes: the ``thing_classes`` of ``semantic`` when the caller has them (computed otherwise).
+        checked: the caller has checked that the boundary map is finite (``check_finite_map``).
 
     Returns:
         int32 H x W label map of the markers (0 = no marker).
@@ -173,14 +177,15 @@ def make_markers(
     ridges = boundary_prob
     if cfg.nms:
         ridges = boundary_nms(
-            boundary_prob, margin=cfg.nms_margin, sigma=cfg.nms_smooth_sigma, min_value=cfg.boundary_thr
+            boundary_prob, margin=cfg.nms_margin, sigma=cfg.nms_smooth_sigma, min_value=cfg.boundary_thr,
+            check=not checked,
         )
     edges = (ridges > cfg.boundary_thr).astype(np.uint8)
     if cfg.boundary_dilate_px > 0:
         k = 2 * int(cfg.boundary_dilate_px) + 1
         edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     if cfg.marker_source == "distance":  # shape cores of the semantic mask (dtws seeds), cut by the ridges
-        interior = (distance_seeds(semantic, cfg.dtws_peak_frac) & (edges == 0)).astype(np.uint8)
+        interior = (distance_seeds(semantic, cfg.dtws_peak_frac, classes) & (edges == 0)).astype(np.uint8)
     elif cfg.marker_source == "boundary":
         interior = (fg & (edges == 0)).astype(np.uint8)
         if cfg.sure_fg:
@@ -340,27 +345,32 @@ def _grow_level_components(sub: np.ndarray, open8: np.ndarray, recheck: int = 8)
             return
 
 
-def flood_per_class(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int = 8) -> np.ndarray:
+def flood_per_class(
+    elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int = 8, classes: list | None = None
+) -> np.ndarray:
     """``flood`` inside each class region separately: a marker never grows into another class (a marker that spans
     two classes becomes one marker per class).
 
     Args:
         elevation: float H x W; markers: int32 H x W (0 = unlabelled); semantic: int H x W ids (0, 1..K, 255 void).
         levels: flooding levels.
+        classes: the ``thing_classes`` of ``semantic`` when the caller has them (computed otherwise).
 
     Returns:
         int32 H x W label map, 0 outside the semantic foreground.
     """
+    classes = thing_classes(semantic) if classes is None else classes
     if USE_C_FLOOD and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
-        return _flood_per_class_c(elevation, markers, semantic, levels)
-    return _flood_per_class_py(elevation, markers, semantic, levels)
+        return _flood_per_class_c(elevation, markers, semantic, levels, classes)
+    return _flood_per_class_py(elevation, markers, semantic, levels, classes)
 
 
-def _flood_per_class_py(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int) -> np.ndarray:
+def _flood_per_class_py(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int,
+                        classes: list) -> np.ndarray:  # fmt: skip
     """``flood_per_class`` class by class with ``flood`` (the fallback without the C kernels)."""
     out = np.zeros(markers.shape, np.int32)
     nxt = 0
-    for c in thing_classes(semantic):
+    for c in classes:
         # Work in the class region's box with a 1-px frame: nothing outside the region is ever labelled.
         whole = semantic == c
         y0, y1, x0, x1 = _bbox(whole.view(np.uint8), pad=1)
@@ -378,9 +388,9 @@ def _flood_per_class_py(elevation: np.ndarray, markers: np.ndarray, semantic: np
     return out
 
 
-def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int) -> np.ndarray:
+def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int,
+                       classes: list) -> np.ndarray:  # fmt: skip
     """``flood_per_class`` by the C extension, all classes in one pass (``_native.c``: run_classes)."""
-    classes = thing_classes(semantic)
     out = np.zeros(markers.shape, np.int32)
     if not classes:
         return out
@@ -391,7 +401,7 @@ def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.
     box = np.asarray(markers)[y:y + h, x:x + w]
     top, bottom = int(box.max(initial=0)), int(box.min(initial=0))
     if top > _C_FLOOD_MAX_MARKER or bottom < np.iinfo(np.int32).min:  # too large a marker table, or not int32
-        return _flood_per_class_py(elevation, markers, semantic, levels)
+        return _flood_per_class_py(elevation, markers, semantic, levels, classes)
     mk = np.ascontiguousarray(markers, dtype=np.int32)
     ev = np.ascontiguousarray(elevation, dtype=np.float32)
     _native.flood_classes(ev, mk, cls, len(classes), max(int(levels), 1), out, out.shape[0], out.shape[1],
@@ -530,7 +540,8 @@ def extract_masks(
     if cfg.watershed_on not in ("boundary", "image"):
         raise BaisegError(f"mep.watershed_on={cfg.watershed_on!r} is not valid: use 'boundary' or 'image'")
     fg = foreground(semantic)
-    markers = make_markers(b, fg, cfg, semantic)
+    classes = thing_classes(semantic)
+    markers = make_markers(b, fg, cfg, semantic, classes=classes, checked=True)
     labels = markers
     if cfg.watershed:
         allowed = fg if cfg.refine else None
@@ -541,7 +552,7 @@ def extract_masks(
                 )
             labels = watershed_image(_as_rgb(image), markers, allowed)
         elif cfg.flood_per_class and cfg.refine:
-            labels = flood_per_class(b, markers, semantic, cfg.watershed_levels)
+            labels = flood_per_class(b, markers, semantic, cfg.watershed_levels, classes)
         else:
             labels = flood(b, markers, allowed, cfg.watershed_levels)
     if cfg.merge_thr > 0 or cfg.merge_enclosed or cfg.merge_neck_ratio > 0:  # before min-area drops (merge.py)

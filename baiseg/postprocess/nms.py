@@ -70,7 +70,7 @@ def check_finite_map(a: np.ndarray, what: str) -> None:
 
 
 def boundary_nms(
-    boundary_prob: np.ndarray, *, margin: float = 1.01, sigma: float = 1.0, min_value: float = 0.0
+    boundary_prob: np.ndarray, *, margin: float = 1.01, sigma: float = 1.0, min_value: float = 0.0, check: bool = True
 ) -> np.ndarray:
     """Thin a boundary map to 1-2 px ridges.
 
@@ -80,6 +80,7 @@ def boundary_nms(
         sigma: smoothing (px) used for the orientation only; the comparison uses the unsmoothed map.
         min_value: pixels with ``value <= min_value`` are set to 0 without comparison (a following threshold
             makes them irrelevant; skipping them is the main speed-up).
+        check: check that the map is finite (False: the caller has done it).
 
     Returns:
         float32 H x W: the input value on kept ridge pixels, 0 elsewhere.
@@ -88,7 +89,8 @@ def boundary_nms(
         BaisegError: the map is not 2-D or holds NaN / inf (a broken network output).
     """
     e = np.ascontiguousarray(boundary_prob, dtype=np.float32)
-    check_finite_map(e, "boundary map")
+    if check:
+        check_finite_map(e, "boundary map")
     h, w = e.shape
     pts = cv2.findNonZero((e > min_value).view(np.uint8))  # row-major, like np.nonzero, in one pass
     out = np.zeros_like(e)

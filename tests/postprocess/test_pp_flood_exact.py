@@ -83,7 +83,7 @@ def test_flood_edge_cases(case):
 
 
 def flood_per_class_steps(ev, markers, sem, levels):
-    """The definition of ``flood_per_class``: each class region flooded on its own, labels numbered class after class."""
+    """The definition of ``flood_per_class``: each class region flooded on its own, numbered class after class."""
     out, nxt = np.zeros(markers.shape, np.int32), 0
     for c in [c for c in np.unique(sem).tolist() if c not in (0, 255)]:
         region = sem == c
