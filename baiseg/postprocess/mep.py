@@ -511,6 +511,18 @@ def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     return boxes
 
 
+#: Without refinement the flood may leak this far (px) past the semantic foreground (docs/MEP.md, step 4).
+UNREFINED_BAND_PX = 3
+
+
+def unrefined_region(fg: np.ndarray) -> np.ndarray:
+    """bool H x W: where the watershed may flood when refinement is off: the semantic foreground grown by
+    ``UNREFINED_BAND_PX`` (the uncertain band of the usual watershed recipe, whose background marker holds the rest).
+    Instance pixels diffuse into that band, as the paper describes for its pipeline without refinement."""
+    k = 2 * UNREFINED_BAND_PX + 1
+    return cv2.dilate(fg.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).view(bool)
+
+
 def extract_masks(
     boundary_prob: np.ndarray, semantic: np.ndarray, image: np.ndarray | None = None, cfg: MEPConfig | None = None
 ) -> np.ndarray:
@@ -544,7 +556,7 @@ def extract_masks(
     markers = make_markers(b, fg, cfg, semantic, classes=classes, checked=True)
     labels = markers
     if cfg.watershed:
-        allowed = fg if cfg.refine else None
+        allowed = fg if cfg.refine else unrefined_region(fg)
         if cfg.watershed_on == "image":
             if image is None:
                 raise BaisegError(

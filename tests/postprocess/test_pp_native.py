@@ -101,3 +101,25 @@ def test_peak_seeds_c_equal_numpy(seed):
         assert np.array_equal(got, want), frac
     with pytest.raises(ValueError, match="component id"):
         mep._native.peak_seeds(d, comp, 1, 0.5, got.view(np.uint8), d.size)
+
+
+def test_without_refinement_masks_leak_only_into_a_band_around_the_foreground():
+    """refine=false (Table 3's rows before "+refinement"): the flood stays within UNREFINED_BAND_PX of the semantic
+    foreground (it used to cover the whole image)."""
+    import cv2
+
+    from baiseg.config import MEPConfig
+
+    sem = np.zeros((60, 80), np.uint8)
+    sem[10:50, 10:35] = 1
+    sem[10:50, 45:70] = 1
+    sem[28:32, 20:24] = 0  # a hole in the first object
+    b = np.full(sem.shape, 0.05, np.float32)
+    labels = mep.extract_masks(b, sem, cfg=MEPConfig(refine=False))
+    far = ~mep.unrefined_region(mep.foreground(sem))
+    assert labels.max() == 2 and (labels[far] == 0).all()
+    assert labels[8, 20] > 0 and labels[51, 60] > 0  # diffusion into the band around the objects
+    k = 2 * mep.UNREFINED_BAND_PX + 1
+    assert cv2.dilate(mep.foreground(sem).view(np.uint8), np.ones((k, k), np.uint8)).sum() >= (labels > 0).sum()
+    refined = mep.extract_masks(b, sem, cfg=MEPConfig())
+    assert (refined[sem == 0] == 0).all() and refined.max() == 2
