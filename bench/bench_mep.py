@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mep_skimage import extract_masks_reference  # noqa: E402
 
 from baiseg.config import MEPConfig  # noqa: E402
-from baiseg.postprocess import extract_masks  # noqa: E402
+from baiseg.postprocess import extract_masks, mep  # noqa: E402
 
 DATA = Path(os.environ.get("BAISEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 REPO = Path(__file__).resolve().parents[1]
@@ -149,11 +149,19 @@ def main() -> None:
     report: dict[str, dict] = {}
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
-        ours_ms, ref_ms, ious, n_ref, n_hit = [], [], [], 0, 0
+        ours_ms, ref_ms, py_ms, ious, n_ref, n_hit, same = [], [], [], [], 0, 0, 0
         for i, item in enumerate(items):
             _, inst, sem = resized(item, (w, h))
             b = realistic_map(inst, seed=i)
             ours_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
+            if mep.USE_C_FLOOD:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
+                fast = extract_masks(b, sem, cfg=cfg)
+                mep.USE_C_FLOOD = False
+                try:
+                    py_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
+                    same += int(np.array_equal(fast, extract_masks(b, sem, cfg=cfg)))
+                finally:
+                    mep.USE_C_FLOOD = True
             ref_ms.append(timed(lambda b=b, sem=sem: extract_masks_reference(b, sem, cfg), args.repeats))
             iou, n = matched_iou(extract_masks_reference(b, sem, cfg), extract_masks(b, sem, cfg=cfg))
             ious += [v for v in iou if v >= 0.5]
@@ -161,12 +169,17 @@ def main() -> None:
         o, r = float(np.median(ours_ms)), float(np.median(ref_ms))
         report[size] = {"ours_median_ms": o, "ours_p90_ms": float(np.percentile(ours_ms, 90)), "reference_median_ms": r,
                         "speedup": r / o, "matched_mean_iou": float(np.mean(ious)) if ious else 0.0,
-                        "matched": int(n_hit), "reference_masks": int(n_ref)}  # fmt: skip
+                        "matched": int(n_hit), "reference_masks": int(n_ref), "c_kernels": bool(py_ms),
+                        "fallback_median_ms": float(np.median(py_ms)) if py_ms else None,
+                        "fallback_identical_maps": same if py_ms else None}  # fmt: skip
         print(
             f"{w}x{h}: ours {o:.2f} ms (p90 {np.percentile(ours_ms, 90):.2f}), skimage reference {r:.2f} ms, "
             f"speed-up {r / o:.1f}x, mean IoU of matched masks {np.mean(ious):.3f} "
             f"({n_hit}/{n_ref} reference masks matched at IoU>=0.5)"
         )
+        if py_ms:
+            print(f"  without the C kernels (NumPy/OpenCV fallback): {np.median(py_ms):.2f} ms, identical label maps "
+                  f"on {same}/{len(items)} images")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
