@@ -74,3 +74,24 @@ def test_refinement_tables_match_their_json_and_the_results_page(path: Path) -> 
                                                                                                   "| pseudo labels"))]
     missing = [r for r in rows if r not in page]
     assert not missing, f"docs/RESULTS.md lacks these rows of refine/{path.stem}.md: {missing[:3]}"
+
+
+def test_ablation_cells_match_the_sweep_json() -> None:
+    """Each measured Table 3 row of docs/ABLATIONS.md shows the values of docs/results/ablations/table3.json, and the
+    markdown table beside the JSON lists the same values."""
+    path = REPO / "docs" / "results" / "ablations" / "table3.json"
+    if not path.is_file():
+        pytest.skip("no measured ablation yet")
+    table = json.loads(path.read_text())
+    page = (REPO / "docs" / "ABLATIONS.md").read_text().splitlines()
+    md = (path.with_suffix(".md")).read_text()
+    measured = [r for r in table["rows"] if r["seeds_done"] and r["summary"]["gt_mAP50"]["mean"] is not None]
+    assert measured, "the JSON holds no measured row"
+    for row in measured:
+        line = next(x for x in page if x.startswith(f"| {row['name']} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        s = row["summary"]
+        want = [s[k]["mean"] for k in ("gt_mAP50", "gt_mAP75", "model_mAP50", "model_mAP75")]
+        shown = [float(c.split()[0]) for c in cells[7:11]]
+        assert shown == [round(v, 1) for v in want], (row["name"], shown, want)
+        assert f"| {row['name']} | {row['seeds_done']}/" in md and f"{want[0]:.1f}" in md
