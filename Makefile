@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean-venv
 
-$(STAMP): pyproject.toml setup.py baiseg/postprocess/_native.c
+$(STAMP): pyproject.toml setup.py $(wildcard baiseg/postprocess/native/*)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,sam,onnx]'

@@ -154,14 +154,14 @@ def main() -> None:
             _, inst, sem = resized(item, (w, h))
             b = realistic_map(inst, seed=i)
             ours_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
-            if mep.USE_C_FLOOD:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
+            if mep.USE_C_KERNELS:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
                 fast = extract_masks(b, sem, cfg=cfg)
-                mep.USE_C_FLOOD = False
+                mep.USE_C_KERNELS = False
                 try:
                     py_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
                     same += int(np.array_equal(fast, extract_masks(b, sem, cfg=cfg)))
                 finally:
-                    mep.USE_C_FLOOD = True
+                    mep.USE_C_KERNELS = True
             ref_ms.append(timed(lambda b=b, sem=sem: extract_masks_reference(b, sem, cfg), args.repeats))
             iou, n = matched_iou(extract_masks_reference(b, sem, cfg), extract_masks(b, sem, cfg=cfg))
             ious += [v for v in iou if v >= 0.5]

@@ -25,13 +25,13 @@ from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.nms import boundary_nms, check_finite_map
 
-try:  # the flood in C (setup.py builds it at install); without it the Python/OpenCV flood gives the same labels
+try:  # the C kernels (native/, built by setup.py at install); without them the NumPy/OpenCV code gives the same maps
     from baiseg.postprocess import _native
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
 
-#: Set to False to force the Python/OpenCV flood (tests compare both; BAISEG_PURE_PYTHON_FLOOD=1 does the same).
-USE_C_FLOOD = _native is not None and not os.environ.get("BAISEG_PURE_PYTHON_FLOOD")
+#: Set to False to use the NumPy/OpenCV code everywhere (tests compare both; BAISEG_NO_C_KERNELS=1 does the same).
+USE_C_KERNELS = _native is not None and not os.environ.get("BAISEG_NO_C_KERNELS")
 
 
 def foreground(semantic: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def exact_distance(region: np.ndarray) -> np.ndarray:
     distance; OpenCV's ``DIST_MASK_PRECISE`` (the fallback) agrees within one float32 ulp (and is not always the same
     from one call to the next)."""
     sub = np.ascontiguousarray(region, dtype=np.uint8)
-    if USE_C_FLOOD and sub.ndim == 2:
+    if USE_C_KERNELS and sub.ndim == 2:
         d = np.empty(sub.shape, np.float32)
         _native.edt(sub, d, sub.shape[0], sub.shape[1])
         return d
@@ -107,7 +107,7 @@ def _distance_seeds_in_box(sub: np.ndarray, peak_frac: float) -> tuple[np.ndarra
     k, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
     d = exact_distance(sub)
     # the same float32 arithmetic in C (a Python float times a float32 array stays float32 in NumPy)
-    if USE_C_FLOOD and type(peak_frac) in (float, int) and d.flags.c_contiguous and comp.flags.c_contiguous:
+    if USE_C_KERNELS and type(peak_frac) in (float, int) and d.flags.c_contiguous and comp.flags.c_contiguous:
         seeds = np.empty(d.shape, bool)
         _native.peak_seeds(d, comp, int(k), float(peak_frac), seeds.view(np.uint8), d.size)
         return d, seeds
@@ -216,7 +216,7 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     """
     top = int(markers.max()) if markers.size else 0
     exact_components = bool(markers.min(initial=0) >= 0)  # unlabelled pixels hold 0 (a negative marker wraps)
-    if USE_C_FLOOD and exact_components and markers.ndim == 2:
+    if USE_C_KERNELS and exact_components and markers.ndim == 2:
         return _flood_c(elevation, markers, allowed, levels, top)
     if exact_components and top < 255:
         lab = markers.astype(np.uint8)  # cv2.dilate: the narrower the type the faster
@@ -227,8 +227,7 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
         return markers.astype(np.int32)
     ev = np.asarray(elevation, np.float32)
     todo8 = todo.view(np.uint8)
-    lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
-    thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else [hi]
+    thresholds = flood_thresholds(ev, todo8, levels)
     x, y, w, h = cv2.boundingRect(todo8)  # work on the bounding box of the unlabelled pixels (plus one pixel)
     y0, y1, x0, x1 = max(y - 1, 0), min(y + h + 1, lab.shape[0]), max(x - 1, 0), min(x + w + 1, lab.shape[1])
     sub = np.ascontiguousarray(lab[y0:y1, x0:x1])
@@ -251,18 +250,23 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     return lab.astype(np.int32)
 
 
+def flood_thresholds(ev: np.ndarray, todo8: np.ndarray, levels: int) -> np.ndarray:
+    """float64 ascending flooding levels of ``flood``: ``levels`` equal steps above the lowest to-do elevation up to the
+    highest (one level when they are equal). ``native/flood.c`` computes the same per class for ``flood_per_class``."""
+    lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
+    return np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else np.array([hi], np.float64)
+
+
 def _flood_c(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None, levels: int,
              top: int) -> np.ndarray:  # fmt: skip
-    """``flood`` by the C extension (``_native.c``: the same levels, steps and ties, kept as lists of pixels)."""
+    """``flood`` by the C extension (``native/flood.c``: the same levels, steps and ties, kept as lists of pixels)."""
     lab = np.array(markers, dtype=np.int32, order="C", copy=True)
     todo = lab == 0 if allowed is None else (lab == 0) & allowed
     if top <= 0 or not todo.any():
         return lab
     ev = np.ascontiguousarray(elevation, dtype=np.float32)
     todo8 = np.ascontiguousarray(todo).view(np.uint8)
-    lo, hi, _, _ = cv2.minMaxLoc(ev, mask=todo8)
-    thresholds = np.linspace(lo, hi, max(int(levels), 1) + 1)[1:] if hi > lo else np.array([hi])
-    _native.flood_levels(ev, lab, todo8, np.ascontiguousarray(thresholds, np.float64), lab.shape[0], lab.shape[1])
+    _native.flood_levels(ev, lab, todo8, flood_thresholds(ev, todo8, levels), lab.shape[0], lab.shape[1])
     return lab
 
 
@@ -360,7 +364,7 @@ def flood_per_class(
         int32 H x W label map, 0 outside the semantic foreground.
     """
     classes = thing_classes(semantic) if classes is None else classes
-    if USE_C_FLOOD and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
+    if USE_C_KERNELS and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
         return _flood_per_class_c(elevation, markers, semantic, levels, classes)
     return _flood_per_class_py(elevation, markers, semantic, levels, classes)
 
@@ -390,7 +394,7 @@ def _flood_per_class_py(elevation: np.ndarray, markers: np.ndarray, semantic: np
 
 def _flood_per_class_c(elevation: np.ndarray, markers: np.ndarray, semantic: np.ndarray, levels: int,
                        classes: list) -> np.ndarray:  # fmt: skip
-    """``flood_per_class`` by the C extension, all classes in one pass (``_native.c``: run_classes)."""
+    """``flood_per_class`` by the C extension, all classes in one pass (``native/flood.c``)."""
     out = np.zeros(markers.shape, np.int32)
     if not classes:
         return out
@@ -498,8 +502,8 @@ def label_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     lab = np.asarray(labels)
     if n <= 0:
         return boxes
-    if USE_C_FLOOD and lab.ndim == 2:  # one pass in C; labels outside 1..n are skipped there
-        _native.label_boxes(np.ascontiguousarray(lab, dtype=np.int32), int(n), boxes, lab.shape[0], lab.shape[1])
+    if USE_C_KERNELS and lab.ndim == 2 and lab.dtype == np.int32:  # one pass in C; labels outside 1..n are skipped
+        _native.label_boxes(np.ascontiguousarray(lab), int(n), boxes, lab.shape[0], lab.shape[1])
         return boxes
     from scipy import ndimage
 

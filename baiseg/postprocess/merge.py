@@ -70,8 +70,8 @@ _DENSE_MAX = 512
 
 
 def _c_ready(lab: np.ndarray, semantic: np.ndarray) -> bool:
-    """Whether the C kernels (baiseg/postprocess/_native.c) take these maps: int32 labels, uint8 classes, 2-D."""
-    return (mep.USE_C_FLOOD and lab.dtype == np.int32 and lab.ndim == 2 and lab.size > 0
+    """Whether the C kernels (baiseg/postprocess/native/) take these maps: int32 labels, uint8 classes, 2-D."""
+    return (mep.USE_C_KERNELS and lab.dtype == np.int32 and lab.ndim == 2 and lab.size > 0
             and np.asarray(semantic).dtype == np.uint8 and np.shape(semantic) == lab.shape)  # fmt: skip
 
 

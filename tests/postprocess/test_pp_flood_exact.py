@@ -1,5 +1,5 @@
 """The fast ``flood`` gives exactly the labels of plain level-wise geodesic growth, in both implementations: the C
-extension (``baiseg/postprocess/_native.c``, the default) and the Python/OpenCV one (the fallback)."""
+extension (``baiseg/postprocess/native/``, the default) and the Python/OpenCV one (the fallback)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from baiseg.postprocess.mep import flood, flood_per_class, relabel
 
 @pytest.fixture(params=["c", "python"], autouse=True)
 def implementation(request, monkeypatch):
-    monkeypatch.setattr(mep, "USE_C_FLOOD", request.param == "c")
+    monkeypatch.setattr(mep, "USE_C_KERNELS", request.param == "c")
     return request.param
 
 
@@ -77,7 +77,7 @@ def test_flood_edge_cases(case):
     if want is not None:
         assert np.array_equal(got, want)
     else:  # NaN pixels never open (elevation <= t is false); both implementations agree on the rest
-        mep.USE_C_FLOOD = not mep.USE_C_FLOOD
+        mep.USE_C_KERNELS = not mep.USE_C_KERNELS
         assert np.array_equal(got, flood(ev, markers, allowed, 8))
         assert (got[4] == 0).all() and got.dtype == np.int32
 

@@ -1,4 +1,4 @@
-"""The C kernels of the MEP (``baiseg/postprocess/_native.c``) are built and agree with their Python fallbacks."""
+"""The C kernels of the MEP (``baiseg/postprocess/native/``) are built and agree with their Python fallbacks."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def test_label_boxes_c_equals_python(seed, monkeypatch):
     labels = rng.integers(-2, 9, (h, w)).astype(np.int32)
     labels[rng.random((h, w)) < 0.6] = 0
     for n in (0, 3, 8, 12):  # labels above n are skipped; n above the largest label gives empty boxes
-        monkeypatch.setattr(mep, "USE_C_FLOOD", True)
+        monkeypatch.setattr(mep, "USE_C_KERNELS", True)
         c = mep.label_boxes(labels, n)
-        monkeypatch.setattr(mep, "USE_C_FLOOD", False)
+        monkeypatch.setattr(mep, "USE_C_KERNELS", False)
         py = mep.label_boxes(labels, n)
         assert c.dtype == py.dtype and np.array_equal(c, py), n
         for i in range(1, n + 1):
@@ -62,7 +62,7 @@ def test_border_strengths_and_open_border_c_equal_python(seed, monkeypatch):
     labels, b, sem = _regions(seed)
     out = {}
     for use_c in (True, False):
-        monkeypatch.setattr(mep, "USE_C_FLOOD", use_c)
+        monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
         out[use_c] = (*border_strengths(labels, b, sem), open_border(labels, sem))
     for c, py in zip(out[True], out[False], strict=True):
         assert c.dtype == py.dtype and c.shape == py.shape and np.array_equal(c, py)  # sums bit-identical
@@ -75,7 +75,7 @@ def test_merge_is_identical_with_and_without_the_c_kernels(monkeypatch):
         labels, b, sem = _regions(seed + 20)
         res = {}
         for use_c in (True, False):
-            monkeypatch.setattr(mep, "USE_C_FLOOD", use_c)
+            monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
             res[use_c] = merge_weak_borders(labels, b, sem, thr=0.5, min_area_px=20, enclosed=True, neck_ratio=0.6)
         assert np.array_equal(res[True], res[False])
 
@@ -123,3 +123,29 @@ def test_without_refinement_masks_leak_only_into_a_band_around_the_foreground():
     assert cv2.dilate(mep.foreground(sem).view(np.uint8), np.ones((k, k), np.uint8)).sum() >= (labels > 0).sum()
     refined = mep.extract_masks(b, sem, cfg=MEPConfig())
     assert (refined[sem == 0] == 0).all() and refined.max() == 2
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_distance_is_exact(seed, monkeypatch):
+    """The C distance transform is sqrtf of the brute-force squared distance to the nearest zero pixel, and within one
+    float32 ulp of OpenCV's DIST_MASK_PRECISE (the fallback), including a region without any zero pixel."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 50, 2)
+    region = (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2) > 0.45).astype(np.uint8)
+    if seed == 7:
+        region[:] = 1
+    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+    d = mep.exact_distance(region)
+    monkeypatch.setattr(mep, "USE_C_KERNELS", False)
+    ref = mep.exact_distance(region)
+    assert d.dtype == np.float32 and d.shape == region.shape
+    assert (np.abs(d - ref) <= np.spacing(np.maximum(ref, np.float32(1e-30)))).all()
+    ys, xs = np.nonzero(region == 0)
+    if ys.size:
+        yy, xx = np.mgrid[:h, :w]
+        d2 = ((yy[..., None] - ys) ** 2 + (xx[..., None] - xs) ** 2).min(-1)
+        assert np.array_equal(d, np.sqrt(d2.astype(np.float32)))
+    else:
+        assert np.array_equal(d, ref)  # no zero pixel: OpenCV's value

@@ -1,0 +1,189 @@
+/* baiseg.postprocess._native: the Python functions over the MEP's C kernels (kernels.h). Each takes C-contiguous
+ * buffers (NumPy arrays) of the sizes it states, checks them, releases the GIL while the kernel runs, and raises
+ * ValueError with one line naming the bad argument. The callers and their NumPy/OpenCV fallbacks are in mep.py and
+ * merge.py. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "kernels.h"
+
+/* One buffer argument: the object, whether it is written, its item size and item count (-1: any count). */
+typedef struct {
+    PyObject *obj;
+    int writable;
+    Py_ssize_t itemsize, n;
+    const char *name;
+} Arg;
+
+static void release(Py_buffer *v, int k) {
+    while (k-- > 0) PyBuffer_Release(&v[k]);
+}
+
+/* Get every buffer of args (k of them) into v; on an error, release the ones taken and return -1. */
+static int get_buffers(const char *fn, const Arg *args, Py_buffer *v, int k) {
+    for (int i = 0; i < k; i++) {
+        int flags = PyBUF_C_CONTIGUOUS | (args[i].writable ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(args[i].obj, &v[i], flags) < 0) {
+            release(v, i);
+            return -1;
+        }
+        if (v[i].itemsize != args[i].itemsize || (args[i].n >= 0 && v[i].len != args[i].n * args[i].itemsize)) {
+            PyErr_Format(PyExc_ValueError, "%s: '%s' has %zd-byte items and %zd bytes; expected %zd-byte items%s", fn,
+                         args[i].name, v[i].itemsize, v[i].len, args[i].itemsize,
+                         args[i].n >= 0 ? " for every pixel (or table entry)" : "");
+            release(v, i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *done(Py_buffer *v, int k, int rc, const char *fn) {
+    release(v, k);
+    if (rc == -1) return PyErr_NoMemory();
+    if (rc == -2) return PyErr_Format(PyExc_ValueError, "%s: a component id is >= k", fn);
+    Py_RETURN_NONE;
+}
+
+static PyObject *flood_levels(PyObject *self, PyObject *a) {
+    PyObject *ev, *lab, *todo, *thr;
+    Py_ssize_t h, w;
+    Py_buffer v[4];
+    int rc;
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOOOnn", &ev, &lab, &todo, &thr, &h, &w)) return NULL;
+    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "flood_levels: negative height or width");
+    Arg args[4] = {{ev, 0, 4, h * w, "elevation"}, {lab, 1, 4, h * w, "labels"}, {todo, 0, 1, h * w, "todo"},
+                   {thr, 0, 8, -1, "thresholds"}};
+    if (get_buffers("flood_levels", args, v, 4) < 0) return NULL;
+    if (v[3].len / 8 >= UINT16_MAX) {
+        release(v, 4);
+        return PyErr_Format(PyExc_ValueError, "flood_levels: at most 65534 thresholds");
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = mep_flood_levels(v[0].buf, v[1].buf, v[2].buf, v[3].buf, v[3].len / 8, h, w);
+    Py_END_ALLOW_THREADS
+    return done(v, 4, rc, "flood_levels");
+}
+
+static PyObject *flood_classes(PyObject *self, PyObject *a) {
+    PyObject *ev, *mk, *cls, *out;
+    Py_ssize_t nclasses, levels, h, w, y0, y1, x0, x1, top;
+    Py_buffer v[4];
+    int rc;
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOOnnOnn(nnnn)n", &ev, &mk, &cls, &nclasses, &levels, &out, &h, &w, &y0, &y1, &x0, &x1,
+                          &top))
+        return NULL;
+    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "flood_classes: negative height or width");
+    if (nclasses < 0 || nclasses > 254) return PyErr_Format(PyExc_ValueError, "flood_classes: 0..254 classes");
+    if (levels < 1 || levels >= UINT16_MAX) return PyErr_Format(PyExc_ValueError, "flood_classes: 1..65534 levels");
+    if (y0 < 0 || x0 < 0 || y1 > h || x1 > w || top < 0 || top >= INT32_MAX)
+        return PyErr_Format(PyExc_ValueError, "flood_classes: box outside the image or bad largest marker");
+    Arg args[4] = {{ev, 0, 4, h * w, "elevation"}, {mk, 0, 4, h * w, "markers"}, {cls, 0, 1, h * w, "classes"},
+                   {out, 1, 4, h * w, "out"}};
+    if (get_buffers("flood_classes", args, v, 4) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mep_flood_classes(v[0].buf, v[1].buf, v[2].buf, nclasses, levels, v[3].buf, w, y0, y1, x0, x1, (int32_t)top);
+    Py_END_ALLOW_THREADS
+    return done(v, 4, rc, "flood_classes");
+}
+
+static PyObject *label_boxes(PyObject *self, PyObject *a) {
+    PyObject *lab, *box;
+    Py_ssize_t n, h, w;
+    Py_buffer v[2];
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OnOnn", &lab, &n, &box, &h, &w)) return NULL;
+    if (h < 0 || w < 0 || n < 0) return PyErr_Format(PyExc_ValueError, "label_boxes: negative size or count");
+    Arg args[2] = {{lab, 0, 4, h * w, "labels"}, {box, 1, 8, (n + 1) * 4, "boxes"}};
+    if (get_buffers("label_boxes", args, v, 2) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    mep_label_boxes(v[0].buf, n, v[1].buf, h, w);
+    Py_END_ALLOW_THREADS
+    return done(v, 2, 0, "label_boxes");
+}
+
+static PyObject *border_sums(PyObject *self, PyObject *a) {
+    PyObject *lab, *b, *sem, *sums, *counts;
+    Py_ssize_t n, h, w;
+    Py_buffer v[5];
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOOnOOnn", &lab, &b, &sem, &n, &sums, &counts, &h, &w)) return NULL;
+    if (h < 1 || w < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "border_sums: empty map or negative count");
+    Arg args[5] = {{lab, 0, 4, h * w, "labels"}, {b, 0, 4, h * w, "boundary"}, {sem, 0, 1, h * w, "semantic"},
+                   {sums, 1, 8, (n + 1) * (n + 1), "sums"}, {counts, 1, 8, (n + 1) * (n + 1), "counts"}};
+    if (get_buffers("border_sums", args, v, 5) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    mep_border_sums(v[0].buf, v[1].buf, v[2].buf, n, v[3].buf, v[4].buf, h, w);
+    Py_END_ALLOW_THREADS
+    return done(v, 5, 0, "border_sums");
+}
+
+static PyObject *open_border(PyObject *self, PyObject *a) {
+    PyObject *lab, *sem, *count;
+    Py_ssize_t n, h, w;
+    Py_buffer v[3];
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOnOnn", &lab, &sem, &n, &count, &h, &w)) return NULL;
+    if (h < 1 || w < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "open_border: empty map or negative count");
+    Arg args[3] = {{lab, 0, 4, h * w, "labels"}, {sem, 0, 1, h * w, "semantic"}, {count, 1, 8, n + 1, "count"}};
+    if (get_buffers("open_border", args, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    mep_open_border(v[0].buf, v[1].buf, n, v[2].buf, h, w);
+    Py_END_ALLOW_THREADS
+    return done(v, 3, 0, "open_border");
+}
+
+static PyObject *edt(PyObject *self, PyObject *a) {
+    PyObject *region, *dist;
+    Py_ssize_t h, w;
+    Py_buffer v[2];
+    int rc;
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOnn", &region, &dist, &h, &w)) return NULL;
+    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "edt: negative height or width");
+    Arg args[2] = {{region, 0, 1, h * w, "region"}, {dist, 1, 4, h * w, "dist"}};
+    if (get_buffers("edt", args, v, 2) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = h > 0 && w > 0 ? mep_edt(v[0].buf, v[1].buf, h, w) : 0;
+    Py_END_ALLOW_THREADS
+    return done(v, 2, rc, "edt");
+}
+
+static PyObject *peak_seeds(PyObject *self, PyObject *a) {
+    PyObject *dist, *comp, *seeds;
+    Py_ssize_t k, n;
+    double frac;
+    Py_buffer v[3];
+    int rc;
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOndOn", &dist, &comp, &k, &frac, &seeds, &n)) return NULL;
+    if (k < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "peak_seeds: k >= 1 and n >= 0");
+    Arg args[3] = {{dist, 0, 4, n, "dist"}, {comp, 0, 4, n, "comp"}, {seeds, 1, 1, n, "seeds"}};
+    if (get_buffers("peak_seeds", args, v, 3) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mep_peak_seeds(v[0].buf, v[1].buf, k, frac, v[2].buf, n);
+    Py_END_ALLOW_THREADS
+    return done(v, 3, rc, "peak_seeds");
+}
+
+static PyMethodDef methods[] = {
+    {"flood_levels", flood_levels, METH_VARARGS,
+     "flood_levels(elevation, labels, todo, thresholds, height, width): mep.flood, labels in place."},
+    {"flood_classes", flood_classes, METH_VARARGS,
+     "flood_classes(elevation, markers, classes, nclasses, levels, out, height, width, (y0, y1, x0, x1), top): "
+     "mep.flood_per_class."},
+    {"label_boxes", label_boxes, METH_VARARGS, "label_boxes(labels, n, boxes, height, width): mep.label_boxes."},
+    {"border_sums", border_sums, METH_VARARGS,
+     "border_sums(labels, boundary, semantic, n, sums, counts, height, width): merge.border_strengths."},
+    {"open_border", open_border, METH_VARARGS, "open_border(labels, semantic, n, count, height, width)."},
+    {"edt", edt, METH_VARARGS, "edt(region, dist, height, width): exact Euclidean distance transform, float32."},
+    {"peak_seeds", peak_seeds, METH_VARARGS, "peak_seeds(dist, comp, k, frac, seeds, n): the dtws seeds."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "The MEP's C kernels (native/kernels.h).", -1,
+                                    methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
