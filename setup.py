@@ -1,7 +1,7 @@
 """Build of the one C extension, the MEP's kernels (baiseg/postprocess/native/); everything else is in pyproject.toml.
 
 It needs only a C compiler and the Python headers. Without it the MEP (mep.py, merge.py) falls back to its NumPy/OpenCV
-code with the same label maps, about 1.8x slower: see docs/SPEED.md.
+code with the same label maps, about 1.7x slower: see docs/SPEED.md.
 """
 
 from setuptools import Extension, setup

@@ -150,9 +150,15 @@ def main() -> None:
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         ours_ms, ref_ms, py_ms, ious, n_ref, n_hit, same = [], [], [], [], 0, 0, 0
+        edt_ms, cv_edt_ms = [], []
         for i, item in enumerate(items):
             _, inst, sem = resized(item, (w, h))
             b = realistic_map(inst, seed=i)
+            fg = mep.foreground(sem).view(np.uint8)  # the distance transform alone, on the whole foreground
+            if mep.USE_C_KERNELS:
+                edt_ms.append(timed(lambda fg=fg: mep.exact_distance(fg), args.repeats))
+            cv_edt_ms.append(timed(lambda fg=fg: cv2.distanceTransform(fg, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
+                                   args.repeats))  # fmt: skip
             ours_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
             if mep.USE_C_KERNELS:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
                 fast = extract_masks(b, sem, cfg=cfg)
@@ -171,12 +177,17 @@ def main() -> None:
                         "speedup": r / o, "matched_mean_iou": float(np.mean(ious)) if ious else 0.0,
                         "matched": int(n_hit), "reference_masks": int(n_ref), "c_kernels": bool(py_ms),
                         "fallback_median_ms": float(np.median(py_ms)) if py_ms else None,
-                        "fallback_identical_maps": same if py_ms else None}  # fmt: skip
+                        "fallback_identical_maps": same if py_ms else None,
+                        "distance_transform_ms": float(np.median(edt_ms)) if edt_ms else None,
+                        "opencv_distance_transform_ms": float(np.median(cv_edt_ms))}  # fmt: skip
         print(
             f"{w}x{h}: ours {o:.2f} ms (p90 {np.percentile(ours_ms, 90):.2f}), skimage reference {r:.2f} ms, "
             f"speed-up {r / o:.1f}x, mean IoU of matched masks {np.mean(ious):.3f} "
             f"({n_hit}/{n_ref} reference masks matched at IoU>=0.5)"
         )
+        if edt_ms:
+            print(f"  exact distance transform of the foreground: C {np.median(edt_ms):.2f} ms, OpenCV "
+                  f"DIST_MASK_PRECISE {np.median(cv_edt_ms):.2f} ms")
         if py_ms:
             print(f"  without the C kernels (NumPy/OpenCV fallback): {np.median(py_ms):.2f} ms, identical label maps "
                   f"on {same}/{len(items)} images")
