@@ -357,7 +357,18 @@ _RULES: dict[str, tuple[Any, str]] = {
     "model.sem_dim": (_positive, "> 0"),
     "model.iabm_r": (_positive, "> 0"),
     "model.iabm_dim": (_positive, "> 0"),
-    "model.iabm_stride": (_positive, "> 0"),
+    "model.iabm_stride": (lambda v: v in (1, 2, 4), "1 (full resolution, paper), 2 or 4"),
+    "model.sem_head": (lambda v: v in ("auto", "hrnetv2", "fpn"), "auto, hrnetv2 or fpn"),
+    "model.fpn_dim": (_positive, "> 0"),
+    "model.rcnn_min_size": (_positive, "> 0"),
+    "model.rcnn_max_size": (_positive, "> 0"),
+    "model.rcnn_detections": (_positive, "> 0"),
+    "model.rcnn_roi_batch": (_positive, "> 0"),
+    "model.rcnn_rpn_test_top_n": (_positive, "> 0"),
+    "model.rcnn_mask_dim": (_positive, "> 0"),
+    "model.rcnn_mask_convs": (_positive, "> 0"),
+    "model.rcnn_scale_jitter": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.rcnn_score_thr": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.proj_dim": (_positive, "> 0"),
     "model.mau_reduction": (_positive, "> 0"),
     "data.crop_size": (lambda v: v >= 8, ">= 8"),
@@ -421,7 +432,7 @@ def _check_values(obj: Any, prefix: str) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key}: expected a finite number, got {value}")
         rule = _RULES.get(key)
-        if rule is not None and isinstance(value, (int, float)) and not rule[0](value):
+        if rule is not None and isinstance(value, (int, float, str)) and not rule[0](value):
             raise ConfigError(f"{key}: must be {rule[1]}, got {value!r}")
 
 

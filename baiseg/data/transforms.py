@@ -17,15 +17,7 @@ import torch
 import torch.utils.data
 
 from baiseg.data.contour import contour_from_filled, fill_void_bands, semantic_contour
-
-IMAGENET_MEAN = (123.675, 116.28, 103.53)  # 0-255 pixel units
-IMAGENET_STD = (58.395, 57.12, 57.375)
-
-
-def normalize(image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8/float H x W x 3 RGB (0-255) -> float32 tensor 3 x H x W, ``(x - mean) / std`` per channel."""
-    x = (image.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize  # noqa: F401 (training and inference share them)
 
 
 def _contour_kwargs(contour: Any) -> dict[str, Any]:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from baiseg.config import ConfigError, ModelConfig
+from baiseg.config import ModelConfig, validate
 from baiseg.models.backbone import Backbone
 from baiseg.models.baiseg_net import BAISeg
 from baiseg.models.heads import FPNHead, HRNetV2Head, ProjectionHead
 from baiseg.models.iabm import IABM
-from baiseg.models.maskrcnn import MaskRCNN, check_rcnn_config
-
-
-def _check(cfg: ModelConfig) -> None:
-    positive = {"num_classes": cfg.num_classes, "sem_dim": cfg.sem_dim, "iabm_dim": cfg.iabm_dim,
-                "proj_dim": cfg.proj_dim, "mau_reduction": cfg.mau_reduction}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"model.{key}={value}: must be a positive integer")
-    if cfg.num_classes < 2:
-        raise ConfigError(f"model.num_classes={cfg.num_classes}: needs K + 1 >= 2 (background + K classes)")
-    if cfg.iabm_r < 1:
-        raise ConfigError(f"model.iabm_r={cfg.iabm_r}: the IABM needs at least 1 CFM")
-    if cfg.iabm_stride not in (1, 2, 4):
-        raise ConfigError(f"model.iabm_stride={cfg.iabm_stride}: choose 1 (full resolution, paper), 2 or 4")
-    if cfg.sem_head not in ("auto", "hrnetv2", "fpn"):
-        raise ConfigError(f"model.sem_head='{cfg.sem_head}': choose auto, hrnetv2 or fpn")
+from baiseg.models.maskrcnn import MaskRCNN
 
 
 def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg | MaskRCNN:
@@ -42,10 +26,9 @@ def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg | Mask
     Raises:
         ConfigError: an invalid value. WeightsError: weights missing, unreadable or not fitting.
     """
+    validate(cfg, "model.")  # the same rules as at load time (config._RULES): a config built in code is checked too
     if cfg.arch == "maskrcnn":
-        check_rcnn_config(cfg)
         return MaskRCNN(cfg, load_weights=load_weights)
-    _check(cfg)
     backbone = Backbone(name=cfg.backbone, pretrained=cfg.pretrained and load_weights,
                         weights=cfg.backbone_weights if load_weights else None)
     concat_ch = sum(backbone.channels)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from baiseg.config import ConfigError, ModelConfig
+from baiseg.config import ModelConfig
 from baiseg.models.backbone import Backbone
 
 #: names of the losses torchvision's Mask R-CNN returns in training mode
@@ -145,23 +145,6 @@ def train_size_range(cfg: ModelConfig) -> tuple[int, int]:
     lo = max(32, int(round(base * (1 - cfg.rcnn_scale_jitter) / 32)) * 32)
     hi = max(lo, int(round(base * (1 + cfg.rcnn_scale_jitter) / 32)) * 32)
     return lo, hi
-
-
-def check_rcnn_config(cfg: ModelConfig) -> None:
-    """Raise ConfigError for values Mask R-CNN cannot use."""
-    positive = {"fpn_dim": cfg.fpn_dim, "rcnn_min_size": cfg.rcnn_min_size, "rcnn_max_size": cfg.rcnn_max_size,
-                "rcnn_detections": cfg.rcnn_detections, "rcnn_roi_batch": cfg.rcnn_roi_batch,
-                "rcnn_rpn_test_top_n": cfg.rcnn_rpn_test_top_n, "rcnn_mask_dim": cfg.rcnn_mask_dim,
-                "rcnn_mask_convs": cfg.rcnn_mask_convs}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"model.{key}={value}: must be a positive integer")
-    if not 0.0 <= cfg.rcnn_scale_jitter < 1.0:
-        raise ConfigError(f"model.rcnn_scale_jitter={cfg.rcnn_scale_jitter}: must be in [0, 1)")
-    if not 0.0 <= cfg.rcnn_score_thr < 1.0:
-        raise ConfigError(f"model.rcnn_score_thr={cfg.rcnn_score_thr}: must be in [0, 1)")
-    if cfg.num_classes < 2:
-        raise ConfigError(f"model.num_classes={cfg.num_classes}: needs K + 1 >= 2 (background + K classes)")
 
 
 def detections_to_instances(det: dict[str, torch.Tensor], mask_thr: float = 0.5) -> dict[str, Any]:
