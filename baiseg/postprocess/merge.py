@@ -38,7 +38,7 @@ def border_strengths(
     if b.dtype.kind != "f":
         b = b.astype(np.float64)
     base = int(lab.max()) + 1
-    if _c_ready(lab, semantic) and b.dtype == np.float32 and base <= _DENSE_MAX and lab.min(initial=0) >= 0:
+    if _c_ready(lab, semantic) and b.dtype == np.float32 and base <= _DENSE_MAX:  # C skips labels <= 0 as NumPy does
         sums, counts = np.zeros((base, base)), np.zeros((base, base), np.int64)
         h, w = lab.shape
         mep._native.border_sums(np.ascontiguousarray(lab), np.ascontiguousarray(b), np.ascontiguousarray(semantic),

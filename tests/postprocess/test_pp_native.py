@@ -149,3 +149,16 @@ def test_exact_distance_is_exact(seed, monkeypatch):
         assert np.array_equal(d, np.sqrt(d2.astype(np.float32)))
     else:
         assert np.array_equal(d, ref)  # no zero pixel: OpenCV's value
+
+
+def test_border_strengths_skip_negative_labels_in_both_paths(monkeypatch):
+    from baiseg.postprocess.merge import border_strengths
+
+    labels, b, sem = _regions(3)
+    labels[::3, ::4] = -1
+    out = {}
+    for use_c in (True, False):
+        monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
+        out[use_c] = border_strengths(labels, b, sem)
+    assert all(np.array_equal(c, py) for c, py in zip(out[True], out[False], strict=True))
+    assert (out[True][0] > 0).all()
