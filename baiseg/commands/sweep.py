@@ -46,6 +46,20 @@ def _rows_path(name: str) -> Path:
     return path
 
 
+def _reuse_dirs(folders: list[str] | None, out: str) -> list[Path]:
+    """``--reuse`` folders, each checked to be a sweep folder (one with a ``state/`` folder) other than ``--out``."""
+    dirs = []
+    for f in folders or []:
+        path = Path(f)
+        if not (path / "state").is_dir():
+            raise ConfigError(f"--reuse '{f}' is not a sweep folder (no state/ inside): give the --out of an "
+                              "earlier sweep")  # fmt: skip
+        if path.resolve() == Path(out).resolve():
+            raise ConfigError(f"--reuse '{f}' is the sweep's own --out")
+        dirs.append(path)
+    return dirs
+
+
 def run(args: argparse.Namespace) -> int:
     from baiseg.engine.sweep import Sweep, SweepSpec, load_rows, parse_grid
 
@@ -59,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = [m for m in (args.baselines or "").split(",") if m]
     spec = SweepSpec(config=resolve_preset(args.config), rows=rows, out=Path(args.out), overrides=list(args.overrides),
                      seeds=_seeds(args.seeds), baselines=baselines, size=args.size, limit=args.limit,
-                     device=args.device, description=description)  # fmt: skip
+                     device=args.device, description=description, reuse=_reuse_dirs(args.reuse, args.out))  # fmt: skip
     sweep = Sweep(spec, progress=not args.no_progress)
     n = len(sweep.trainings)
     print(f"sweep: {len(rows)} rows x {len(spec.seeds or [None])} seed(s) -> {n} training run(s) into {args.out}",
@@ -89,5 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=416, help="input side for the params / MACs count (default 416)")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N val images only (0 = all)")
     p.add_argument("--device", default="auto", help="evaluation device: auto | cpu | cuda (training: train.device)")
+    p.add_argument("--reuse", action="append", metavar="DIR",
+                   help="an earlier sweep folder whose finished trainings are reused where a row is the same training "
+                   "(same resolved config except run folder, threads, workers and MEP); repeatable")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no training progress bars")
     p.set_defaults(func=run)

@@ -21,6 +21,11 @@ Resuming: rerunning the same sweep into the same ``OUT`` skips every (row, seed)
 finished training that was not yet evaluated, continues a half-finished training from its ``checkpoint.pt`` and
 restarts one that stopped before its first checkpoint. A state file written with other settings is an error, so a
 changed schedule never silently mixes with old runs.
+
+Sharing between sweeps: with ``reuse`` (``--reuse DIR``), a training not started yet whose identity
+(``training_identity``: the resolved config minus run folder, name, threads, workers and MEP) equals a finished
+training of another sweep folder takes that run's weights instead of training again (e.g. Table 7's T = 0.2 is Table
+3's "+PPC"); its state file records ``reused_from``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.config import Config, ConfigError, dump_yaml, mep_with_overrides
+from baiseg.config import Config, ConfigError, config_from_dict, dump_yaml, mep_with_overrides
 from baiseg.engine.sweep_spec import (  # noqa: F401 (the sweep's public names stay importable from here)
     METRICS,
     RESERVED_KEYS,
@@ -44,6 +49,7 @@ from baiseg.engine.sweep_spec import (  # noqa: F401 (the sweep's public names s
     _Training,
     load_rows,
     parse_grid,
+    training_identity,
 )
 from baiseg.fileio import write_json_atomic, write_text_atomic
 
@@ -137,6 +143,26 @@ class Sweep:
                 found.append((int(tail), p))
         return max(found)[1] if found else None
 
+    def _reusable(self, tr: _Training) -> tuple[dict[str, Any], Path] | None:
+        """A finished training of a ``--reuse`` sweep folder with the same training identity as ``tr``, or None."""
+        if not self.spec.reuse:
+            return None
+        import yaml
+
+        want = training_identity(tr.cfg)
+        for folder in self.spec.reuse:
+            for path in sorted((Path(folder) / "state").glob("*.json")):
+                try:
+                    other = json.loads(path.read_text())
+                    cfg = config_from_dict(yaml.safe_load(other["config"]))
+                except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, ConfigError):
+                    continue  # not a sweep state file, or one from an incompatible version: never reused
+                if (other.get("status") == "trained" and other.get("run_dir")
+                        and (Path(other["run_dir"]) / "last.safetensors").is_file()
+                        and training_identity(cfg) == want):  # fmt: skip
+                    return other, path
+        return None
+
     def _train(self, tr: _Training, label: str) -> Path:
         """Train ``tr`` to the end (new, resumed or already finished) and return its run folder."""
         from baiseg.engine import trainer
@@ -146,6 +172,17 @@ class Sweep:
             self.log(f"{label}: trained before ({state['run_dir']}), evaluating")
             return Path(state["run_dir"])
         segs = state["segments"]
+        if state["status"] == "new" and not segs:
+            found = self._reusable(tr)
+            if found is not None:
+                other_state, other_path = found
+                state.update(status="trained", run_dir=other_state["run_dir"], reused_from=str(other_path),
+                             train_wall_s=other_state.get("train_wall_s"),
+                             segments=other_state.get("segments", []))  # fmt: skip
+                self._save_state(tr, state)
+                self.log(f"{label}: the same training as '{other_state['name']}' of {other_path.parent.parent} "
+                         f"(--reuse), using {state['run_dir']}")  # fmt: skip
+                return Path(state["run_dir"])
         if segs and segs[-1].get("end") is None:  # the previous process died: count it up to its last checkpoint
             run_dir = self._find_run_dir(tr, state)
             last = (run_dir / "checkpoint.pt").stat().st_mtime if run_dir is not None else segs[-1]["start"]

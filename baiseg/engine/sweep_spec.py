@@ -22,6 +22,22 @@ RESERVED_KEYS = ("train.out_dir", "train.name")
 #: Keys that change how fast a run goes, not what it computes (the data stream does not depend on the worker count):
 #: they are left out of the resumability check, so a paused sweep may continue with other thread / worker counts.
 RESOURCE_KEYS = ("train.threads", "data.num_workers")
+
+
+def training_identity(cfg: Config) -> str:
+    """A digest of everything that makes a training what it is: the resolved config without its run folder, name,
+    thread and worker counts, nor the evaluation-time ``mep`` section. Two sweeps' trainings with the same identity
+    are the same training (``--reuse``)."""
+    import copy
+
+    c = copy.deepcopy(cfg)
+    c.train.out_dir, c.train.name = "", ""
+    defaults = Config()
+    for key in RESOURCE_KEYS:
+        section, name = key.split(".")
+        setattr(getattr(c, section), name, getattr(getattr(defaults, section), name))
+    c.mep = defaults.mep
+    return hashlib.sha256(dump_yaml(c).encode()).hexdigest()
 METRICS = ("mAP50", "mAP75")
 SEMANTICS = ("gt", "model")
 
@@ -148,6 +164,7 @@ class SweepSpec:
     limit: int = 0
     device: str = "auto"
     description: str = ""
+    reuse: list[Path] = field(default_factory=list)
 
     def row_config(self, row: SweepRow, seed: int | None) -> Config:
         """The training config of ``row`` at ``seed`` (None: the config's own seed), before out_dir/name are set."""

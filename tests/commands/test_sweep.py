@@ -165,3 +165,27 @@ def test_rows_differing_in_mep_keys_share_one_training(tmp_path):
     spec.rows.append(SweepRow("other val", ["data.val=other.yaml"]))
     with pytest.raises(ConfigError, match="same data.val"):
         spec.plan()
+
+
+def test_reuse_takes_the_same_training_from_another_sweep_and_trains_the_rest(tmp_path, capsys):
+    base = BASE + ["train.iters=2", "train.ckpt_every=2"]
+    first = SweepSpec(config=CONFIGS_DIR / "cpu_lite0.yaml", rows=parse_grid(["loss.temperature=0.2"]),
+                      out=tmp_path / "a", overrides=base, limit=2, size=64)  # fmt: skip
+    Sweep(first, build_fn=build_tiny, progress=False, log=lambda s: None).run()
+    trained = json.loads((tmp_path / "a" / "state" / "loss-temperature-0-2_s0.json").read_text())
+    # the same training under another row name and other thread count; T=0.5 is a new training
+    rows = [SweepRow("T=0.2", ["loss.temperature=0.2"]), SweepRow("T=0.5", ["loss.temperature=0.5"])]
+    second = SweepSpec(config=CONFIGS_DIR / "cpu_lite0.yaml", rows=rows, out=tmp_path / "b", limit=2, size=64,
+                       overrides=base + ["train.threads=1"], reuse=[tmp_path / "a"])  # fmt: skip
+    lines: list[str] = []
+    table = Sweep(second, build_fn=build_tiny, progress=False, log=lines.append).run()
+    assert table["complete"]
+    state = json.loads((tmp_path / "b" / "state" / "t-0-2_s0.json").read_text())
+    assert state["run_dir"] == trained["run_dir"] and state["reused_from"].endswith("loss-temperature-0-2_s0.json")
+    assert state["train_wall_s"] == trained["train_wall_s"]
+    assert sorted(p.name for p in (tmp_path / "b" / "runs").iterdir()) == ["t-0-5_s0-001"]
+    assert sum("--reuse" in line for line in lines) == 1
+    # the command line checks its folders
+    assert main(["sweep", "cpu_lite0", "--grid", "loss.temperature=0.1", "--reuse", str(tmp_path / "nope"),
+                 "--out", str(tmp_path / "c"), *base]) == 2  # fmt: skip
+    assert "not a sweep folder" in capsys.readouterr().err
