@@ -82,21 +82,27 @@ def draw_instances(
     scores = instances.get("scores")
     crowd = instances.get("crowd")
     labels: list[tuple[str, int, int, np.ndarray]] = []
-    for k, m in enumerate(masks):
-        m = np.asarray(m, dtype=bool)
-        if not m.any():
+    h, w = out.shape[:2]
+    for k, full in enumerate(masks):
+        full = np.asarray(full, dtype=bool)
+        box = cv2.boundingRect(full.view(np.uint8))  # (x, y, w, h); all zeros for an empty mask
+        if box[2] == 0:
             continue
+        # work in the mask's box grown by one pixel (the outline needs the neighbours): the same pixels as on the
+        # whole image, at the cost of the box
+        x0, y0 = max(box[0] - 1, 0), max(box[1] - 1, 0)
+        x1, y1 = min(box[0] + box[2] + 1, w), min(box[1] + box[3] + 1, h)
+        m, region = full[y0:y1, x0:x1], out[y0:y1, x0:x1]
         is_crowd = crowd is not None and bool(crowd[k])
         colour = np.array([128, 128, 128], np.float32) if is_crowd else instance_colour(k)
-        out[m] = (1 - alpha) * out[m] + alpha * colour
+        region[m] = (1 - alpha) * region[m] + alpha * colour
         edge = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # inner outline
-        out[edge] = colour
+        region[edge] = colour
         if show_labels and not is_crowd:
             c = int(classes[k])
             name = class_names[c - 1] if class_names and 0 < c <= len(class_names) else str(c)
             text = name if scores is None else f"{name} {float(scores[k]):.2f}"
-            ys, xs = np.nonzero(m)
-            labels.append((text, int(xs.min()), max(int(ys.min()) + 12, 12), colour))
+            labels.append((text, box[0], max(box[1] + 12, 12), colour))
     result = out.clip(0, 255).astype(np.uint8)
     scale = max(0.35, min(result.shape[:2]) / 900)
     for text, x, y, _ in labels:

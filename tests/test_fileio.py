@@ -37,3 +37,16 @@ def test_failed_write_keeps_old_file(tmp_path):
         atomic_write(target, boom)
     assert target.read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["t.txt"]
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_png_round_trip_is_lossless_at_every_compression(tmp_path, level):
+    rng = np.random.default_rng(level)
+    for arr in (rng.integers(0, 256, (7, 5), dtype=np.uint8), rng.integers(0, 256, (7, 5, 3), dtype=np.uint8),
+                rng.integers(0, 65536, (7, 5), dtype=np.uint16)):  # fmt: skip
+        path = write_png_atomic(tmp_path / f"a{arr.ndim}{arr.dtype}.png", arr, compression=level)
+        back = np.asarray(Image.open(path))
+        assert back.shape == arr.shape and (back.astype(np.int64) == arr).all()  # RGB stays RGB
+    with pytest.raises(ValueError, match="uint8 H x W"):
+        write_png_atomic(tmp_path / "f.png", np.zeros((3, 3), np.float32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a2uint16.png", "a2uint8.png", "a3uint8.png"]

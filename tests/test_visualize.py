@@ -45,3 +45,34 @@ def test_comparison_sheet_one_row_per_image():
     row = comparison_sheet({"image": img, "instances": gt}, np.zeros((400, 600)), {"cc": pred, "BAISeg": pred},
                            ["thing"], max_side=300)
     assert row.shape == (200, 300 * 5, 3) and row.dtype == np.uint8
+
+
+def _draw_on_whole_image(image, inst, alpha=0.55):
+    """The overlay colours computed on the whole image, mask by mask (no labels): what the box crops must give."""
+    import cv2
+
+    from baiseg.visualize import instance_colour
+
+    out = image.astype(np.float32)
+    for k, m in enumerate(inst["masks"]):
+        if not m.any():
+            continue
+        colour = instance_colour(k)
+        out[m] = (1 - alpha) * out[m] + alpha * colour
+        out[m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = colour
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def test_draw_instances_in_mask_boxes_equals_the_whole_image_computation():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        h, w = rng.integers(4, 120, 2)
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        n = int(rng.integers(0, 5))
+        masks = np.zeros((n, h, w), bool)
+        for i in range(n):  # boxes touching the image border included; some masks empty
+            y0, x0 = rng.integers(0, h), rng.integers(0, w)
+            masks[i, y0:y0 + rng.integers(0, h), x0:x0 + rng.integers(0, w)] = True
+            masks[i] &= rng.random((h, w)) > 0.1
+        inst = {"masks": masks, "classes": np.ones(n, int)}
+        assert (draw_instances(img, inst, show_labels=False) == _draw_on_whole_image(img, inst)).all()
