@@ -10,7 +10,7 @@ setup(
     ext_modules=[
         Extension(
             "baiseg.postprocess._native",
-            sources=[f"baiseg/postprocess/native/{f}.c" for f in ("module", "flood", "edt", "regions")],
+            sources=[f"baiseg/postprocess/native/{f}.c" for f in ("module", "flood", "edt", "regions", "channels")],
             depends=["baiseg/postprocess/native/kernels.h"],
             extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"],
         )

@@ -178,7 +178,8 @@ class Predictor:
                 h, w = image.shape[:2]
                 bl = out["boundary_logits"][i, 0, :h, :w].float()
                 sl = out["sem_logits"][i, :, :h, :w].float()
-                if not (bool(torch.isfinite(bl).all()) and bool(torch.isfinite(sl).all())):
+                # NaN and inf show in the extremes (aminmax propagates NaN): one pass, no H x W x C mask
+                if not all(bool(torch.isfinite(v)) for t in (bl, sl) for v in torch.aminmax(t)):
                     raise NonFiniteOutputError(
                         "the network's output has NaN or inf values: the weights are corrupt or overflow "
                         "(check them with a fresh 'baiseg train' run or re-export)"
@@ -348,6 +349,20 @@ def check_semantic_ids(semantic: np.ndarray, num_classes: int, source: str = "th
         )
 
 
+def argmax_channels(prob: np.ndarray) -> np.ndarray:
+    """uint8 H x W: at each pixel the first channel of the largest value of a finite float C x H x W map (C <= 256),
+    as NumPy's ``argmax(0)``; by the C kernel when built (``mep.USE_C_KERNELS``), ~5x faster at 81 channels."""
+    from baiseg.postprocess import mep
+
+    p = np.asarray(prob)
+    if (mep.USE_C_KERNELS and p.ndim == 3 and p.dtype == np.float32 and p.flags.c_contiguous
+            and 1 <= p.shape[0] <= 256):  # fmt: skip
+        out = np.empty(p.shape[1:], np.uint8)
+        mep._native.argmax_channels(p, out, p.shape[0], out.size)
+        return out
+    return p.argmax(0).astype(np.uint8)
+
+
 def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The semantic map the MEP uses: the external one (ids, probability 1) or the network's arg-max with its softmax.
 
@@ -359,7 +374,7 @@ def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> 
         ``(uint8 H x W ids, float (K + 1) x H x W probabilities or None)``.
     """
     if semantic is None:
-        return maps["sem_prob"].argmax(0).astype(np.uint8), maps["sem_prob"]
+        return argmax_channels(maps["sem_prob"]), maps["sem_prob"]
     return np.asarray(semantic).astype(np.uint8), None
 
 

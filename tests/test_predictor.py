@@ -88,3 +88,31 @@ def test_for_classes_maps_model_classes_by_name():
     with pytest.raises(BaisegError, match="none of the model's classes"):
         pred.for_classes(["cat", "dog"])
     assert pred.for_classes(["zebra", "couch"]) is pred
+
+
+class _BadNet(nn.Module):
+    """Returns the model contract's outputs with one non-finite value in ``where`` at pixel (5, 7)."""
+
+    input_norm = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+    def __init__(self, where: str, value: float) -> None:
+        super().__init__()
+        self.where, self.value = where, value
+
+    def forward(self, x: torch.Tensor, with_embeddings: bool = False) -> dict[str, torch.Tensor]:
+        n, _, h, w = x.shape
+        out = {"boundary_logits": torch.zeros(n, 1, h, w), "sem_logits": torch.zeros(n, 3, h, w)}
+        out[self.where][:, -1, 5, 7] = self.value
+        return out
+
+
+@pytest.mark.parametrize("where", ["boundary_logits", "sem_logits"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_network_output_is_a_clear_error(where, value):
+    from baiseg.predictor import NonFiniteOutputError
+
+    pred = Predictor(_BadNet(where, value), ["a", "b"])
+    with pytest.raises(NonFiniteOutputError, match="NaN or inf"):
+        pred.infer(np.zeros((40, 50, 3), np.uint8))
+    pred = Predictor(_BadNet(where, 0.5), ["a", "b"])
+    assert pred.infer(np.zeros((40, 50, 3), np.uint8))["sem_prob"].shape == (3, 40, 50)

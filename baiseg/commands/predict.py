@@ -214,7 +214,9 @@ def compact_semantics(sem: np.ndarray, sem_prob: np.ndarray) -> tuple[np.ndarray
     Returns:
         ``(uint8 h x w compact ids, float32 C x h x w probabilities, int64 C semantic id of each compact id)``.
     """
-    present = np.union1d([0], np.unique(sem)).astype(np.int64)
+    counts = np.bincount(sem.ravel(), minlength=256)
+    counts[0] = 1  # background always
+    present = np.flatnonzero(counts).astype(np.int64)
     lut = np.zeros(256, np.uint8)
     lut[present] = np.arange(present.size, dtype=np.uint8)
     return lut[sem], np.ascontiguousarray(sem_prob[present], dtype=np.float32), present

@@ -162,3 +162,20 @@ def test_border_strengths_skip_negative_labels_in_both_paths(monkeypatch):
         out[use_c] = border_strengths(labels, b, sem)
     assert all(np.array_equal(c, py) for c, py in zip(out[True], out[False], strict=True))
     assert (out[True][0] > 0).all()
+
+
+@pytest.mark.parametrize("channels", [1, 2, 21, 81, 256])
+def test_argmax_channels_c_equals_numpy_with_ties(channels, monkeypatch):
+    from baiseg.predictor import argmax_channels
+
+    rng = np.random.default_rng(channels)
+    h, w = 37, 4100 // 37 + 3  # more pixels than one block of the kernel, not a multiple of it
+    prob = rng.integers(0, 4, (channels, h, w)).astype(np.float32) / 4  # many equal maxima: the first must win
+    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+    c = argmax_channels(prob)
+    assert c.dtype == np.uint8 and np.array_equal(c, prob.argmax(0))
+    monkeypatch.setattr(mep, "USE_C_KERNELS", False)
+    assert np.array_equal(argmax_channels(prob), c)
+    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+    view = prob[:, ::2]  # not contiguous: the NumPy path
+    assert np.array_equal(argmax_channels(view), view.argmax(0))

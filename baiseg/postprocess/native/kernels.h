@@ -39,4 +39,8 @@ void mep_open_border(const int32_t *labels, const uint8_t *sem, ptrdiff_t n, int
  * when out of memory, -2 when a component id is >= k. */
 int mep_peak_seeds(const float *dist, const int32_t *comp, ptrdiff_t k, double frac, uint8_t *seeds, ptrdiff_t n);
 
+/* Predictor's semantic arg-max: labels[i] = the first k of the largest p[k * n + i] over k < c (c <= 256); the
+ * values must be finite (the callers check). */
+void mep_argmax_channels(const float *p, ptrdiff_t c, ptrdiff_t n, uint8_t *labels);
+
 #endif

@@ -168,6 +168,21 @@ static PyObject *peak_seeds(PyObject *self, PyObject *a) {
     return done(v, 3, rc, "peak_seeds");
 }
 
+static PyObject *argmax_channels(PyObject *self, PyObject *a) {
+    PyObject *prob, *lab;
+    Py_ssize_t c, n;
+    Py_buffer v[2];
+    (void)self;
+    if (!PyArg_ParseTuple(a, "OOnn", &prob, &lab, &c, &n)) return NULL;
+    if (c < 1 || c > 256 || n < 0) return PyErr_Format(PyExc_ValueError, "argmax_channels: 1..256 channels, n >= 0");
+    Arg args[2] = {{prob, 0, 4, c * n, "prob"}, {lab, 1, 1, n, "labels"}};
+    if (get_buffers("argmax_channels", args, v, 2) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    mep_argmax_channels(v[0].buf, c, n, v[1].buf);
+    Py_END_ALLOW_THREADS
+    return done(v, 2, 0, "argmax_channels");
+}
+
 static PyMethodDef methods[] = {
     {"flood_levels", flood_levels, METH_VARARGS,
      "flood_levels(elevation, labels, todo, thresholds, height, width): mep.flood, labels in place."},
@@ -180,6 +195,8 @@ static PyMethodDef methods[] = {
     {"open_border", open_border, METH_VARARGS, "open_border(labels, semantic, n, count, height, width)."},
     {"edt", edt, METH_VARARGS, "edt(region, dist, height, width): exact Euclidean distance transform, float32."},
     {"peak_seeds", peak_seeds, METH_VARARGS, "peak_seeds(dist, comp, k, frac, seeds, n): the dtws seeds."},
+    {"argmax_channels", argmax_channels, METH_VARARGS,
+     "argmax_channels(prob, labels, c, n): uint8 labels of the first largest of c float32 channels of n pixels."},
     {NULL, NULL, 0, NULL},
 };
 
