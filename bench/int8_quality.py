@@ -1,0 +1,98 @@
+"""What int8 costs in quality: float ONNX vs ``baiseg export --int8`` on the val splits (docs/SPEED.md "Int8").
+
+    .venv/bin/python bench/int8_quality.py --out docs/results/int8_quality.json
+
+For each trained model (Penn-Fudan, coco128 panoptic): export float and int8 ONNX (int8 calibrated on 16 images of
+the model's own training split, as ``baiseg export --int8`` does by default), then ``baiseg evaluate`` both on the
+val split with ground-truth and with the model's own semantics (VOC mAP^r at IoU 0.5 / 0.75, COCO AP). Also the
+agreement of the boundary maps on the first val images (mean and max |difference| of the probabilities).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {  # name -> (weights, val data)
+    "pennfudan": ("runs/pennfudan_lite0_s0-001/last.safetensors", "pennfudan_val"),
+    "coco128": ("runs/coco128_panoptic_lite0_s0-001/last.safetensors", "coco128_panoptic_val"),
+}
+
+
+def evaluate(weights: Path, data: str, semantic: str) -> dict:
+    cmd = [sys.executable, "-m", "baiseg", "evaluate", "--data", data, "--weights", str(weights), "--semantic",
+           semantic, "--device", "cpu", "--json"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    d = json.loads(res.stdout)
+    return {"mAP50": d["voc"]["mAP50"], "mAP75": d["voc"]["mAP75"], "AP": d["coco"]["AP"], "images": d["images"]}
+
+
+def boundary_agreement(a: Path, b: Path, data: str, n: int) -> dict:
+    from baiseg.data import build_dataset
+    from baiseg.predictor import Predictor
+
+    ds = build_dataset(data)
+    pa, pb = Predictor.from_pretrained(a), Predictor.from_pretrained(b)
+    means, maxes, sem_max = [], [], []
+    for i in range(min(n, len(ds))):
+        img = pa.working_image(np.asarray(ds[i]["image"]))
+        ma, mb = pa.infer(img), pb.infer(img)
+        d = np.abs(ma["boundary_prob"] - mb["boundary_prob"])
+        means.append(float(d.mean()))
+        maxes.append(float(d.max()))
+        sem_max.append(float(np.abs(ma["sem_prob"] - mb["sem_prob"]).max()))
+    return {"images": len(means), "boundary_mean_abs": float(np.mean(means)), "boundary_max_abs": max(maxes),
+            "semantic_max_abs": max(sem_max)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
+    ap.add_argument("--calib-images", type=int, default=16)
+    ap.add_argument("--agreement-images", type=int, default=10)
+    ap.add_argument("--out", default=str(REPO / "docs/results/int8_quality.json"))
+    args = ap.parse_args()
+    from baiseg.engine.weights import read_weights_meta
+    from baiseg.onnx_backend import export_onnx
+    from baiseg.onnx_quant import calibration_images, quantize_onnx
+
+    cache = REPO / ".cache" / "bench_onnx"
+    report: dict = {"calib_images": args.calib_images, "models": {}}
+    for name in args.models.split(","):
+        weights, val = MODELS[name]
+        weights = REPO / weights
+        if not weights.is_file():
+            print(f"{name}: {weights} missing, left out", flush=True)
+            continue
+        train = read_weights_meta(weights)["config"].data.train
+        fp = export_onnx(weights, cache / f"{name}.onnx")
+        t0 = time.perf_counter()
+        q = quantize_onnx(fp, cache / f"{name}_int8.onnx", calibration_images(train, args.calib_images),
+                          calib_data=train)  # fmt: skip
+        entry: dict = {"weights": str(weights.relative_to(REPO)), "val": val, "calib_data": train,
+                       "quantize_s": round(time.perf_counter() - t0, 1), "scores": {}}  # fmt: skip
+        for backend, path in (("float", fp), ("int8", q)):
+            for semantic in ("gt", "model"):
+                s = evaluate(path, val, semantic)
+                entry["scores"][f"{backend}/{semantic}"] = s
+                print(f"{name} {backend} {semantic}: mAP50 {s['mAP50']:.1f} mAP75 {s['mAP75']:.1f} AP {s['AP']:.1f}",
+                      flush=True)  # fmt: skip
+        entry["agreement"] = boundary_agreement(fp, q, val, args.agreement_images)
+        print(f"{name} agreement: {entry['agreement']}", flush=True)
+        report["models"][name] = entry
+    report["load_1min_end"] = os.getloadavg()[0]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
