@@ -3,9 +3,11 @@
     .venv/bin/python bench/bench_predict.py --threads 2 --out docs/results/speed_predict.json
 
 1. ``predict`` (all outputs written: results.json, instance / boundary / overlay PNGs) on coco128 val and Penn-Fudan
-   val with the PyTorch weights and their ONNX export: images per second (wall time of the whole command, start-up
+   val with the PyTorch weights, their float ONNX export and their int8 export (``baiseg export --int8``: calibrated
+   on 16 images of the model's training split): images per second (wall time of the whole command, start-up
    included) and the busy seconds of each stage (read, network, MEP, write) summed over the images.
-2. The network alone at 416x416 on ``--threads`` threads, PyTorch vs onnxruntime (median of ``--repeats``).
+2. The network alone at 416x416 and 640x480 on ``--threads`` threads, PyTorch vs onnxruntime float and int8 (median
+   of ``--repeats``).
 3. The VOC mAP^r evaluator vs pycocotools' COCOeval (through ``COCOInstanceEvaluator``) on 1,449 synthetic
    VOC-size (500x375) images with the same ground truth and predictions.
 
@@ -44,11 +46,12 @@ def predict_stats(weights: str, data: str, threads: int, workers: int, mep_worke
                               "write_s")}  # fmt: skip
 
 
-def forward_ms(weights: str, size: int, repeats: int) -> float:
+def forward_ms(weights: str, size: tuple[int, int], repeats: int) -> float:
+    """Median ms of ``Predictor.infer`` (network, sigmoid / softmax at the image size) on a random H x W image."""
     from baiseg.predictor import Predictor
 
     pred = Predictor.from_pretrained(weights)
-    img = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    img = np.random.default_rng(0).integers(0, 255, (*size, 3), dtype=np.uint8)
     pred.infer(img)
     ts = []
     for _ in range(repeats):
@@ -108,7 +111,9 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
+    from baiseg.engine.weights import read_weights_meta
     from baiseg.onnx_backend import export_onnx
+    from baiseg.onnx_quant import calibration_images, quantize_onnx
 
     torch.set_num_threads(args.threads)
     report: dict = {"threads": args.threads, "workers": args.workers, "mep_workers": args.mep_workers,
@@ -121,19 +126,23 @@ def main() -> None:
             continue
         onnx_path = cache / (Path(weights).parent.name + ".onnx")
         export_onnx(weights, onnx_path)
+        int8_path = cache / (Path(weights).parent.name + "_int8.onnx")
+        train = read_weights_meta(weights)["config"].data.train
+        quantize_onnx(onnx_path, int8_path, calibration_images(train, 16), calib_data=train)
+        backends = (("pytorch", weights), ("onnx", str(onnx_path)), ("onnx-int8", str(int8_path)))
         if data == runs[0][0]:
-            report["forward_416_ms"] = {"pytorch": forward_ms(weights, 416, args.repeats),
-                                        "onnxruntime": forward_ms(str(onnx_path), 416, args.repeats)}  # fmt: skip
-            f = report["forward_416_ms"]
-            print(f"network at 416x416, {args.threads} threads: PyTorch {f['pytorch']:.0f} ms, onnxruntime "
-                  f"{f['onnxruntime']:.0f} ms ({f['pytorch'] / f['onnxruntime']:.2f}x)")
+            for key, size in (("forward_416_ms", (416, 416)), ("forward_640x480_ms", (480, 640))):
+                report[key] = {b: forward_ms(w, size, args.repeats) for b, w in backends}
+                f = report[key]
+                print(f"network at {size[1]}x{size[0]}, {args.threads} threads: " + ", ".join(
+                    f"{b} {f[b]:.0f} ms ({f['pytorch'] / f[b]:.2f}x)" for b, _ in backends))  # fmt: skip
         if args.skip_predict:
             continue
-        for backend, w in (("pytorch", weights), ("onnx", str(onnx_path))):
+        for backend, w in backends:
             s = predict_stats(w, data, args.threads, args.workers, args.mep_workers)
             report["predict"][f"{data}/{backend}"] = s
             print(f"{data} {backend}: {s['images']} images, {s['img_per_s']:.2f} img/s; busy s: read {s['read_s']:.1f}"
-                  f", network {s['network_s']:.1f}, MEP {s['mep_s']:.1f}, write {s['write_s']:.1f}")
+                  f", network {s['network_s']:.1f}, MEP {s['mep_s']:.1f}, write {s['write_s']:.1f}", flush=True)
     report["evaluator"] = evaluator_speed()
     e = report["evaluator"]
     print(f"evaluators on {e['images']} synthetic 500x375 images: VOC mAP^r {e['voc_s']:.1f} s, COCOeval "

@@ -10,30 +10,36 @@ Pipeline (the slowest stage sets the pace): reader processes decode images (``--
 batches of images of the same padded size (``--batch``, ``--threads``); the MEP, PNG encoding and writing run in a
 process pool (``--mep-workers``; 0 = one background thread). Under ``torchrun --nproc_per_node N`` each process
 handles its share of the images (``baiseg.engine.shard``) and rank 0 writes the one ``results.json``.
+
+This module holds the command and the pipeline; reading inputs and checking the output folder are in
+``predict_io.py``, the MEP / writer stage in ``predict_jobs.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import signal
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from baiseg.commands.predict_io import (  # noqa: F401 (public names stay importable from here)
+    IMAGE_EXTS,
+    MIN_FREE_BYTES,
+    OUTPUT_DIRS,
+    OUTPUT_FILES,
+    Item,
+    _Inputs,
+    _read_job,
+    _shipped_dataset,
+    _worker_init,
+    check_out_dir,
+    prepare_out_dir,
+)
+from baiseg.commands.predict_jobs import Job, compact_semantics, mep_and_write  # noqa: F401
 from baiseg.errors import BaisegError, DataError
-from baiseg.fileio import clean_stale_temps, write_json_atomic, write_text_atomic
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml")
-OUTPUT_DIRS = ("instances", "boundary", "overlays")
-MIN_FREE_BYTES = 64 * 2**20  # refuse to start with less free space than this in --out
+from baiseg.fileio import write_json_atomic, write_text_atomic
 
 
 def register(subparsers: Any) -> None:
@@ -58,257 +64,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.4")
     p.set_defaults(func=run)
-
-
-def _shipped_dataset(name: str) -> bool:
-    """True for a bare name of a dataset YAML under baiseg/configs/datasets/ (e.g. ``pennfudan_val``)."""
-    from baiseg.config import find_named_yaml
-    from baiseg.data.spec import DATASETS_DIR
-
-    return not Path(name).exists() and find_named_yaml(name, DATASETS_DIR)[0] is not None
-
-
-@dataclass
-class Item:
-    """One input after reading: ``work`` is the image the network sees (``rgb`` downscaled to ``max_side``)."""
-
-    index: int
-    image_id: str
-    path: str
-    rgb: np.ndarray | None = None
-    work: np.ndarray | None = None
-    semantic: np.ndarray | None = None
-    error: str | None = None  # unreadable input (skippable)
-    fatal: str | None = None  # a user error that stops the run (e.g. a bad semantic PNG)
-    t_read: float = 0.0
-
-
-class _Inputs:
-    """Image files or a baiseg dataset: ``read(i)`` gives an ``Item`` (errors in it, never raised)."""
-
-    def __init__(self, source: str, split: str | None, semantic_dir: str | None, num_classes: int,
-                 max_side: int) -> None:  # fmt: skip
-        self.semantic_dir = Path(semantic_dir) if semantic_dir else None
-        if self.semantic_dir is not None and not self.semantic_dir.is_dir():
-            raise DataError(f"--semantic-dir '{semantic_dir}' is not a folder of <image id>.png files")
-        self.num_classes, self.max_side = num_classes, max_side
-        path = Path(source)
-        self.dataset = None
-        self.files: list[Path] = []
-        if path.suffix.lower() in (".yaml", ".yml") or source == "synthetic" or _shipped_dataset(source):
-            from baiseg.data import build_dataset
-
-            self.dataset = build_dataset(source, split=split, load_instances=False)
-        elif path.is_dir():
-            self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
-            if not self.files:
-                raise DataError(f"folder '{path}' holds no image ({', '.join(sorted(IMAGE_EXTS))})")
-        elif path.is_file():
-            self.files = [path]
-        else:
-            raise DataError(
-                f"--input '{source}' is neither an image, a folder, a dataset YAML nor a shipped dataset name"
-            )
-
-    def __len__(self) -> int:
-        return len(self.dataset) if self.dataset is not None else len(self.files)
-
-    def name(self, i: int) -> str:
-        if self.dataset is None:
-            return str(self.files[i])
-        items = getattr(self.dataset, "items", None)  # a dataset's image file, so skipped.json names what to fix
-        if isinstance(items, list) and i < len(items) and isinstance(items[i], dict) and "image" in items[i]:
-            return str(items[i]["image"])
-        return f"{self.dataset!r}[{i}]"
-
-    def read(self, i: int) -> Item:
-        from baiseg.data.io import check_same_size, read_image, read_label_png
-        from baiseg.predictor import check_semantic_ids, working_image
-
-        t0 = time.perf_counter()
-        item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), path=self.name(i))
-        try:
-            if self.dataset is not None:
-                s = self.dataset[i]
-                item.image_id, item.rgb, item.path = str(s["image_id"]), s["image"], str(s.get("path", item.path))
-            else:
-                item.rgb = read_image(self.files[i])
-        except Exception as e:  # any decoding failure: one line naming the file, never a worker traceback
-            item.error = f"cannot read '{item.path}': {_one_line(e)}"
-            return item
-        try:
-            if self.semantic_dir is not None:
-                sp = self.semantic_dir / f"{item.image_id}.png"
-                if not sp.is_file():
-                    raise DataError(f"no semantic PNG '{sp}' for image '{item.image_id}': name them <image id>.png")
-                sem = read_label_png(sp)
-                check_semantic_ids(sem, self.num_classes, source=f"semantic PNG '{sp}'")
-                check_same_size(item.rgb, sem, item.image_id, str(sp))
-                item.semantic = sem.astype(np.uint8)
-            item.work = working_image(item.rgb, self.max_side)
-        except Exception as e:
-            item.fatal = _one_line(e)
-        item.t_read = time.perf_counter() - t0
-        return item
-
-
-def _one_line(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()
-    text = msg[0] if msg else ""
-    return text if isinstance(e, BaisegError) else f"{type(e).__name__}: {text}"
-
-
-# ---------------------------------------------------------------------------------------------------------- workers
-_READER: _Inputs | None = None  # the inputs, in reader processes
-
-
-def _worker_init(inputs: _Inputs | None = None) -> None:
-    """Pool processes leave Ctrl-C to the main process (which terminates them at once) and use one thread each;
-    reader processes get the inputs (pickled once per process)."""
-    global _READER
-    if inputs is not None:
-        _READER = inputs
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except Exception:  # pragma: no cover
-        pass
-
-
-def _read_job(i: int) -> Item:
-    assert _READER is not None
-    return _READER.read(i)
-
-
-@dataclass
-class Job:
-    """What the MEP / writer process needs for one image (arrays at the working size unless said otherwise)."""
-
-    index: int
-    image_id: str
-    size: tuple[int, int]  # the original (H, W)
-    rgb: np.ndarray  # original image (overlays)
-    out: str
-    method: str = "baiseg"
-    mep: Any = None
-    boundary: np.ndarray | None = None  # float32 h x w
-    semantic: np.ndarray | None = None  # uint8 h x w (compact ids when ``prob`` is given)
-    prob: np.ndarray | None = None  # float32 C x h x w: the probabilities of the classes in ``classes``
-    classes: np.ndarray | None = None  # compact id -> semantic id
-    image: np.ndarray | None = None  # working image (watershed_on=image only)
-    instances: dict | None = None  # precomputed (instance models): only written
-    class_names: list[str] = field(default_factory=list)
-    category_ids: list[int] = field(default_factory=list)
-    overlays: bool = True
-
-
-def compact_semantics(sem: np.ndarray, sem_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The arg-max map and softmax restricted to the classes present (plus background), ids renumbered in order.
-
-    The MEP and the scores only look at the classes of the semantic map and compare ids for equality and order, so
-    the instances are the same as with the full (K + 1)-channel softmax, at a fraction of the bytes sent to a process.
-
-    Returns:
-        ``(uint8 h x w compact ids, float32 C x h x w probabilities, int64 C semantic id of each compact id)``.
-    """
-    counts = np.bincount(sem.ravel(), minlength=256)
-    counts[0] = 1  # background always
-    present = np.flatnonzero(counts).astype(np.int64)
-    lut = np.zeros(256, np.uint8)
-    lut[present] = np.arange(present.size, dtype=np.uint8)
-    return lut[sem], np.ascontiguousarray(sem_prob[present], dtype=np.float32), present
-
-
-def mep_and_write(job: Job) -> dict[str, Any]:
-    """Run the MEP (unless instances are given), write the PNGs, encode COCO results (in a pool process).
-
-    Returns:
-        ``{"index", "records" (COCO results), "n", "t_mep", "t_write"}``.
-    """
-    from baiseg.postprocess.assembly import to_coco_results
-    from baiseg.postprocess.baselines import instances_from_semantic
-    from baiseg.predictor import resize_masks
-
-    t0 = time.perf_counter()
-    inst = job.instances
-    if inst is None:
-        inst = instances_from_semantic(job.method, job.semantic, boundary_prob=job.boundary, sem_prob=job.prob,
-                                       image=job.image, cfg=job.mep)  # fmt: skip
-        if job.classes is not None:
-            inst = dict(inst, classes=job.classes[inst["classes"]])
-        if job.boundary is not None and job.boundary.shape != tuple(job.size):
-            inst = dict(inst, masks=resize_masks(inst["masks"], *job.size))
-    t1 = time.perf_counter()
-    _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, job.boundary, job.class_names, job.overlays)
-    records = to_coco_results(inst, job.image_id, job.category_ids)
-    return {"index": job.index, "records": records, "n": len(records), "t_mep": t1 - t0,
-            "t_write": time.perf_counter() - t1}  # fmt: skip
-
-
-def _write_image_outputs(out: Path, image_id: str, inst: dict, rgb: np.ndarray, boundary: np.ndarray | None,
-                         class_names: list[str], overlays: bool) -> None:  # fmt: skip
-    from baiseg.fileio import write_png_atomic
-    from baiseg.visualize import draw_instances
-
-    masks = inst["masks"]
-    n = masks.shape[0]
-    ids = np.zeros(rgb.shape[:2], np.uint16 if n > 255 else np.uint8)
-    for i in range(n - 1, -1, -1):  # best score drawn last = on top (masks do not overlap anyway)
-        ids[masks[i]] = i + 1
-    try:
-        write_png_atomic(out / "instances" / f"{image_id}.png", ids)
-        if boundary is not None:
-            b = np.clip(np.round(boundary * 255), 0, 255).astype(np.uint8)
-            write_png_atomic(out / "boundary" / f"{image_id}.png", b)
-        if overlays:
-            write_png_atomic(out / "overlays" / f"{image_id}.png", draw_instances(rgb, inst, class_names))
-    except OSError as e:
-        raise DataError(f"cannot write the outputs of '{image_id}' in '{out}': {e.strerror or e}") from None
-
-
-# --------------------------------------------------------------------------------------------------------- outputs
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an ``--out`` that is a file, holds an earlier predict's outputs (unless ``overwrite``), is not
-    writable or has almost no free space. Read-only: nothing is created."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out '{out}' is a file: give a folder")
-    if out.is_dir() and not overwrite:
-        old = [n for n in OUTPUT_FILES + OUTPUT_DIRS if (out / n).exists()]
-        if old:
-            raise DataError(f"--out '{out}' already holds the results of a predict run ({', '.join(old)}): "
-                            "give a new folder or add --overwrite")  # fmt: skip
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(f"--out '{out}' is not writable ('{parent}' does not let us create files)")
-    free = shutil.disk_usage(parent).free
-    if free < MIN_FREE_BYTES:
-        raise DataError(f"--out '{out}': only {free / 2**20:.0f} MiB free on its disk (at least "
-                        f"{MIN_FREE_BYTES / 2**20:.0f} MiB needed): free space or write elsewhere")  # fmt: skip
-
-
-def prepare_out_dir(out: Path, overwrite: bool, overlays: bool) -> None:
-    """Create the output folders; with ``overwrite`` remove an earlier run's outputs; clean stale temp files."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        if overwrite:
-            for n in OUTPUT_FILES:
-                (out / n).unlink(missing_ok=True)
-            for n in OUTPUT_DIRS:
-                if (out / n).is_dir():
-                    shutil.rmtree(out / n)
-        for sub in OUTPUT_DIRS[:2] + (("overlays",) if overlays else ()):
-            (out / sub).mkdir(exist_ok=True)
-        probe = out / f".write_probe.{os.getpid()}.probe.tmp"
-        probe.write_bytes(b"x")
-        probe.unlink()
-    except OSError as e:
-        raise DataError(f"--out '{out}' cannot be written: {e.strerror or e}") from None
-    clean_stale_temps(out, recursive=True)
 
 
 # ------------------------------------------------------------------------------------------------------------ run

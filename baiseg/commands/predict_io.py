@@ -1,0 +1,188 @@
+"""Inputs and outputs of ``baiseg predict``: reading images or a dataset (in reader processes), checking and
+preparing the output folder. The pipeline itself is in ``predict.py``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from baiseg.errors import BaisegError, DataError
+from baiseg.fileio import clean_stale_temps
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml")
+OUTPUT_DIRS = ("instances", "boundary", "overlays")
+MIN_FREE_BYTES = 64 * 2**20  # refuse to start with less free space than this in --out
+
+
+def _shipped_dataset(name: str) -> bool:
+    """True for a bare name of a dataset YAML under baiseg/configs/datasets/ (e.g. ``pennfudan_val``)."""
+    from baiseg.config import find_named_yaml
+    from baiseg.data.spec import DATASETS_DIR
+
+    return not Path(name).exists() and find_named_yaml(name, DATASETS_DIR)[0] is not None
+
+
+@dataclass
+class Item:
+    """One input after reading: ``work`` is the image the network sees (``rgb`` downscaled to ``max_side``)."""
+
+    index: int
+    image_id: str
+    path: str
+    rgb: np.ndarray | None = None
+    work: np.ndarray | None = None
+    semantic: np.ndarray | None = None
+    error: str | None = None  # unreadable input (skippable)
+    fatal: str | None = None  # a user error that stops the run (e.g. a bad semantic PNG)
+    t_read: float = 0.0
+
+
+class _Inputs:
+    """Image files or a baiseg dataset: ``read(i)`` gives an ``Item`` (errors in it, never raised)."""
+
+    def __init__(self, source: str, split: str | None, semantic_dir: str | None, num_classes: int,
+                 max_side: int) -> None:  # fmt: skip
+        self.semantic_dir = Path(semantic_dir) if semantic_dir else None
+        if self.semantic_dir is not None and not self.semantic_dir.is_dir():
+            raise DataError(f"--semantic-dir '{semantic_dir}' is not a folder of <image id>.png files")
+        self.num_classes, self.max_side = num_classes, max_side
+        path = Path(source)
+        self.dataset = None
+        self.files: list[Path] = []
+        if path.suffix.lower() in (".yaml", ".yml") or source == "synthetic" or _shipped_dataset(source):
+            from baiseg.data import build_dataset
+
+            self.dataset = build_dataset(source, split=split, load_instances=False)
+        elif path.is_dir():
+            self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+            if not self.files:
+                raise DataError(f"folder '{path}' holds no image ({', '.join(sorted(IMAGE_EXTS))})")
+        elif path.is_file():
+            self.files = [path]
+        else:
+            raise DataError(
+                f"--input '{source}' is neither an image, a folder, a dataset YAML nor a shipped dataset name"
+            )
+
+    def __len__(self) -> int:
+        return len(self.dataset) if self.dataset is not None else len(self.files)
+
+    def name(self, i: int) -> str:
+        if self.dataset is None:
+            return str(self.files[i])
+        items = getattr(self.dataset, "items", None)  # a dataset's image file, so skipped.json names what to fix
+        if isinstance(items, list) and i < len(items) and isinstance(items[i], dict) and "image" in items[i]:
+            return str(items[i]["image"])
+        return f"{self.dataset!r}[{i}]"
+
+    def read(self, i: int) -> Item:
+        from baiseg.data.io import check_same_size, read_image, read_label_png
+        from baiseg.predictor import check_semantic_ids, working_image
+
+        t0 = time.perf_counter()
+        item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), path=self.name(i))
+        try:
+            if self.dataset is not None:
+                s = self.dataset[i]
+                item.image_id, item.rgb, item.path = str(s["image_id"]), s["image"], str(s.get("path", item.path))
+            else:
+                item.rgb = read_image(self.files[i])
+        except Exception as e:  # any decoding failure: one line naming the file, never a worker traceback
+            item.error = f"cannot read '{item.path}': {_one_line(e)}"
+            return item
+        try:
+            if self.semantic_dir is not None:
+                sp = self.semantic_dir / f"{item.image_id}.png"
+                if not sp.is_file():
+                    raise DataError(f"no semantic PNG '{sp}' for image '{item.image_id}': name them <image id>.png")
+                sem = read_label_png(sp)
+                check_semantic_ids(sem, self.num_classes, source=f"semantic PNG '{sp}'")
+                check_same_size(item.rgb, sem, item.image_id, str(sp))
+                item.semantic = sem.astype(np.uint8)
+            item.work = working_image(item.rgb, self.max_side)
+        except Exception as e:
+            item.fatal = _one_line(e)
+        item.t_read = time.perf_counter() - t0
+        return item
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    text = msg[0] if msg else ""
+    return text if isinstance(e, BaisegError) else f"{type(e).__name__}: {text}"
+
+
+# ---------------------------------------------------------------------------------------------------------- workers
+_READER: _Inputs | None = None  # the inputs, in reader processes
+
+
+def _worker_init(inputs: _Inputs | None = None) -> None:
+    """Pool processes leave Ctrl-C to the main process (which terminates them at once) and use one thread each;
+    reader processes get the inputs (pickled once per process)."""
+    global _READER
+    if inputs is not None:
+        _READER = inputs
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # pragma: no cover
+        pass
+
+
+def _read_job(i: int) -> Item:
+    assert _READER is not None
+    return _READER.read(i)
+
+
+
+
+# --------------------------------------------------------------------------------------------------------- outputs
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that is a file, holds an earlier predict's outputs (unless ``overwrite``), is not
+    writable or has almost no free space. Read-only: nothing is created."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out '{out}' is a file: give a folder")
+    if out.is_dir() and not overwrite:
+        old = [n for n in OUTPUT_FILES + OUTPUT_DIRS if (out / n).exists()]
+        if old:
+            raise DataError(f"--out '{out}' already holds the results of a predict run ({', '.join(old)}): "
+                            "give a new folder or add --overwrite")  # fmt: skip
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"--out '{out}' is not writable ('{parent}' does not let us create files)")
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise DataError(f"--out '{out}': only {free / 2**20:.0f} MiB free on its disk (at least "
+                        f"{MIN_FREE_BYTES / 2**20:.0f} MiB needed): free space or write elsewhere")  # fmt: skip
+
+
+def prepare_out_dir(out: Path, overwrite: bool, overlays: bool) -> None:
+    """Create the output folders; with ``overwrite`` remove an earlier run's outputs; clean stale temp files."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for n in OUTPUT_FILES:
+                (out / n).unlink(missing_ok=True)
+            for n in OUTPUT_DIRS:
+                if (out / n).is_dir():
+                    shutil.rmtree(out / n)
+        for sub in OUTPUT_DIRS[:2] + (("overlays",) if overlays else ()):
+            (out / sub).mkdir(exist_ok=True)
+        probe = out / f".write_probe.{os.getpid()}.probe.tmp"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"--out '{out}' cannot be written: {e.strerror or e}") from None
+    clean_stale_temps(out, recursive=True)
