@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_model.py --presets cpu_lite0 --threads 2 --repeats 5
 	$(PY) bench/bench_mep.py --images 20 --repeats 3 --sizes 500x375 --json docs/results/speed_mep.json
 	$(PY) bench/bench_predict.py --threads 2 --out docs/results/speed_predict.json
+	$(PY) bench/int8_quality.py --out docs/results/int8_quality.json
 	W=runs/refine/rcnn_pennfudan_baiseg_s0-001/last.safetensors; if [ -f $$W ]; then $(PY) bench/bench_rcnn.py --weights $$W --threads 2 --images 10 --repeats 3 --out docs/results/speed_rcnn.json; fi
 
 clean-venv:

@@ -327,7 +327,8 @@ class Sweep:
         cfg = self.trainings[0].cfg
         complete = all(r["seeds_done"] == len(seeds) for r in rows) and len(baselines) == len(self.spec.baselines)
         return {
-            "config": str(self.spec.config), "overrides": self.spec.overrides, "description": self.spec.description,
+            "config": _config_name(self.spec.config), "overrides": self.spec.overrides,
+            "description": self.spec.description,
             "seeds": seeds, "data_train": cfg.data.train, "data_val": cfg.data.val, "iters": cfg.train.iters,
             "batch_size": cfg.train.batch_size, "crop_size": cfg.data.crop_size, "weights": "last.safetensors",
             "eval_images": _images(rows, baselines), "complexity_size": self.spec.size, "rows": rows,
@@ -340,6 +341,14 @@ class Sweep:
         write_json_atomic(self.out / "sweep.json", table, indent=2)
         write_text_atomic(self.out / "sweep.md", render_markdown(table))
         return table
+
+
+def _config_name(config: str | Path) -> str:
+    """A shipped preset by its name (``cpu_lite0``), any other config file by its path as given."""
+    from baiseg.config import CONFIGS_DIR
+
+    p = Path(config)
+    return p.stem if p.suffix in (".yaml", ".yml") and p.resolve().parent == CONFIGS_DIR.resolve() else str(config)
 
 
 def _images(rows: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> int | None:

@@ -189,3 +189,10 @@ def test_reuse_takes_the_same_training_from_another_sweep_and_trains_the_rest(tm
     assert main(["sweep", "cpu_lite0", "--grid", "loss.temperature=0.1", "--reuse", str(tmp_path / "nope"),
                  "--out", str(tmp_path / "c"), *base]) == 2  # fmt: skip
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_a_shipped_preset_is_named_in_the_table_not_its_path():
+    from baiseg.engine.sweep import _config_name
+
+    assert _config_name(CONFIGS_DIR / "cpu_lite0.yaml") == "cpu_lite0"
+    assert _config_name("my/own.yaml") == "my/own.yaml"
