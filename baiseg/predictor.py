@@ -177,7 +177,7 @@ class Predictor:
             for i, image in enumerate(images):
                 h, w = image.shape[:2]
                 bl = out["boundary_logits"][i, 0, :h, :w].float()
-                sl = out["sem_logits"][i, :, :h, :w].float()
+                sl = out["sem_logits"][i, :, :h, :w].float().contiguous()  # softmax and aminmax: ~2x faster
                 # NaN and inf show in the extremes (aminmax propagates NaN): one pass, no H x W x C mask
                 if not all(bool(torch.isfinite(v)) for t in (bl, sl) for v in torch.aminmax(t)):
                     raise NonFiniteOutputError(

@@ -56,14 +56,23 @@ class BAISeg(nn.Module):
         feats = self.backbone(x)
         concat = concat_to_stride4(feats)
         sem = self.semantic_head(feats, concat)
-        sem = F.interpolate(sem, size=(hp, wp), mode="bilinear", align_corners=False)[..., :height, :width]
+        sem = crop(F.interpolate(sem, size=(hp, wp), mode="bilinear", align_corners=False), height, width)
         stride = self.iabm.stride
         boundary, bfeat = self.iabm(concat, (hp // stride, wp // stride))
         if stride > 1:
             boundary = F.interpolate(boundary, size=(hp, wp), mode="bilinear", align_corners=False)
         h, w = -(-height // stride), -(-width // stride)
-        out = {"sem_logits": sem, "boundary_logits": boundary[..., :height, :width],
-               "boundary_features": bfeat[..., :h, :w]}
+        out = {"sem_logits": sem, "boundary_logits": crop(boundary, height, width),
+               "boundary_features": crop(bfeat, h, w)}
         if with_embeddings if with_embeddings is not None else self.training:
             out["embeddings"] = self.projection_head(out["boundary_features"])
         return out
+
+
+def crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``x[..., :height, :width]``, or ``x`` itself when it has that size already. The same tensor either way; the
+    check keeps the slice out of a traced ONNX graph, whose input is padded to a multiple of 32 (``OnnxModel``
+    refuses others), where onnxruntime would copy the full-resolution (K + 1)-channel logits for nothing."""
+    if x.shape[-2] == height and x.shape[-1] == width:
+        return x
+    return x[..., :height, :width]
