@@ -95,3 +95,39 @@ def test_ablation_cells_match_the_sweep_json() -> None:
         shown = [float(c.split()[0]) for c in cells[7:11]]
         assert shown == [round(v, 1) for v in want], (row["name"], shown, want)
         assert f"| {row['name']} | {row['seeds_done']}/" in md and f"{want[0]:.1f}" in md
+
+
+def _speed_rows(title: str) -> list[list[str]]:
+    """Table rows (cells) of the docs/SPEED.md section whose heading starts with ``title``."""
+    text = (REPO / "docs" / "SPEED.md").read_text()
+    part = text[text.index(title):]
+    part = part[: part.find("\n#", 1)] if "\n#" in part[1:] else part
+    return [[c.strip() for c in line.strip("|").split("|")] for line in part.splitlines()
+            if line.startswith("|") and not line.startswith("|---")][1:]  # fmt: skip
+
+
+def test_speed_page_predict_and_int8_tables_match_their_json() -> None:
+    speed = json.loads((REPO / "docs" / "results" / "speed_predict.json").read_text())
+    data = {"coco128 val": "coco128_panoptic_val", "Penn-Fudan val": "pennfudan_val"}
+    backends = {"PyTorch": "pytorch", "onnxruntime": "onnx", "onnxruntime int8": "onnx-int8"}
+    rows = _speed_rows("### End-to-end `predict`")
+    assert len(rows) == 6
+    last = None
+    for cells in rows:
+        last = next((v for k, v in data.items() if cells[0].startswith(k)), last)
+        s = speed["predict"][f"{last}/{backends[cells[1]]}"]
+        assert cells[2].strip("*") == f"{s['img_per_s']:.2f}" and cells[3] == f"{s['wall_s']:.1f}", cells
+        assert [cells[i] for i in (4, 5, 6, 7)] == [f"{s[k]:.1f}" for k in ("read_s", "network_s", "mep_s", "write_s")]
+    net = _speed_rows("### The network")
+    assert len(net) == 3
+    for cells, backend in zip(net, ("pytorch", "onnx", "onnx-int8")):
+        assert cells[1] == f"{speed['forward_416_ms'][backend]:.0f}"
+        assert cells[3] == f"{speed['forward_640x480_ms'][backend]:.0f}"
+    quality = json.loads((REPO / "docs" / "results" / "int8_quality.json").read_text())["models"]
+    q_rows = _speed_rows("### Int8: what it costs")
+    assert len(q_rows) == 4
+    for cells, (model, sem) in zip(q_rows, [("pennfudan", "gt"), ("pennfudan", "model"), ("coco128", "gt"),
+                                             ("coco128", "model")]):  # fmt: skip
+        sc = quality[model]["scores"]
+        want = [f"{sc[f'{b}/{sem}'][m]:.1f}" for m in ("mAP50", "mAP75", "AP") for b in ("float", "int8")]
+        assert cells[2:8] == want, (cells, want)
