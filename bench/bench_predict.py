@@ -18,9 +18,9 @@ Weights: ``runs/coco128_panoptic_lite0_s0-001/last.safetensors`` and ``runs/penn
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -111,9 +111,8 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from baiseg.engine.weights import read_weights_meta
-    from baiseg.onnx_backend import export_onnx
-    from baiseg.onnx_quant import calibration_images, quantize_onnx
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import export_float_and_int8, write_report
 
     torch.set_num_threads(args.threads)
     report: dict = {"threads": args.threads, "workers": args.workers, "mep_workers": args.mep_workers,
@@ -124,11 +123,7 @@ def main() -> None:
         if not Path(weights).is_file():
             print(f"{data}: weights {weights} missing, left out")
             continue
-        onnx_path = cache / (Path(weights).parent.name + ".onnx")
-        export_onnx(weights, onnx_path)
-        int8_path = cache / (Path(weights).parent.name + "_int8.onnx")
-        train = read_weights_meta(weights)["config"].data.train
-        quantize_onnx(onnx_path, int8_path, calibration_images(train, 16), calib_data=train)
+        onnx_path, int8_path = export_float_and_int8(weights, cache)
         backends = (("pytorch", weights), ("onnx", str(onnx_path)), ("onnx-int8", str(int8_path)))
         if data == runs[0][0]:
             for key, size in (("forward_416_ms", (416, 416)), ("forward_640x480_ms", (480, 640))):
@@ -147,10 +142,7 @@ def main() -> None:
     e = report["evaluator"]
     print(f"evaluators on {e['images']} synthetic 500x375 images: VOC mAP^r {e['voc_s']:.1f} s, COCOeval "
           f"{e['cocoeval_s']:.1f} s")
-    report["load_1min_end"] = os.getloadavg()[0]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    print(f"-> {args.out}")
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

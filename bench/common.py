@@ -74,3 +74,28 @@ class Bench:
         return evaluate_instances(self.samples, self.predict_fn(method, semantic, mep), class_names=self.class_names,
                                   category_ids=self.category_ids, subsets=subsets, coco=coco,
                                   touching=self.touching)  # fmt: skip
+
+
+def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int = 16) -> tuple[Path, Path]:
+    """``(float.onnx, int8.onnx)`` of released weights, as ``baiseg export`` and ``baiseg export --int8`` write them
+    (int8 calibrated on ``calib_images`` images of the weights' own training split), named after the run folder."""
+    from baiseg.engine.weights import read_weights_meta
+    from baiseg.onnx_backend import export_onnx
+    from baiseg.onnx_quant import calibration_images, quantize_onnx
+
+    name = Path(weights).parent.name
+    fp = export_onnx(weights, folder / f"{name}.onnx")
+    train = read_weights_meta(weights)["config"].data.train
+    q = quantize_onnx(fp, folder / f"{name}_int8.onnx", calibration_images(train, calib_images), calib_data=train)
+    return fp, q
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> None:
+    """Add the 1-minute load average at the end (what else ran shows there), write the JSON, say where."""
+    import json
+    import os
+
+    report["load_1min_end"] = os.getloadavg()[0]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=1))
+    print(f"-> {out}")

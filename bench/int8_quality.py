@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -61,8 +60,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "docs/results/int8_quality.json"))
     args = ap.parse_args()
     from baiseg.engine.weights import read_weights_meta
-    from baiseg.onnx_backend import export_onnx
-    from baiseg.onnx_quant import calibration_images, quantize_onnx
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import export_float_and_int8, write_report
 
     cache = REPO / ".cache" / "bench_onnx"
     report: dict = {"calib_images": args.calib_images, "models": {}}
@@ -73,12 +73,10 @@ def main() -> None:
             print(f"{name}: {weights} missing, left out", flush=True)
             continue
         train = read_weights_meta(weights)["config"].data.train
-        fp = export_onnx(weights, cache / f"{name}.onnx")
         t0 = time.perf_counter()
-        q = quantize_onnx(fp, cache / f"{name}_int8.onnx", calibration_images(train, args.calib_images),
-                          calib_data=train)  # fmt: skip
+        fp, q = export_float_and_int8(weights, cache, args.calib_images)
         entry: dict = {"weights": str(weights.relative_to(REPO)), "val": val, "calib_data": train,
-                       "quantize_s": round(time.perf_counter() - t0, 1), "scores": {}}  # fmt: skip
+                       "export_quantize_s": round(time.perf_counter() - t0, 1), "scores": {}}  # fmt: skip
         for backend, path in (("float", fp), ("int8", q)):
             for semantic in ("gt", "model"):
                 s = evaluate(path, val, semantic)
@@ -88,10 +86,7 @@ def main() -> None:
         entry["agreement"] = boundary_agreement(fp, q, val, args.agreement_images)
         print(f"{name} agreement: {entry['agreement']}", flush=True)
         report["models"][name] = entry
-    report["load_1min_end"] = os.getloadavg()[0]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    print(f"-> {args.out}")
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":
