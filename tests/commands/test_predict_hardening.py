@@ -201,7 +201,9 @@ def _env() -> dict[str, str]:
 
 
 def test_ctrl_c_is_fast(tmp_path):
-    inp = _inputs(tmp_path / "in", 40)
+    # 200 images at 0.3 s each: the run lasts a minute, so the interrupt lands mid-run even when a loaded machine
+    # starts the writer process late (with 40 images a slow start let the run finish first)
+    inp = _inputs(tmp_path / "in", 200)
     p = subprocess.Popen([sys.executable, RUNNER, "--slow", "0.3", "predict", "--weights", "w", "--input", str(inp),
                           "--out", str(tmp_path / "o"), "--workers", "2", "--mep-workers", "1", "--batch", "1"],
                          env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
