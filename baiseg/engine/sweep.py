@@ -22,7 +22,7 @@ finished training that was not yet evaluated, continues a half-finished training
 restarts one that stopped before its first checkpoint. A state file written with other settings is an error, so a
 changed schedule never silently mixes with old runs.
 
-Sharing between sweeps: with ``reuse`` (``--reuse DIR``), a training not started yet whose identity
+Sharing between sweeps: with ``reuse`` (``--reuse DIR``), a training without a checkpoint of its own whose identity
 (``training_identity``: the resolved config minus run folder, name, threads, workers and MEP) equals a finished
 training of another sweep folder takes that run's weights instead of training again (e.g. Table 7's T = 0.2 is Table
 3's "+PPC"); its state file records ``reused_from``.
@@ -172,7 +172,7 @@ class Sweep:
             self.log(f"{label}: trained before ({state['run_dir']}), evaluating")
             return Path(state["run_dir"])
         segs = state["segments"]
-        if state["status"] == "new" and not segs:
+        if self._find_run_dir(tr, state) is None:  # nothing of its own to resume: another sweep's may serve
             found = self._reusable(tr)
             if found is not None:
                 other_state, other_path = found

@@ -178,7 +178,12 @@ def test_reuse_takes_the_same_training_from_another_sweep_and_trains_the_rest(tm
     second = SweepSpec(config=CONFIGS_DIR / "cpu_lite0.yaml", rows=rows, out=tmp_path / "b", limit=2, size=64,
                        overrides=base + ["train.threads=1"], reuse=[tmp_path / "a"])  # fmt: skip
     lines: list[str] = []
-    table = Sweep(second, build_fn=build_tiny, progress=False, log=lines.append).run()
+    sweep = Sweep(second, build_fn=build_tiny, progress=False, log=lines.append)
+    # an earlier attempt at T=0.2 was killed before its first checkpoint: still reused
+    state = sweep._load_state(sweep.trainings[0])
+    state.update(status="training", segments=[{"start": 1.0, "end": None, "from_iteration": 0}])
+    sweep._save_state(sweep.trainings[0], state)
+    table = sweep.run()
     assert table["complete"]
     state = json.loads((tmp_path / "b" / "state" / "t-0-2_s0.json").read_text())
     assert state["run_dir"] == trained["run_dir"] and state["reused_from"].endswith("loss-temperature-0-2_s0.json")
