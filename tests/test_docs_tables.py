@@ -131,3 +131,22 @@ def test_speed_page_predict_and_int8_tables_match_their_json() -> None:
         sc = quality[model]["scores"]
         want = [f"{sc[f'{b}/{sem}'][m]:.1f}" for m in ("mAP50", "mAP75", "AP") for b in ("float", "int8")]
         assert cells[2:8] == want, (cells, want)
+
+
+def test_table7_cells_match_the_sweep_json() -> None:
+    path = REPO / "docs" / "results" / "ablations" / "table7.json"
+    if not path.is_file():
+        pytest.skip("Table 7 not measured yet")
+    table = json.loads(path.read_text())
+    page = (REPO / "docs" / "ABLATIONS.md").read_text().splitlines()
+    columns = {"T=0.1": 1, "T=0.2": 2, "T=0.5": 5}  # the page's columns are 0.1 ... 0.8
+    checked = 0
+    for label, key in (("ours mAP50, GT sem.", "gt_mAP50"), ("ours mAP75, GT sem.", "gt_mAP75"),
+                       ("ours mAP50, model sem.", "model_mAP50"), ("ours mAP75, model sem.", "model_mAP75")):
+        cells = [c.strip() for c in next(x for x in page if x.startswith(f"| {label} |")).strip("|").split("|")]
+        for row in table["rows"]:
+            mean = row["summary"][key]["mean"]
+            if mean is not None:
+                assert float(cells[columns[row["name"]]].split()[0]) == round(mean, 1), (label, row["name"])
+                checked += 1
+    assert checked
