@@ -106,3 +106,5 @@ def test_export_int8_cli_and_predict(float_and_int8, tmp_path, capsys):
     assert main(["export", "--weights", str(weights), "--out", str(tmp_path / "b.onnx"), "--int8",
                  "--calib-data", "synthetic", "--calib-images", "0"]) == 2  # fmt: skip
     assert "--calib-images 0" in capsys.readouterr().err
+    assert main(["export", "--weights", str(weights), "--out", str(tmp_path / "c.onnx"), "--calib-images", "4"]) == 2
+    assert "only apply to an int8 export" in capsys.readouterr().err and not (tmp_path / "c.onnx").exists()

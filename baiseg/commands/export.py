@@ -28,8 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--calib-data", metavar="DATA",
                    help="dataset whose images calibrate --int8 (default: the weights' data.train); use training "
                    "images, never the images you evaluate on")  # fmt: skip
-    p.add_argument("--calib-images", type=int, default=16, metavar="N", help="calibration images (default 16)")
-    p.add_argument("--int8-scope", choices=("iabm", "all"), default="iabm",
+    p.add_argument("--calib-images", type=int, default=None, metavar="N", help="calibration images (default 16)")
+    p.add_argument("--int8-scope", choices=("iabm", "all"), default=None,
                    help="iabm: quantize the boundary branch only (default); all: the whole network (the semantic "
                    "branch loses much quality)")  # fmt: skip
     p.set_defaults(func=run)
@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if not MIN_OPSET <= args.opset <= top:
         raise BaisegError(f"--opset {args.opset}: give {MIN_OPSET} to {top} (the network's padding needs opset >= "
                           f"{MIN_OPSET}; default 17)")  # fmt: skip
+    given = [f"--{n.replace('_', '-')}" for n in ("calib_data", "calib_images", "int8_scope") if getattr(args, n)
+             is not None]  # fmt: skip
+    if given and not args.int8:
+        raise BaisegError(f"{', '.join(given)} only apply to an int8 export: add --int8")
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
         raise BaisegError(f"--out '{out}' must end in .onnx (predict and Predictor.from_pretrained choose the backend "
@@ -79,11 +83,11 @@ def _export_int8(args: argparse.Namespace, out: Path) -> None:
     data = args.calib_data or read_weights_meta(args.weights)["config"].data.train
     if not data:
         raise BaisegError(f"'{args.weights}' records no training data: give --calib-data (training images)")
-    images = calibration_images(data, args.calib_images)
+    images = calibration_images(data, 16 if args.calib_images is None else args.calib_images)
     print(f"calibrating the int8 model on {len(images)} images of '{data}'", flush=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.float.tmp"
     try:
         export_onnx(args.weights, tmp, opset=args.opset)
-        quantize_onnx(tmp, out, images, scope=args.int8_scope, calib_data=data)
+        quantize_onnx(tmp, out, images, scope=args.int8_scope or "iabm", calib_data=data)
     finally:
         tmp.unlink(missing_ok=True)
