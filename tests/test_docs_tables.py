@@ -150,3 +150,20 @@ def test_table7_cells_match_the_sweep_json() -> None:
                 assert float(cells[columns[row["name"]]].split()[0]) == round(mean, 1), (label, row["name"])
                 checked += 1
     assert checked
+
+
+def test_ablation_directions_on_the_page_are_those_the_script_computes() -> None:
+    """docs/ABLATIONS.md shows bench/ablation_directions.py's table for every measured sweep JSON that it cites."""
+    spec = importlib.util.spec_from_file_location("ablation_directions", REPO / "bench" / "ablation_directions.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = (REPO / "docs" / "ABLATIONS.md").read_text()
+    checked = 0
+    for path in sorted((REPO / "docs" / "results" / "ablations").glob("*.json")):
+        if f"bench/ablation_directions.py docs/results/ablations/{path.name}" not in page:
+            continue
+        for line in mod.markdown(json.loads(path.read_text())).splitlines():
+            assert line in page, (path.name, line)
+        checked += 1
+    if not checked:
+        pytest.skip("no direction table on the page yet")
