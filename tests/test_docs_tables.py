@@ -167,3 +167,26 @@ def test_ablation_directions_on_the_page_are_those_the_script_computes() -> None
         checked += 1
     if not checked:
         pytest.skip("no direction table on the page yet")
+
+
+def test_tables45_cells_match_the_sweep_json() -> None:
+    path = REPO / "docs" / "results" / "ablations" / "tables45.json"
+    if not path.is_file():
+        pytest.skip("Tables 4-5 not measured yet")
+    page = (REPO / "docs" / "ABLATIONS.md").read_text()
+    table4 = page[page.index("Table 4 (paper"):page.index("Table 5 (paper")]
+    table5 = page[page.index("Table 5 (paper"):]
+    checked = 0
+    for row in json.loads(path.read_text())["rows"]:
+        s = row["summary"]
+        if s["gt_mAP50"]["mean"] is None:
+            continue
+        r, dim = (int(v.split("=")[1]) for v in row["name"].split())
+        for text, key in ((table4, r), (table5, dim)) if r == 4 and dim == 32 else (
+                ((table4, r),) if dim == 32 else ((table5, dim),)):  # fmt: skip
+            line = next(x for x in text.splitlines() if x.startswith(f"| {key} |"))
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            shown = [float(cells[i].split()[0]) for i in (7, 8)]
+            assert shown == [round(s["gt_mAP50"]["mean"], 1), round(s["model_mAP50"]["mean"], 1)], row["name"]
+            checked += 1
+    assert checked
