@@ -18,6 +18,7 @@ The quantized file keeps the float file's metadata (class names, config, MEP, in
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,8 +100,6 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequen
     tmp_dir = out.parent if str(out.parent) else Path(".")
     pre = tmp_dir / f".{out.name}.{os.getpid()}.pre.tmp"  # our temp naming (fileio.clean_stale_temps)
     raw = tmp_dir / f".{out.name}.{os.getpid()}.int8.tmp"
-    import logging
-
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs a warning per BatchNorm left unfolded and per unusual node
