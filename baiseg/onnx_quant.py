@@ -5,10 +5,10 @@ weights int8 per output channel, activations uint8 with ranges from min / max ov
 calibration of onnxruntime's that accepts images of different sizes). Scope (docs/SPEED.md "Int8 network"):
 
 - ``iabm`` (default): only the boundary branch (the IABM: about 70% of the network's MACs at our preset's size) is
-  int8; the backbone and the semantic branch stay float32. Measured on Penn-Fudan val, this keeps mAP within a few
-  tenths with ground-truth semantics and within about two points with the model's own semantics;
-- ``all``: every supported operator, backbone included: no faster on our preset, and the semantic branch loses
-  much (mAP75 with the model's semantics about halves), so it is there to be measured, not used.
+  int8; the backbone and the semantic branch stay float32. On Penn-Fudan val this costs 0.8 / 0.4 mAP50 / mAP75 with
+  ground-truth semantics and 0.1 / 1.6 with the model's own semantics (docs/SPEED.md "Int8");
+- ``all``: every supported operator, backbone included: the semantic branch then loses much (mAP75 with the model's
+  semantics 50.8 -> 27.4 on Penn-Fudan val), so it is there to be measured, not used.
 
 The quantized file keeps the float file's metadata (class names, config, MEP, input normalisation) and adds
 ``quantization`` (JSON: scope, calibration data and image count, method), so it runs wherever an exported file runs
