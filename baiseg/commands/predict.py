@@ -275,7 +275,27 @@ def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[i
                 continue
             if ok:
                 pool.close()
+                pool.join()
             else:  # error or Ctrl-C: stop at once, do not wait for queued work
-                pool.terminate()
-            pool.join()
+                _terminate(pool)
     return stats, results, skipped
+
+
+def _terminate(pool: Any, wait_s: float = 5.0) -> None:
+    """``pool.terminate()`` and ``join()`` with a bound: on a loaded machine the standard library's terminate can
+    block on the task queue's lock held by an idle worker; after ``wait_s`` the worker processes are killed and the
+    rest of the shutdown is left to a daemon thread, so that an interrupted run always exits at once."""
+    import threading
+
+    def stop() -> None:
+        pool.terminate()
+        pool.join()
+
+    t = threading.Thread(target=stop, daemon=True)
+    t.start()
+    t.join(wait_s)
+    if t.is_alive():
+        for w in getattr(pool, "_pool", []):  # process pools: their worker processes
+            if hasattr(w, "kill"):
+                w.kill()
+        t.join(1.0)

@@ -12,6 +12,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 if __name__ == "__main__":
+    import signal
+
+    # Ctrl-C as in a terminal: a shell running a test suite in the background (``cmd &``) starts it with SIGINT
+    # ignored, which every child would inherit, and the Ctrl-C test would then test nothing
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import torch
 
     torch.set_num_threads(1)
