@@ -59,7 +59,7 @@ def steps(table: dict[str, Any]) -> list[dict[str, Any]]:
             paper = None if pa is None or pb is None else round(pb - pa, 1)
             if a["mean"] is None or b["mean"] is None:
                 continue
-            diff = round(b["mean"] - a["mean"], 1)
+            diff = round(b["mean"] - a["mean"], 1) or 0.0  # no "-0.0"
             spread = round(a["spread"] + b["spread"], 1)
             if min(len(a["runs"]), len(b["runs"])) < 2:
                 verdict = "one seed"
