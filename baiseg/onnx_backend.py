@@ -150,7 +150,7 @@ def _session(path: Path, threads: int | None) -> Any:
         opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     # no busy-waiting of idle onnxruntime threads after a run: they would take the cores from the softmax, the
-    # MEP and the writers that follow (measured: ~40% of the post-network time at 81 classes, docs/SPEED.md)
+    # MEP and the writers that follow (docs/SPEED.md)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
