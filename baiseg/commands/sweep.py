@@ -78,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
     n = len(sweep.trainings)
     print(f"sweep: {len(rows)} rows x {len(spec.seeds or [None])} seed(s) -> {n} training run(s) into {args.out}",
           flush=True)  # fmt: skip
-    table = sweep.run()
+    if args.table_only:
+        for tr in sweep.trainings:
+            sweep._check_state(tr)  # the same sweep as the folder's, or refused
+        table = sweep.write_table()
+    else:
+        table = sweep.run()
     print((Path(args.out) / "sweep.md").read_text(), end="")
     return 0 if table["complete"] else 1
 
@@ -106,5 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reuse", action="append", metavar="DIR",
                    help="an earlier sweep folder whose finished trainings are reused where a row is the same training "
                    "(same resolved config except run folder, threads, workers and MEP); repeatable")  # fmt: skip
+    p.add_argument("--table-only", action="store_true",
+                   help="only rewrite sweep.md / sweep.json from the evaluations present (trains nothing; e.g. while "
+                   "another process runs one seed of the same sweep)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no training progress bars")
     p.set_defaults(func=run)

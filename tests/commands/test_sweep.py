@@ -201,3 +201,13 @@ def test_a_shipped_preset_is_named_in_the_table_not_its_path():
 
     assert _config_name(CONFIGS_DIR / "cpu_lite0.yaml") == "cpu_lite0"
     assert _config_name("my/own.yaml") == "my/own.yaml"
+
+
+def test_table_only_writes_the_table_and_trains_nothing(tmp_path, capsys):
+    out = tmp_path / "sw"
+    args = ["sweep", "cpu_lite0", "--grid", "loss.temperature=0.1", "--out", str(out), "--limit", "2", "--size", "64",
+            *BASE, "train.iters=1"]  # fmt: skip
+    assert main([*args, "--table-only"]) == 1  # not complete: nothing evaluated yet
+    table = json.loads((out / "sweep.json").read_text())
+    assert table["rows"][0]["seeds_done"] == 0 and not (out / "runs").exists()
+    assert "not yet measured" in capsys.readouterr().out
