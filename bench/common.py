@@ -90,6 +90,22 @@ def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int =
     return fp, q
 
 
+def evaluate_cmd(weights: str | Path, data: str, semantic: str, max_side: int = 1024) -> dict:
+    """``baiseg evaluate --json`` of ``weights`` on ``data`` (a subprocess, as a user runs it): VOC mAP50 / mAP75 and
+    COCO AP in percent, the number of images."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "baiseg", "evaluate", "--data", data, "--weights", str(weights), "--semantic",
+           semantic, "--device", "cpu", "--max-side", str(max_side), "--json"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
+    d = json.loads(res.stdout)
+    return {"mAP50": d["voc"]["mAP50"], "mAP75": d["voc"]["mAP75"], "AP": d["coco"]["AP"], "images": d["images"]}
+
+
 def write_report(report: dict[str, Any], out: str | Path) -> None:
     """Add the 1-minute load average at the end (what else ran shows there), write the JSON, say where."""
     import json

@@ -11,8 +11,6 @@ agreement of the boundary maps on the first val images (mean and max |difference
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,14 +22,6 @@ MODELS = {  # name -> (weights, val data)
     "pennfudan": ("runs/pennfudan_lite0_s0-001/last.safetensors", "pennfudan_val"),
     "coco128": ("runs/coco128_panoptic_lite0_s0-001/last.safetensors", "coco128_panoptic_val"),
 }
-
-
-def evaluate(weights: Path, data: str, semantic: str) -> dict:
-    cmd = [sys.executable, "-m", "baiseg", "evaluate", "--data", data, "--weights", str(weights), "--semantic",
-           semantic, "--device", "cpu", "--json"]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    d = json.loads(res.stdout)
-    return {"mAP50": d["voc"]["mAP50"], "mAP75": d["voc"]["mAP75"], "AP": d["coco"]["AP"], "images": d["images"]}
 
 
 def boundary_agreement(a: Path, b: Path, data: str, n: int) -> dict:
@@ -62,7 +52,7 @@ def main() -> None:
     from baiseg.engine.weights import read_weights_meta
 
     sys.path.insert(0, str(REPO / "bench"))
-    from common import export_float_and_int8, write_report
+    from common import evaluate_cmd, export_float_and_int8, write_report
 
     cache = REPO / ".cache" / "bench_onnx"
     report: dict = {"calib_images": args.calib_images, "models": {}}
@@ -79,7 +69,7 @@ def main() -> None:
                        "export_quantize_s": round(time.perf_counter() - t0, 1), "scores": {}}  # fmt: skip
         for backend, path in (("float", fp), ("int8", q)):
             for semantic in ("gt", "model"):
-                s = evaluate(path, val, semantic)
+                s = evaluate_cmd(path, val, semantic)
                 entry["scores"][f"{backend}/{semantic}"] = s
                 print(f"{name} {backend} {semantic}: mAP50 {s['mAP50']:.1f} mAP75 {s['mAP75']:.1f} AP {s['AP']:.1f}",
                       flush=True)  # fmt: skip

@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (with --weights)")
+    p.add_argument("--max-side", type=int, default=1024,
+                   help="with --weights: the network and the MEP see each image shrunk so that its longer side is at "
+                   "most this (masks are resized back; default 1024, as 'baiseg predict')")  # fmt: skip
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4")
     p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
     p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
@@ -65,6 +68,8 @@ def _check_args(args: argparse.Namespace) -> str:
     """Validate the combination of options; return the semantic source."""
     if args.limit < 0:
         raise BaisegError(f"--limit {args.limit}: give a number of images (0 = all)")
+    if args.max_side < 32:
+        raise BaisegError(f"--max-side {args.max_side} is too small: give the longer side in pixels (>= 32)")
     if args.predictions:
         if args.semantic is not None or args.method != "baiseg":
             raise BaisegError("--predictions is evaluated as is: drop --semantic/--method, or drop --predictions")
@@ -138,7 +143,7 @@ class _Source:
             self.grouped = read_results(args.predictions)
             check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
         elif args.weights:
-            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method)
+            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method, args.max_side)
             # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
             self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
             if args.overrides:
@@ -169,10 +174,10 @@ class _Source:
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
 
 
-def _load_predictor(weights: str, device: str, method: str) -> Any:
+def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024) -> Any:
     from baiseg.predictor import Predictor
 
-    return Predictor.from_pretrained(weights, device=device, method=method)
+    return Predictor.from_pretrained(weights, device=device, method=method, max_side=max_side)
 
 
 def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -221,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
     metrics["settings"] = {
         "data": str(args.data), "split": args.split, "weights": args.weights, "predictions": args.predictions,
         "method": None if args.predictions else args.method, "semantic": semantic, "subset": args.subset,
-        "limit": args.limit, "overrides": list(args.overrides), "wall_s": round(time.perf_counter() - start, 2),
+        "limit": args.limit, "max_side": args.max_side if args.weights else None, "overrides": list(args.overrides),
+        "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     out = Path(args.out) if args.out else _default_out(args, semantic)
     write_json_atomic(out / "metrics.json", metrics, indent=2)

@@ -110,20 +110,29 @@ def test_weights_path_with_a_stand_in_model(tiny, tmp_path, capsys, monkeypatch)
 
     seen = {}
 
-    def fake_load(weights, device, method):
-        seen.update(weights=weights, device=device, method=method)
-        return predictor_mod.Predictor(Flat(), ["disc", "box", "triangle"], method=method)
+    def fake_load(weights, device, method, max_side=1024):
+        seen.update(weights=weights, device=device, method=method, max_side=max_side)
+        return predictor_mod.Predictor(Flat(), ["disc", "box", "triangle"], method=method, max_side=max_side)
 
     monkeypatch.setattr(cmd, "_load_predictor", fake_load)
     rc, out, _ = evaluate(capsys, "--data", tiny, "--weights", "w.safetensors", "--semantic", "gt", "--json",
                           "--device", "cpu", "--out", tmp_path / "g", "mep.min_area_px=10")  # fmt: skip
-    assert rc == 0 and seen == {"weights": "w.safetensors", "device": "cpu", "method": "baiseg"}
+    assert rc == 0 and seen == {"weights": "w.safetensors", "device": "cpu", "method": "baiseg", "max_side": 1024}
     with_gt = json.loads(out)
     assert with_gt["images"] == 4 and with_gt["voc"]["mAP25"] > 0  # no boundary: whole semantic regions
     rc, out, _ = evaluate(capsys, "--data", tiny, "--weights", "w.safetensors", "--json", "--out", tmp_path / "m")
     assert rc == 0 and json.loads(out)["voc"]["mAP50"] == 0.0  # model semantics: all background, no instance
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["settings"]["semantic"] == "model"
+    # --max-side reaches the predictor; the 64-px images are then shrunk to 32 px and the masks resized back
+    rc, out, _ = evaluate(capsys, "--data", tiny, "--weights", "w.safetensors", "--semantic", "gt", "--json",
+                          "--max-side", 32, "--out", tmp_path / "s", "mep.min_area_px=10")  # fmt: skip
+    assert rc == 0 and seen["max_side"] == 32
+    small = json.loads(out)
+    assert small["images"] == 4 and 0 < small["voc"]["mAP25"] <= 100
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["settings"]["max_side"] == 32
+    rc, _, err = evaluate(capsys, "--data", tiny, "--weights", "w.safetensors", "--max-side", 16)
+    assert rc == 2 and "--max-side 16 is too small" in err
 
 
 def test_sam_method_refuses_model_semantics_and_missing_weights(tmp_path, capsys):
