@@ -27,6 +27,7 @@ from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.assembly import mask_boxes
 from baiseg.postprocess.methods import instances_from_semantic
+from baiseg.postprocess.scale import MEP_AT, argmax_channels, compact_semantics, upsample_maps
 
 
 @dataclass
@@ -94,8 +95,13 @@ class Predictor:
         device: str = "cpu",
         max_side: int = 1024,
         method: str = "baiseg",
+        mep_at: str = "image",
     ) -> None:
-        """Wrap a model (outputs as in docs/ARCHITECTURE.md) with its class list and MEP parameters."""
+        """Wrap a model (outputs as in docs/ARCHITECTURE.md) with its class list and MEP parameters.
+
+        ``mep_at``: where the MEP runs when the network saw the image shrunk (``max_side``): ``image`` (default,
+        chosen on train splits: the maps are upsampled to the image's size, ``baiseg.postprocess.scale``) or ``work``
+        (at the shrunk size, faster, masks resized back)."""
         import torch
 
         self.device = torch.device(device)
@@ -108,6 +114,9 @@ class Predictor:
         if self.max_side < 32:
             raise BaisegError(f"max_side={max_side} is too small: give the longer side in pixels (>= 32, e.g. 1024)")
         self.method = method
+        if mep_at not in MEP_AT:
+            raise BaisegError(f"mep_at='{mep_at}': give one of {', '.join(MEP_AT)}")
+        self.mep_at = mep_at
         self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
         from baiseg.preprocess import model_input_norm
 
@@ -211,7 +220,8 @@ class Predictor:
             check_semantic_ids(semantic, len(self.class_names))
         work = self.working_image(rgb)
         maps = self.infer(work)
-        inst, sem = self.instances_from_maps(maps, (h, w), semantic=semantic, image=work)
+        image = rgb if self.mep_at == "image" else work
+        inst, sem = self.instances_from_maps(maps, (h, w), semantic=semantic, image=image)
         maps["semantic"] = sem
         return inst, maps
 
@@ -233,13 +243,16 @@ class Predictor:
             maps: ``{"boundary_prob": float h x w, "sem_prob": float (K + 1) x h x w}`` at the working size.
             size: the original image's ``(H, W)``.
             semantic: optional H x W semantic ids replacing the semantic branch.
-            image: uint8 h x w x 3 working image (only for ``mep.watershed_on=image``).
+            image: uint8 x 3 image at the size the MEP runs (only for ``mep.watershed_on=image``): the original with
+                ``mep_at="image"``, the working image with ``mep_at="work"``.
 
         Returns:
-            ``(instances dict at H x W, uint8 h x w semantic map the MEP used)``.
+            ``(instances dict at H x W, uint8 semantic map the MEP used, at the size it ran)``.
         """
         h, w = size
         wh, ww = maps["boundary_prob"].shape
+        if (wh, ww) != (h, w) and self.mep_at == "image":
+            return self._instances_at_image_size(maps, size, semantic, image)
         if semantic is not None and (wh, ww) != (h, w):
             semantic = cv2.resize(np.asarray(semantic).astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
         sem, sem_prob = semantic_input(maps, semantic)
@@ -248,6 +261,25 @@ class Predictor:
         )
         if (wh, ww) != (h, w):
             inst = dict(inst, masks=_resize_masks(inst["masks"], h, w))
+        return inst, sem
+
+    def _instances_at_image_size(
+        self, maps: dict[str, np.ndarray], size: tuple[int, int], semantic: np.ndarray | None, image: np.ndarray | None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """``mep_at="image"``: the maps upsampled to ``size`` (the classes present only), then the MEP there."""
+        classes = None
+        if semantic is None:
+            sem_w, prob_w = semantic_input(maps, None)
+            _, prob_c, classes = compact_semantics(sem_w, prob_w)
+            boundary, prob, sem = upsample_maps(maps["boundary_prob"], prob_c, size)
+        else:
+            boundary, _, _ = upsample_maps(maps["boundary_prob"], None, size)
+            sem, prob = np.asarray(semantic).astype(np.uint8), None
+        inst = instances_from_semantic(self.method, sem, boundary_prob=boundary, sem_prob=prob, image=image,
+                                       cfg=self.mep)  # fmt: skip
+        if classes is not None:
+            inst = dict(inst, classes=classes[inst["classes"]])
+            sem = classes.astype(np.uint8)[sem]
         return inst, sem
 
     def predict(self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None) -> list[Instance]:
@@ -347,21 +379,6 @@ def check_semantic_ids(semantic: np.ndarray, num_classes: int, source: str = "th
             f"{source} holds ids {shown} outside 0 (background), 1..{num_classes} (the model's classes) and 255 "
             "(void): map them to the model's classes"
         )
-
-
-def argmax_channels(prob: np.ndarray) -> np.ndarray:
-    """uint8 H x W: at each pixel the first channel of the largest value of a finite float C x H x W map (C <= 256),
-    as NumPy's ``argmax(0)``; by the C kernel when built (``mep.USE_C_KERNELS``), which walks the channels row by
-    row instead of with a stride of one image per step."""
-    from baiseg.postprocess import mep
-
-    p = np.asarray(prob)
-    if (mep.USE_C_KERNELS and p.ndim == 3 and p.dtype == np.float32 and p.flags.c_contiguous
-            and 1 <= p.shape[0] <= 256):  # fmt: skip
-        out = np.empty(p.shape[1:], np.uint8)
-        mep._native.argmax_channels(p, out, p.shape[0], out.size)
-        return out
-    return p.argmax(0).astype(np.uint8)
 
 
 def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

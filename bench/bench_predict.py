@@ -30,14 +30,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def predict_stats(weights: str, data: str, threads: int, workers: int, mep_workers: int, max_side: int = 1024) -> dict:
+def predict_stats(weights: str, data: str, threads: int, workers: int, mep_workers: int, max_side: int = 1024,
+                  mep_at: str = "image") -> dict:  # fmt: skip
     from baiseg.commands.predict import predict
 
     out = Path(tempfile.mkdtemp(prefix="bench_predict_"))
     try:
         args = argparse.Namespace(weights=weights, input=data, out=str(out / "o"), semantic_dir=None, split=None,
                                   device="cpu", workers=workers, mep_workers=mep_workers, threads=threads, batch=4,
-                                  max_side=max_side, on_error="stop", overwrite=False, no_overlays=False,
+                                  max_side=max_side, mep_at=mep_at, on_error="stop", overwrite=False, no_overlays=False,
                                   no_progress=True, overrides=[])  # fmt: skip
         s = predict(args)
     finally:

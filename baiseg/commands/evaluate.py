@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=1024,
                    help="with --weights: the network and the MEP see each image shrunk so that its longer side is at "
                    "most this (masks are resized back; default 1024, as 'baiseg predict')")  # fmt: skip
+    p.add_argument("--mep-at", choices=("image", "work"), default="image",
+                   help="with --weights, for shrunk images: the MEP on the maps upsampled to the image's size (image, "
+                   "default) or on the shrunk maps (work), as 'baiseg predict'")  # fmt: skip
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4")
     p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
     p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
@@ -143,7 +146,8 @@ class _Source:
             self.grouped = read_results(args.predictions)
             check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
         elif args.weights:
-            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method, args.max_side)
+            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method, args.max_side,
+                                             args.mep_at)
             # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
             self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
             if args.overrides:
@@ -174,10 +178,10 @@ class _Source:
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
 
 
-def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024) -> Any:
+def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024, mep_at: str = "image") -> Any:
     from baiseg.predictor import Predictor
 
-    return Predictor.from_pretrained(weights, device=device, method=method, max_side=max_side)
+    return Predictor.from_pretrained(weights, device=device, method=method, max_side=max_side, mep_at=mep_at)
 
 
 def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -226,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
     metrics["settings"] = {
         "data": str(args.data), "split": args.split, "weights": args.weights, "predictions": args.predictions,
         "method": None if args.predictions else args.method, "semantic": semantic, "subset": args.subset,
-        "limit": args.limit, "max_side": args.max_side if args.weights else None, "overrides": list(args.overrides),
+        "limit": args.limit, "max_side": args.max_side if args.weights else None,
+        "mep_at": args.mep_at if args.weights else None, "overrides": list(args.overrides),
         "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     out = Path(args.out) if args.out else _default_out(args, semantic)

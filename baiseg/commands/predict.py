@@ -57,6 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=0, help="threads of the network (0 = one per core)")
     p.add_argument("--batch", type=int, default=4, help="images per network batch (same padded size only)")
     p.add_argument("--max-side", type=int, default=1024, help="longer side above which images are downscaled (>= 32)")
+    p.add_argument("--mep-at", choices=("image", "work"), default="image",
+                   help="for downscaled images: run the MEP on the maps upsampled to the image's size (image, default) "
+                   "or on the downscaled maps (work: faster, coarser; docs/SPEED.md \"Fewer pixels\")")  # fmt: skip
     p.add_argument("--on-error", choices=("skip", "stop"), default="skip",
                    help="an unreadable input: skip it with a warning (listed in skipped.json) or stop")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier predict in --out")
@@ -111,6 +114,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         if args.threads:
             torch.set_num_threads(args.threads)
         pred = Predictor.from_pretrained(args.weights, device=str(info.device), max_side=args.max_side,
+                                         mep_at=args.mep_at,
                                          **({"threads": args.threads} if str(args.weights).endswith(".onnx") and
                                             args.threads else {}))  # fmt: skip
         if args.overrides and hasattr(pred, "with_mep"):
@@ -189,8 +193,10 @@ def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[i
                   overlays=not args.no_overlays, instances=inst)  # fmt: skip
         if inst is None:
             job.method, job.mep, job.boundary = pred.method, pred.mep, maps["boundary_prob"]
+            job.mep_at = pred.mep_at
             sem = item.semantic
-            if sem is not None and sem.shape != job.boundary.shape:
+            at_image = pred.mep_at == "image"
+            if sem is not None and sem.shape != job.boundary.shape and not at_image:
                 import cv2
 
                 sem = cv2.resize(sem, job.boundary.shape[::-1], interpolation=cv2.INTER_NEAREST)
@@ -199,7 +205,7 @@ def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[i
                 sem, prob, job.classes = compact_semantics(sem, prob)
             job.semantic, job.prob = sem, prob
             if pred.mep.watershed_on == "image":
-                job.image = item.work
+                job.image = item.rgb if at_image else item.work
         elif maps is not None and "boundary_prob" in maps:  # instance models may give no boundary map
             job.boundary = maps["boundary_prob"]
         pending.append((item, mep_pool.apply_async(mep_and_write, (job,))))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from baiseg.errors import DataError
+from baiseg.postprocess.scale import compact_semantics  # noqa: F401  (re-exported: predict.py and tests)
 
 
 @dataclass
@@ -24,32 +25,17 @@ class Job:
     out: str
     method: str = "baiseg"
     mep: Any = None
+    mep_at: str = "image"  # where the MEP runs when h x w differs from size (baiseg.postprocess.scale)
     boundary: np.ndarray | None = None  # float32 h x w
-    semantic: np.ndarray | None = None  # uint8 h x w (compact ids when ``prob`` is given)
+    semantic: np.ndarray | None = None  # uint8 h x w (compact ids when ``prob`` is given; an external one: H x W
+    # with mep_at="image")
     prob: np.ndarray | None = None  # float32 C x h x w: the probabilities of the classes in ``classes``
     classes: np.ndarray | None = None  # compact id -> semantic id
-    image: np.ndarray | None = None  # working image (watershed_on=image only)
+    image: np.ndarray | None = None  # image at the MEP's size (watershed_on=image only)
     instances: dict | None = None  # precomputed (instance models): only written
     class_names: list[str] = field(default_factory=list)
     category_ids: list[int] = field(default_factory=list)
     overlays: bool = True
-
-
-def compact_semantics(sem: np.ndarray, sem_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The arg-max map and softmax restricted to the classes present (plus background), ids renumbered in order.
-
-    The MEP and the scores only look at the classes of the semantic map and compare ids for equality and order, so
-    the instances are the same as with the full (K + 1)-channel softmax, at a fraction of the bytes sent to a process.
-
-    Returns:
-        ``(uint8 h x w compact ids, float32 C x h x w probabilities, int64 C semantic id of each compact id)``.
-    """
-    counts = np.bincount(sem.ravel(), minlength=256)
-    counts[0] = 1  # background always
-    present = np.flatnonzero(counts).astype(np.int64)
-    lut = np.zeros(256, np.uint8)
-    lut[present] = np.arange(present.size, dtype=np.uint8)
-    return lut[sem], np.ascontiguousarray(sem_prob[present], dtype=np.float32), present
 
 
 def mep_and_write(job: Job) -> dict[str, Any]:
@@ -60,19 +46,26 @@ def mep_and_write(job: Job) -> dict[str, Any]:
     """
     from baiseg.postprocess.assembly import to_coco_results
     from baiseg.postprocess.baselines import instances_from_semantic
+    from baiseg.postprocess.scale import upsample_maps
     from baiseg.predictor import resize_masks
 
     t0 = time.perf_counter()
     inst = job.instances
+    boundary = job.boundary
     if inst is None:
-        inst = instances_from_semantic(job.method, job.semantic, boundary_prob=job.boundary, sem_prob=job.prob,
+        semantic, prob = job.semantic, job.prob
+        shrunk = boundary is not None and boundary.shape != tuple(job.size)
+        if shrunk and job.mep_at == "image":
+            boundary, prob, up_sem = upsample_maps(boundary, prob, tuple(job.size))
+            semantic = semantic if up_sem is None else up_sem
+        inst = instances_from_semantic(job.method, semantic, boundary_prob=boundary, sem_prob=prob,
                                        image=job.image, cfg=job.mep)  # fmt: skip
         if job.classes is not None:
             inst = dict(inst, classes=job.classes[inst["classes"]])
-        if job.boundary is not None and job.boundary.shape != tuple(job.size):
+        if shrunk and job.mep_at == "work":
             inst = dict(inst, masks=resize_masks(inst["masks"], *job.size))
     t1 = time.perf_counter()
-    _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, job.boundary, job.class_names, job.overlays)
+    _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, boundary, job.class_names, job.overlays)
     records = to_coco_results(inst, job.image_id, job.category_ids)
     return {"index": job.index, "records": records, "n": len(records), "t_mep": t1 - t0,
             "t_write": time.perf_counter() - t1}  # fmt: skip

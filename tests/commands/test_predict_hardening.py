@@ -176,6 +176,32 @@ def test_pipeline_batches_and_pool_match_single_images(tmp_path, stand_in, edge_
         [(r["image_id"], r["segmentation"], r["score"]) for r in want]  # fmt: skip
 
 
+@pytest.mark.parametrize("mep_at", ["image", "work"])
+@pytest.mark.parametrize("external", [False, True])
+def test_pipeline_matches_predictor_on_shrunk_images(tmp_path, stand_in, edge_net, mep_at, external):
+    """--max-side below the image size: the pool's MEP (upsampled maps or shrunk ones) gives the Predictor's results,
+    with the model's semantics and with an external semantic map at the image's size."""
+    from baiseg.postprocess.assembly import to_coco_results
+
+    inp, sems = _inputs(tmp_path / "in", n=2), tmp_path / "sem"
+    sems.mkdir()
+    sem = np.zeros((80, 100), np.uint8)
+    sem[10:60, 10:90] = 1
+    Image.fromarray(sem).save(sems / "0.png")
+    Image.fromarray(sem).save(sems / "1.png")
+    extra = ["--semantic-dir", str(sems)] if external else []
+    out = tmp_path / "o"
+    assert _predict(inp, out, "--max-side", "60", "--mep-at", mep_at, "--mep-workers", "1", *extra) == 0
+    pred = Predictor(edge_net(), ["thing"], [5], mep=MEPConfig(min_area_px=50), max_side=60, mep_at=mep_at)
+    want = [r for i in range(2) for r in to_coco_results(
+        pred.predict_instances(_scene(), semantic=sem if external else None)[0], str(i), [5])]  # fmt: skip
+    got = json.loads((out / "results.json").read_text())
+    assert want and [(r["image_id"], r["segmentation"], r["score"]) for r in got] == \
+        [(r["image_id"], r["segmentation"], r["score"]) for r in want]  # fmt: skip
+    boundary = np.asarray(Image.open(out / "boundary" / "0.png"))
+    assert boundary.shape == ((80, 100) if mep_at == "image" else (48, 60))
+
+
 def test_compact_semantics_same_instances():
     from baiseg.commands.predict import compact_semantics
     from baiseg.postprocess import instances_from_semantic

@@ -110,7 +110,7 @@ def test_weights_path_with_a_stand_in_model(tiny, tmp_path, capsys, monkeypatch)
 
     seen = {}
 
-    def fake_load(weights, device, method, max_side=1024):
+    def fake_load(weights, device, method, max_side=1024, mep_at="image"):
         seen.update(weights=weights, device=device, method=method, max_side=max_side)
         return predictor_mod.Predictor(Flat(), ["disc", "box", "triangle"], method=method, max_side=max_side)
 
