@@ -90,7 +90,7 @@ def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int =
     return fp, q
 
 
-def evaluate_cmd(weights: str | Path, data: str, semantic: str, max_side: int = 1024) -> dict:
+def evaluate_cmd(weights: str | Path, data: str, semantic: str, max_side: int = 1024, mep_at: str = "image") -> dict:
     """``baiseg evaluate --json`` of ``weights`` on ``data`` (a subprocess, as a user runs it): VOC mAP50 / mAP75 and
     COCO AP in percent, the number of images."""
     import json
@@ -98,7 +98,7 @@ def evaluate_cmd(weights: str | Path, data: str, semantic: str, max_side: int = 
     import sys
 
     cmd = [sys.executable, "-m", "baiseg", "evaluate", "--data", data, "--weights", str(weights), "--semantic",
-           semantic, "--device", "cpu", "--max-side", str(max_side), "--json"]  # fmt: skip
+           semantic, "--device", "cpu", "--max-side", str(max_side), "--mep-at", mep_at, "--json"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")

@@ -1,14 +1,18 @@
 """Fewer pixels for more speed: ``--max-side`` against images per second and quality (docs/SPEED.md "Fewer pixels").
 
+    .venv/bin/python bench/max_side.py --part quality --split train --sides 416 --out docs/results/max_side_train.json
     .venv/bin/python bench/max_side.py --part quality --out docs/results/speed_max_side.json
     .venv/bin/python bench/max_side.py --part speed --threads 2 --out docs/results/speed_max_side.json
 
 ``predict`` and ``evaluate`` shrink each image so that its longer side is at most ``--max-side`` before the network
-and the MEP see it, and resize the instance masks back to the image (``baiseg.predictor.working_image``). For each
-trained model (coco128 panoptic, Penn-Fudan) and its int8 ONNX export (``baiseg export --int8``, the fastest backend
-of ``bench/bench_predict.py``), and for each side in ``--sides``:
+and the MEP see it. The MEP then runs either on the network's maps upsampled to the image's size (``--mep-at image``,
+the default) or on the shrunk maps, the masks resized back (``--mep-at work``; ``baiseg.postprocess.scale``). For
+each trained model (coco128 panoptic, Penn-Fudan) and its int8 ONNX export (``baiseg export --int8``, the fastest
+backend of ``bench/bench_predict.py``), for each side in ``--sides`` and each MEP size in ``--mep-at`` (the first
+only for 1024, which shrinks none of these images):
 
-- ``--part quality``: ``baiseg evaluate --max-side S`` on the val split with ground-truth and with the model's own
+- ``--part quality``: ``baiseg evaluate --max-side S --mep-at M`` on the val split (``--split train``: the train
+  split, where the default ``mep_at`` was chosen) with ground-truth and with the model's own
   semantics (VOC mAP^r at IoU 0.5 / 0.75, COCO AP, in percent);
 - ``--part speed``: end-to-end ``baiseg predict --max-side S`` (all outputs written, at the images' own size), images
   per second and busy seconds per stage, as ``bench/bench_predict.py`` measures them.
@@ -37,6 +41,8 @@ def main() -> None:
     ap.add_argument("--part", choices=("quality", "speed", "all"), default="all")
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
     ap.add_argument("--sides", default="1024,512,416,320", help="comma-separated --max-side values")
+    ap.add_argument("--mep-at", default="image,work", help="comma-separated: image, work")
+    ap.add_argument("--split", choices=("val", "train"), default="val", help="data split of the quality part")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "docs/results/speed_max_side.json"))
     args = ap.parse_args()
@@ -47,7 +53,7 @@ def main() -> None:
     sides = [int(s) for s in args.sides.split(",")]
     out = Path(args.out)
     report: dict = json.loads(out.read_text()) if out.is_file() else {}
-    report.update(sides=sides, backend="onnx-int8", cpus=os.cpu_count())
+    report.update(sides=sides, backend="onnx-int8", cpus=os.cpu_count(), split=args.split)
     parts = ("quality", "speed") if args.part == "all" else (args.part,)
     for part in parts:
         report[part] = {"load_1min_start": os.getloadavg()[0]}
@@ -56,24 +62,26 @@ def main() -> None:
     cache = REPO / ".cache" / "bench_onnx"
     for name in args.models.split(","):
         weights, val = MODELS[name]
+        val = val.replace("_val", "_train") if args.split == "train" else val
         weights = REPO / weights
         if not weights.is_file():
             print(f"{name}: {weights} missing, left out", flush=True)
             continue
         _, int8 = export_float_and_int8(weights, cache)
         for side in sides:
-            key = f"{name}/{side}"
-            if "quality" in parts:
-                q = {sem: evaluate_cmd(int8, val, sem, max_side=side) for sem in ("gt", "model")}
-                report["quality"][key] = q
-                print(f"{name} max-side {side}: " + "; ".join(
-                    f"{sem} mAP50 {s['mAP50']:.1f} mAP75 {s['mAP75']:.1f} AP {s['AP']:.1f}" for sem, s in q.items()),
-                      flush=True)  # fmt: skip
-            if "speed" in parts:
-                s = predict_stats(str(int8), val, args.threads, 1, 1, max_side=side)
-                report["speed"][key] = s
-                print(f"{name} max-side {side}: {s['img_per_s']:.2f} img/s; busy s: read {s['read_s']:.1f}, network "
-                      f"{s['network_s']:.1f}, MEP {s['mep_s']:.1f}, write {s['write_s']:.1f}", flush=True)  # fmt: skip
+            for mep_at in args.mep_at.split(",")[: 1 if side >= 1024 else None]:
+                key = f"{name}/{side}/{mep_at}"
+                if "quality" in parts:
+                    q = {sem: evaluate_cmd(int8, val, sem, max_side=side, mep_at=mep_at) for sem in ("gt", "model")}
+                    report["quality"][key] = q
+                    print(f"{key}: " + "; ".join(f"{sem} mAP50 {s['mAP50']:.1f} mAP75 {s['mAP75']:.1f} AP "
+                                                 f"{s['AP']:.1f}" for sem, s in q.items()), flush=True)  # fmt: skip
+                if "speed" in parts:
+                    s = predict_stats(str(int8), val, args.threads, 1, 1, max_side=side, mep_at=mep_at)
+                    report["speed"][key] = s
+                    print(f"{key}: {s['img_per_s']:.2f} img/s; busy s: read {s['read_s']:.1f}, network "
+                          f"{s['network_s']:.1f}, MEP {s['mep_s']:.1f}, write {s['write_s']:.1f}",
+                          flush=True)  # fmt: skip
     for part in parts:
         report[part]["load_1min_end"] = os.getloadavg()[0]
     write_report(report, out)
