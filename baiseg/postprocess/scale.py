@@ -1,4 +1,4 @@
-"""Semantic maps between the network's working size and the image's size (docs/ARCHITECTURE.md "MEP size").
+"""Maps between the network's working size and the image's size (docs/MEP.md "Large-image policy").
 
 When an image is larger than ``max_side``, the network sees it shrunk. By default (``mep_at="image"``) its maps are
 brought back to the image's size and the MEP runs there: the boundary probability bilinearly, the softmax of the
