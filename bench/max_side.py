@@ -36,6 +36,30 @@ MODELS = {  # name -> (weights, val data)
 }
 
 
+NAMES = {"coco128": "coco128", "pennfudan": "Penn-Fudan"}
+
+
+def markdown(report: dict) -> str:
+    """The docs/SPEED.md "Fewer pixels" table: one row per model, side and MEP size with a speed or quality entry."""
+    quality, speed = report.get("quality", {}), report.get("speed", {})
+    keys = [k for k in {**quality, **speed} if k.count("/") == 2]
+    lines = ["| data | --max-side | --mep-at | img/s | network s | MEP s | write s | GT mAP50 | GT mAP75 | GT AP | "
+             "model mAP50 | model mAP75 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+
+    def f(d: dict | None, k: str, fmt: str) -> str:
+        return "-" if d is None else format(d[k], fmt)
+
+    for key in keys:
+        name, side, mep_at = key.split("/")
+        sp, q = speed.get(key), quality.get(key)
+        gt, mo = (q or {}).get("gt"), (q or {}).get("model")
+        lines.append(f"| {NAMES.get(name, name)} {report.get('split', 'val')} | {side} | {mep_at if int(side) < 1024 else '-'} | "
+                     f"{f(sp, 'img_per_s', '.2f')} | {f(sp, 'network_s', '.1f')} | {f(sp, 'mep_s', '.1f')} | "
+                     f"{f(sp, 'write_s', '.1f')} | {f(gt, 'mAP50', '.1f')} | {f(gt, 'mAP75', '.1f')} | "
+                     f"{f(gt, 'AP', '.1f')} | {f(mo, 'mAP50', '.1f')} | {f(mo, 'mAP75', '.1f')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("quality", "speed", "all"), default="all")
@@ -45,7 +69,11 @@ def main() -> None:
     ap.add_argument("--split", choices=("val", "train"), default="val", help="data split of the quality part")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "docs/results/speed_max_side.json"))
+    ap.add_argument("--table", action="store_true", help="print the markdown table of --out and measure nothing")
     args = ap.parse_args()
+    if args.table:
+        print(markdown(json.loads(Path(args.out).read_text())))
+        return
     sys.path.insert(0, str(REPO / "bench"))
     from bench_predict import predict_stats
     from common import evaluate_cmd, export_float_and_int8, write_report
@@ -85,6 +113,7 @@ def main() -> None:
     for part in parts:
         report[part]["load_1min_end"] = os.getloadavg()[0]
     write_report(report, out)
+    print(markdown(report))
 
 
 if __name__ == "__main__":

@@ -190,3 +190,19 @@ def test_tables45_cells_match_the_sweep_json() -> None:
             assert shown == [round(s["gt_mAP50"]["mean"], 1), round(s["model_mAP50"]["mean"], 1)], row["name"]
             checked += 1
     assert checked
+
+
+def test_speed_page_fewer_pixels_table_is_the_bench_rendering() -> None:
+    """docs/SPEED.md "Fewer pixels" shows ``bench/max_side.py --table`` of its JSON, line for line."""
+    path = REPO / "docs" / "results" / "speed_max_side.json"
+    if not path.is_file():
+        pytest.skip("the --max-side bench has not been run")
+    spec = importlib.util.spec_from_file_location("max_side", REPO / "bench" / "max_side.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = (REPO / "docs" / "SPEED.md").read_text()
+    section = page[page.index("### Fewer pixels"):]
+    lines = mod.markdown(json.loads(path.read_text())).splitlines()
+    assert len(lines) > 2
+    for line in lines:
+        assert line in section, line
