@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(PY) bench/bench_mep.py --images 20 --repeats 3 --sizes 500x375 --json docs/results/speed_mep.json
 	$(PY) bench/bench_predict.py --threads 2 --out docs/results/speed_predict.json
 	$(PY) bench/int8_quality.py --out docs/results/int8_quality.json
+	$(PY) bench/max_side.py --part quality --out docs/results/speed_max_side.json
+	$(PY) bench/max_side.py --part speed --threads 2 --out docs/results/speed_max_side.json
 	W=runs/refine/rcnn_pennfudan_baiseg_s0-001/last.safetensors; if [ -f $$W ]; then $(PY) bench/bench_rcnn.py --weights $$W --threads 2 --images 10 --repeats 3 --out docs/results/speed_rcnn.json; fi
 
 clean-venv:
