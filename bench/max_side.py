@@ -53,7 +53,8 @@ def markdown(report: dict) -> str:
         name, side, mep_at = key.split("/")
         sp, q = speed.get(key), quality.get(key)
         gt, mo = (q or {}).get("gt"), (q or {}).get("model")
-        lines.append(f"| {NAMES.get(name, name)} {report.get('split', 'val')} | {side} | {mep_at if int(side) < 1024 else '-'} | "
+        data = f"{NAMES.get(name, name)} {report.get('split', 'val')}"
+        lines.append(f"| {data} | {side} | {mep_at if int(side) < 1024 else '-'} | "
                      f"{f(sp, 'img_per_s', '.2f')} | {f(sp, 'network_s', '.1f')} | {f(sp, 'mep_s', '.1f')} | "
                      f"{f(sp, 'write_s', '.1f')} | {f(gt, 'mAP50', '.1f')} | {f(gt, 'mAP75', '.1f')} | "
                      f"{f(gt, 'AP', '.1f')} | {f(mo, 'mAP50', '.1f')} | {f(mo, 'mAP75', '.1f')} |")  # fmt: skip
@@ -88,6 +89,7 @@ def main() -> None:
         if part == "speed":
             report[part]["threads"] = args.threads
     cache = REPO / ".cache" / "bench_onnx"
+    measured = 0
     for name in args.models.split(","):
         weights, val = MODELS[name]
         val = val.replace("_val", "_train") if args.split == "train" else val
@@ -96,6 +98,7 @@ def main() -> None:
             print(f"{name}: {weights} missing, left out", flush=True)
             continue
         _, int8 = export_float_and_int8(weights, cache)
+        measured += 1
         for side in sides:
             for mep_at in args.mep_at.split(",")[: 1 if side >= 1024 else None]:
                 key = f"{name}/{side}/{mep_at}"
@@ -110,6 +113,9 @@ def main() -> None:
                     print(f"{key}: {s['img_per_s']:.2f} img/s; busy s: read {s['read_s']:.1f}, network "
                           f"{s['network_s']:.1f}, MEP {s['mep_s']:.1f}, write {s['write_s']:.1f}",
                           flush=True)  # fmt: skip
+    if not measured:
+        print(f"no trained weights found: {out} left as it was")
+        return
     for part in parts:
         report[part]["load_1min_end"] = os.getloadavg()[0]
     write_report(report, out)
