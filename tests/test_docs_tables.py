@@ -206,3 +206,13 @@ def test_speed_page_fewer_pixels_table_is_the_bench_rendering() -> None:
     assert len(lines) > 2
     for line in lines:
         assert line in section, line
+
+
+def test_speed_page_dim16_table_matches_its_json() -> None:
+    rows = _speed_rows("### A lighter network")
+    assert len(rows) == 6
+    names = {"PyTorch": "pytorch", "onnxruntime": "onnx", "onnxruntime int8": "onnx-int8"}
+    for cells in rows:
+        s = json.loads((REPO / "docs" / "results" / f"speed_pf_dim{cells[0]}.json").read_text())["predict"]
+        s = s[f"pennfudan_val/{names[cells[1]]}"]
+        assert cells[2:] == [f"{s['img_per_s']:.2f}", *(f"{s[k]:.1f}" for k in ("network_s", "mep_s", "write_s"))]
