@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(PY) bench/int8_quality.py --out docs/results/int8_quality.json
 	$(PY) bench/max_side.py --part quality --out docs/results/speed_max_side.json
 	$(PY) bench/max_side.py --part speed --threads 2 --out docs/results/speed_max_side.json
+	W=runs/ablations/tables45/runs/r-4-dim-16_s0-001/last.safetensors; if [ -f $$W ]; then $(PY) bench/bench_predict.py --threads 2 --coco-weights none --pf-weights $$W --out docs/results/speed_pf_dim16.json; fi
+	W=runs/ablations/table3/runs/ppc_s0-001/last.safetensors; if [ -f $$W ]; then $(PY) bench/bench_predict.py --threads 2 --coco-weights none --pf-weights $$W --out docs/results/speed_pf_dim32.json; fi
 	W=runs/refine/rcnn_pennfudan_baiseg_s0-001/last.safetensors; if [ -f $$W ]; then $(PY) bench/bench_rcnn.py --weights $$W --threads 2 --images 10 --repeats 3 --out docs/results/speed_rcnn.json; fi
 
 clean-venv:
