@@ -8,9 +8,11 @@ for inst in pred.predict("street.jpg"):                   # or an H x W x 3 uint
 pred.predict(image, semantic=my_semantic_ids)             # external semantic map (GT or another segmenter)
 ```
 
-Large images: when the longer side exceeds ``max_side`` (default 1024 px), the network and the MEP run on the image
-resized (area interpolation) so that the longer side is ``max_side``; the instance masks are resized back to the
-original size (nearest neighbour). Inputs are padded to a multiple of 32 for the network and the outputs cropped.
+Large images: when the longer side exceeds ``max_side`` (default 1024 px), the network runs on the image resized
+(area interpolation) so that the longer side is ``max_side``. With ``mep_at="image"`` (default) its maps are upsampled
+to the original size and the MEP runs there; with ``mep_at="work"`` the MEP runs on the shrunk maps and the instance
+masks are resized back (nearest neighbour); see docs/MEP.md "Large-image policy". Inputs are padded to a multiple of
+32 for the network and the outputs cropped.
 """
 
 from __future__ import annotations
