@@ -43,6 +43,8 @@ def markdown(report: dict) -> str:
     """The docs/SPEED.md "Fewer pixels" table: one row per model, side and MEP size with a speed or quality entry."""
     quality, speed = report.get("quality", {}), report.get("speed", {})
     keys = [k for k in {**quality, **speed} if k.count("/") == 2]
+    models = list(dict.fromkeys(k.split("/")[0] for k in keys))
+    keys.sort(key=lambda k: (models.index(k.split("/")[0]), -int(k.split("/")[1]), k.split("/")[2] != "image"))
     lines = ["| data | --max-side | --mep-at | img/s | network s | MEP s | write s | GT mAP50 | GT mAP75 | GT AP | "
              "model mAP50 | model mAP75 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
 
@@ -82,10 +84,11 @@ def main() -> None:
     sides = [int(s) for s in args.sides.split(",")]
     out = Path(args.out)
     report: dict = json.loads(out.read_text()) if out.is_file() else {}
-    report.update(sides=sides, backend="onnx-int8", cpus=os.cpu_count(), split=args.split)
+    report.update(sides=sorted(set(report.get("sides", [])) | set(sides), reverse=True), backend="onnx-int8",
+                  cpus=os.cpu_count(), split=args.split)  # fmt: skip
     parts = ("quality", "speed") if args.part == "all" else (args.part,)
-    for part in parts:
-        report[part] = {"load_1min_start": os.getloadavg()[0]}
+    for part in parts:  # rows measured now replace their earlier values; the others are kept
+        report.setdefault(part, {})["load_1min_start"] = os.getloadavg()[0]
         if part == "speed":
             report[part]["threads"] = args.threads
     cache = REPO / ".cache" / "bench_onnx"
