@@ -63,6 +63,37 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def plot(report: dict, path: str | Path) -> None:
+    """Images per second against GT-semantics mAP75, one line per model and MEP size, the --max-side at each point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quality, speed = report.get("quality", {}), report.get("speed", {})
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in NAMES:
+        for mep_at, style in (("image", "-o"), ("work", "--s")):
+            keys = sorted((k for k in speed if k.startswith(f"{name}/") and k in quality
+                           and (k.endswith(f"/{mep_at}") or int(k.split("/")[1]) >= 1024)),
+                          key=lambda k: -int(k.split("/")[1]))  # fmt: skip
+            if len(keys) < 2:
+                continue
+            x = [speed[k]["img_per_s"] for k in keys]
+            y = [quality[k]["gt"]["mAP75"] for k in keys]
+            ax.plot(x, y, style, label=f"{NAMES[name]} val, --mep-at {mep_at}")
+            for k, xi, yi in zip(keys, x, y):
+                ax.annotate(k.split("/")[1], (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.axvline(5.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("predict, images per second (2 CPU threads, int8 ONNX, all outputs written)")
+    ax.set_ylabel("mAP75, ground-truth semantics (%)")
+    ax.set_title("--max-side: speed against mask quality (labels: --max-side)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"-> {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("quality", "speed", "all"), default="all")
@@ -73,9 +104,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "docs/results/speed_max_side.json"))
     ap.add_argument("--table", action="store_true", help="print the markdown table of --out and measure nothing")
+    ap.add_argument("--plot", metavar="PNG", help="draw img/s against mAP75 from --out and measure nothing")
     args = ap.parse_args()
-    if args.table:
-        print(markdown(json.loads(Path(args.out).read_text())))
+    if args.table or args.plot:
+        report = json.loads(Path(args.out).read_text())
+        if args.table:
+            print(markdown(report))
+        if args.plot:
+            plot(report, args.plot)
         return
     sys.path.insert(0, str(REPO / "bench"))
     from bench_predict import predict_stats
