@@ -206,11 +206,15 @@ class Predictor:
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps (at the working size).
+        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps.
 
         Args:
             image: path or array (see ``as_rgb_uint8``).
             semantic: optional H x W semantic ids (0 background, 1..K, 255 void) replacing the semantic branch.
+
+        Returns:
+            ``(instances, maps)``: ``maps`` holds ``boundary_prob`` and ``sem_prob`` at the working size and
+            ``semantic``, the uint8 map the MEP used, at the size it ran (the original with ``mep_at="image"``).
         """
         rgb = as_rgb_uint8(image)
         h, w = rgb.shape[:2]
