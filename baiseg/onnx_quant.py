@@ -28,7 +28,8 @@ import numpy as np
 
 from baiseg.errors import BaisegError
 
-SCOPES = ("iabm", "all")
+SCOPES = ("iabm", "all")  # the first is the default
+CALIB_IMAGES = 16  # default number of calibration images
 IABM_PREFIX = "/net/iabm/"  # node names of the boundary branch in the exported graph (module path of BAISeg.iabm)
 
 
@@ -42,7 +43,7 @@ def calibration_images(data: str, count: int, max_side: int = 1024) -> list[np.n
     from baiseg.predictor import working_image
 
     if count < 1:
-        raise BaisegError(f"--calib-images {count}: give at least 1 (16 is a good default)")
+        raise BaisegError(f"--calib-images {count}: give at least 1 ({CALIB_IMAGES} is a good default)")
     ds = build_dataset(data)
     if len(ds) == 0:
         raise BaisegError(f"calibration data '{data}' has no images")
@@ -51,7 +52,7 @@ def calibration_images(data: str, count: int, max_side: int = 1024) -> list[np.n
 
 
 def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequence[np.ndarray], *,
-                  scope: str = "iabm", calib_data: str = "") -> Path:  # fmt: skip
+                  scope: str = SCOPES[0], calib_data: str = "") -> Path:  # fmt: skip
     """Write an int8 copy of an exported float ONNX file (atomically).
 
     Args:

@@ -28,8 +28,13 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.assembly import mask_boxes
-from baiseg.postprocess.methods import instances_from_semantic
-from baiseg.postprocess.scale import MEP_AT, argmax_channels, compact_semantics, upsample_maps
+from baiseg.postprocess.scale import (  # noqa: F401 (resize_masks: importable from here as before)
+    MEP_AT,
+    argmax_channels,
+    compact_semantics,
+    instances_at_size,
+    resize_masks,
+)
 
 
 @dataclass
@@ -255,36 +260,13 @@ class Predictor:
         Returns:
             ``(instances dict at H x W, uint8 semantic map the MEP used, at the size it ran)``.
         """
-        h, w = size
-        wh, ww = maps["boundary_prob"].shape
-        if (wh, ww) != (h, w) and self.mep_at == "image":
-            return self._instances_at_image_size(maps, size, semantic, image)
-        if semantic is not None and (wh, ww) != (h, w):
-            semantic = cv2.resize(np.asarray(semantic).astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST)
-        sem, sem_prob = semantic_input(maps, semantic)
-        inst = instances_from_semantic(
-            self.method, sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob, image=image, cfg=self.mep
-        )
-        if (wh, ww) != (h, w):
-            inst = dict(inst, masks=_resize_masks(inst["masks"], h, w))
-        return inst, sem
-
-    def _instances_at_image_size(
-        self, maps: dict[str, np.ndarray], size: tuple[int, int], semantic: np.ndarray | None, image: np.ndarray | None
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """``mep_at="image"``: the maps upsampled to ``size`` (the classes present only), then the MEP there."""
+        sem, prob = semantic_input(maps, semantic)
         classes = None
-        if semantic is None:
-            sem_w, prob_w = semantic_input(maps, None)
-            _, prob_c, classes = compact_semantics(sem_w, prob_w)
-            boundary, prob, sem = upsample_maps(maps["boundary_prob"], prob_c, size)
-        else:
-            boundary, _, _ = upsample_maps(maps["boundary_prob"], None, size)
-            sem, prob = np.asarray(semantic).astype(np.uint8), None
-        inst = instances_from_semantic(self.method, sem, boundary_prob=boundary, sem_prob=prob, image=image,
-                                       cfg=self.mep)  # fmt: skip
+        if prob is not None and maps["boundary_prob"].shape != tuple(size) and self.mep_at == "image":
+            sem, prob, classes = compact_semantics(sem, prob)  # upsample the classes present only
+        inst, sem, _ = instances_at_size(self.method, sem, maps["boundary_prob"], size, prob=prob, classes=classes,
+                                         mep_at=self.mep_at, image=image, cfg=self.mep)  # fmt: skip
         if classes is not None:
-            inst = dict(inst, classes=classes[inst["classes"]])
             sem = classes.astype(np.uint8)[sem]
         return inst, sem
 
@@ -355,11 +337,6 @@ def working_image(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
-    """N bool masks resized to h x w (nearest neighbour, through their label map; see ``_resize_masks``)."""
-    return _resize_masks(masks, h, w)
-
-
 class NonFiniteOutputError(BaisegError):
     """The network produced NaN or inf values."""
 
@@ -400,15 +377,3 @@ def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> 
     if semantic is None:
         return argmax_channels(maps["sem_prob"]), maps["sem_prob"]
     return np.asarray(semantic).astype(np.uint8), None
-
-
-def _resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Nearest-neighbour resize of N non-overlapping masks through their label map."""
-    n = masks.shape[0]
-    if n == 0:
-        return np.zeros((0, h, w), bool)
-    lab = np.zeros(masks.shape[1:], np.uint16 if n < 65535 else np.int32)
-    for i in range(n):
-        lab[masks[i]] = i + 1
-    big = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
-    return big[None] == np.arange(1, n + 1)[:, None, None]

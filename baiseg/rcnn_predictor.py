@@ -72,7 +72,8 @@ class MaskRCNNPredictor(Predictor):
         import torch
 
         from baiseg.models.maskrcnn import detections_to_instances
-        from baiseg.predictor import resize_masks, working_image
+        from baiseg.postprocess.scale import resize_masks
+        from baiseg.predictor import working_image
 
         if semantic is not None and not self._warned_semantic:
             warnings.warn("a semantic map was given to Mask R-CNN weights, which do not use one: ignored", stacklevel=2)

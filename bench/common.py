@@ -76,17 +76,18 @@ class Bench:
                                   touching=self.touching)  # fmt: skip
 
 
-def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int = 16) -> tuple[Path, Path]:
+def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int | None = None) -> tuple[Path, Path]:
     """``(float.onnx, int8.onnx)`` of released weights, as ``baiseg export`` and ``baiseg export --int8`` write them
     (int8 calibrated on ``calib_images`` images of the weights' own training split), named after the run folder."""
     from baiseg.engine.weights import read_weights_meta
     from baiseg.onnx_backend import export_onnx
-    from baiseg.onnx_quant import calibration_images, quantize_onnx
+    from baiseg.onnx_quant import CALIB_IMAGES, calibration_images, quantize_onnx
 
     name = Path(weights).parent.name
     fp = export_onnx(weights, folder / f"{name}.onnx")
     train = read_weights_meta(weights)["config"].data.train
-    q = quantize_onnx(fp, folder / f"{name}_int8.onnx", calibration_images(train, calib_images), calib_data=train)
+    images = calibration_images(train, calib_images or CALIB_IMAGES)
+    q = quantize_onnx(fp, folder / f"{name}_int8.onnx", images, calib_data=train)
     return fp, q
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from baiseg.errors import BaisegError
+from baiseg.onnx_quant import CALIB_IMAGES, SCOPES
 
 MIN_OPSET = 11  # Pad with sizes computed from the input (timm's same padding) needs opset 11
 
@@ -28,8 +29,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--calib-data", metavar="DATA",
                    help="dataset whose images calibrate --int8 (default: the weights' data.train); use training "
                    "images, never the images you evaluate on")  # fmt: skip
-    p.add_argument("--calib-images", type=int, default=None, metavar="N", help="calibration images (default 16)")
-    p.add_argument("--int8-scope", choices=("iabm", "all"), default=None,
+    p.add_argument("--calib-images", type=int, default=None, metavar="N",
+                   help=f"calibration images (default {CALIB_IMAGES})")  # fmt: skip
+    p.add_argument("--int8-scope", choices=SCOPES, default=None,
                    help="iabm: quantize the boundary branch only (default); all: the whole network (the semantic "
                    "branch loses much quality)")  # fmt: skip
     p.set_defaults(func=run)
@@ -83,11 +85,11 @@ def _export_int8(args: argparse.Namespace, out: Path) -> None:
     data = args.calib_data or read_weights_meta(args.weights)["config"].data.train
     if not data:
         raise BaisegError(f"'{args.weights}' records no training data: give --calib-data (training images)")
-    images = calibration_images(data, 16 if args.calib_images is None else args.calib_images)
+    images = calibration_images(data, CALIB_IMAGES if args.calib_images is None else args.calib_images)
     print(f"calibrating the int8 model on {len(images)} images of '{data}'", flush=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.float.tmp"
     try:
         export_onnx(args.weights, tmp, opset=args.opset)
-        quantize_onnx(tmp, out, images, scope=args.int8_scope or "iabm", calib_data=data)
+        quantize_onnx(tmp, out, images, scope=args.int8_scope or SCOPES[0], calib_data=data)
     finally:
         tmp.unlink(missing_ok=True)

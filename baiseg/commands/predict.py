@@ -194,18 +194,11 @@ def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[i
         if inst is None:
             job.method, job.mep, job.boundary = pred.method, pred.mep, maps["boundary_prob"]
             job.mep_at = pred.mep_at
-            sem = item.semantic
-            at_image = pred.mep_at == "image"
-            if sem is not None and sem.shape != job.boundary.shape and not at_image:
-                import cv2
-
-                sem = cv2.resize(sem, job.boundary.shape[::-1], interpolation=cv2.INTER_NEAREST)
-            sem, prob = semantic_input(maps, sem)
-            if prob is not None:
-                sem, prob, job.classes = compact_semantics(sem, prob)
-            job.semantic, job.prob = sem, prob
+            job.semantic, job.prob = semantic_input(maps, item.semantic)  # an external map stays at the image size
+            if job.prob is not None:
+                job.semantic, job.prob, job.classes = compact_semantics(job.semantic, job.prob)
             if pred.mep.watershed_on == "image":
-                job.image = item.rgb if at_image else item.work
+                job.image = item.rgb if pred.mep_at == "image" else item.work
         elif maps is not None and "boundary_prob" in maps:  # instance models may give no boundary map
             job.boundary = maps["boundary_prob"]
         pending.append((item, mep_pool.apply_async(mep_and_write, (job,))))

@@ -27,8 +27,7 @@ class Job:
     mep: Any = None
     mep_at: str = "image"  # where the MEP runs when h x w differs from size (baiseg.postprocess.scale)
     boundary: np.ndarray | None = None  # float32 h x w
-    semantic: np.ndarray | None = None  # uint8 h x w (compact ids when ``prob`` is given; an external one: H x W
-    # with mep_at="image")
+    semantic: np.ndarray | None = None  # uint8: h x w compact ids with ``prob``, else an external H x W map
     prob: np.ndarray | None = None  # float32 C x h x w: the probabilities of the classes in ``classes``
     classes: np.ndarray | None = None  # compact id -> semantic id
     image: np.ndarray | None = None  # image at the MEP's size (watershed_on=image only)
@@ -45,25 +44,14 @@ def mep_and_write(job: Job) -> dict[str, Any]:
         ``{"index", "records" (COCO results), "n", "t_mep", "t_write"}``.
     """
     from baiseg.postprocess.assembly import to_coco_results
-    from baiseg.postprocess.baselines import instances_from_semantic
-    from baiseg.postprocess.scale import upsample_maps
-    from baiseg.predictor import resize_masks
+    from baiseg.postprocess.scale import instances_at_size
 
     t0 = time.perf_counter()
-    inst = job.instances
-    boundary = job.boundary
+    inst, boundary = job.instances, job.boundary
     if inst is None:
-        semantic, prob = job.semantic, job.prob
-        shrunk = boundary is not None and boundary.shape != tuple(job.size)
-        if shrunk and job.mep_at == "image":
-            boundary, prob, up_sem = upsample_maps(boundary, prob, tuple(job.size))
-            semantic = semantic if up_sem is None else up_sem
-        inst = instances_from_semantic(job.method, semantic, boundary_prob=boundary, sem_prob=prob,
-                                       image=job.image, cfg=job.mep)  # fmt: skip
-        if job.classes is not None:
-            inst = dict(inst, classes=job.classes[inst["classes"]])
-        if shrunk and job.mep_at == "work":
-            inst = dict(inst, masks=resize_masks(inst["masks"], *job.size))
+        inst, _, boundary = instances_at_size(job.method, job.semantic, job.boundary, tuple(job.size), prob=job.prob,
+                                              classes=job.classes, mep_at=job.mep_at, image=job.image,
+                                              cfg=job.mep)  # fmt: skip
     t1 = time.perf_counter()
     _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, boundary, job.class_names, job.overlays)
     records = to_coco_results(inst, job.image_id, job.category_ids)

@@ -79,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"sweep: {len(rows)} rows x {len(spec.seeds or [None])} seed(s) -> {n} training run(s) into {args.out}",
           flush=True)  # fmt: skip
     if args.table_only:
-        for tr in sweep.trainings:
-            sweep._check_state(tr)  # the same sweep as the folder's, or refused
+        sweep.check_states()  # the same sweep as the folder's, or refused
         table = sweep.write_table()
     else:
         table = sweep.run()

@@ -95,8 +95,7 @@ class Sweep:
     def run(self) -> dict[str, Any]:
         """Train and evaluate whatever is not done yet; return the table (also written to sweep.json / .md)."""
         self.out.mkdir(parents=True, exist_ok=True)
-        for tr in self.trainings:  # refuse a changed sweep before any work
-            self._check_state(tr)
+        self.check_states()  # refuse a changed sweep before any work
         for method in self.spec.baselines:
             self._baseline(method)
         total = len(self.trainings)
@@ -113,6 +112,11 @@ class Sweep:
         table = self.write_table()
         self.log(f"[sweep] wrote {self.out / 'sweep.md'} and {self.out / 'sweep.json'}")
         return table
+
+    def check_states(self) -> None:
+        """Raise ``ConfigError`` if the folder holds runs of this sweep's names made with other settings."""
+        for tr in self.trainings:
+            self._check_state(tr)
 
     def _check_state(self, tr: _Training) -> None:
         path = self._state_path(tr)

@@ -4,10 +4,13 @@ When an image is larger than ``max_side``, the network sees it shrunk. By defaul
 brought back to the image's size and the MEP runs there: the boundary probability bilinearly, the softmax of the
 classes present bilinearly too, and the semantic map is their arg-max at the image's size. Running the MEP on the
 shrunk maps instead (``mep_at="work"``) is faster but loses thin boundaries and small regions (docs/SPEED.md
-"Fewer pixels"). These are plain CPU functions on NumPy arrays.
+"Fewer pixels"). ``instances_at_size`` is the one place that applies this choice, for ``Predictor`` and for the
+process pool of ``baiseg predict``. These are plain CPU functions on NumPy arrays.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import cv2
 import numpy as np
@@ -71,3 +74,57 @@ def upsample_maps(
     for i in range(c):  # one channel at a time: cv2 takes at most 4 interleaved channels for some paths
         up[i] = cv2.resize(np.ascontiguousarray(prob[i], np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     return b, up, argmax_channels(up)
+
+
+def resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
+    """N non-overlapping bool masks resized to h x w (nearest neighbour, through their label map)."""
+    n = masks.shape[0]
+    if n == 0:
+        return np.zeros((0, h, w), bool)
+    lab = np.zeros(masks.shape[1:], np.uint16 if n < 65535 else np.int32)
+    for i in range(n):
+        lab[masks[i]] = i + 1
+    big = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    return big[None] == np.arange(1, n + 1)[:, None, None]
+
+
+def instances_at_size(
+    method: str,
+    semantic: np.ndarray,
+    boundary: np.ndarray,
+    size: tuple[int, int],
+    *,
+    prob: np.ndarray | None = None,
+    classes: np.ndarray | None = None,
+    mep_at: str = "image",
+    image: np.ndarray | None = None,
+    cfg: Any = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The MEP (``method``) on network maps at the working size, with instances at the image's ``size`` (H, W).
+
+    Args:
+        semantic: uint8 ids. With ``prob``: the network's arg-max at the working size (compact ids when ``classes``
+            is given). Without: an external map at the image's size (shrunk here for ``mep_at="work"``).
+        boundary: float32 h x w boundary probability at the working size.
+        prob: float32 C x h x w probabilities of the ids in ``semantic``, or None (external semantics).
+        classes: int64 C, the semantic id of each compact id, or None (ids are semantic ids already).
+        mep_at: where the MEP runs when h x w differs from ``size`` (``MEP_AT``).
+        image: uint8 x 3 image at the size the MEP runs (``mep.watershed_on=image`` only).
+
+    Returns:
+        ``(instances at H x W with semantic class ids, the semantic map and the boundary map the MEP used)``.
+    """
+    from baiseg.postprocess.methods import instances_from_semantic
+
+    shrunk = boundary.shape != tuple(size)
+    if shrunk and mep_at == "image":
+        boundary, prob, up = upsample_maps(boundary, prob, size)
+        semantic = semantic if up is None else up
+    elif shrunk and prob is None:  # mep_at=work: the external map down to the working size
+        semantic = cv2.resize(semantic, boundary.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    inst = instances_from_semantic(method, semantic, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
+    if classes is not None:
+        inst = dict(inst, classes=classes[inst["classes"]])
+    if shrunk and mep_at == "work":
+        inst = dict(inst, masks=resize_masks(inst["masks"], *size))
+    return inst, semantic, boundary
