@@ -99,21 +99,21 @@ def evaluator_speed(n: int = 1449, size: tuple[int, int] = (375, 500), seed: int
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import MODELS, export_float_and_int8, write_report
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--mep-workers", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--coco-weights", default=str(REPO / "runs/coco128_panoptic_lite0_s0-001/last.safetensors"))
-    ap.add_argument("--pf-weights", default=str(REPO / "runs/pennfudan_lite0_s0-001/last.safetensors"))
+    ap.add_argument("--coco-weights", default=str(REPO / MODELS["coco128"][0]))
+    ap.add_argument("--pf-weights", default=str(REPO / MODELS["pennfudan"][0]))
     ap.add_argument("--skip-predict", action="store_true")
     ap.add_argument("--eval-only", action="store_true", help="only the evaluator comparison (part 3)")
     ap.add_argument("--out", default=str(REPO / "docs/results/speed_predict.json"))
     args = ap.parse_args()
     import torch
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from common import export_float_and_int8, write_report
 
     torch.set_num_threads(args.threads)
     report: dict = {"threads": args.threads, "workers": args.workers, "mep_workers": args.mep_workers,

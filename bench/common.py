@@ -17,6 +17,11 @@ from baiseg.evaluation.maps import MapCache, weights_digest
 from baiseg.postprocess import instances_from_semantic
 
 CACHE_ROOT = Path(".cache/maps")
+# the released trained models the speed and int8 benches use: name -> (weights relative to the repo, val data)
+MODELS = {
+    "coco128": ("runs/coco128_panoptic_lite0_s0-001/last.safetensors", "coco128_panoptic_val"),
+    "pennfudan": ("runs/pennfudan_lite0_s0-001/last.safetensors", "pennfudan_val"),
+}
 
 
 class Bench:

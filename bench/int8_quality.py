@@ -18,10 +18,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = {  # name -> (weights, val data)
-    "pennfudan": ("runs/pennfudan_lite0_s0-001/last.safetensors", "pennfudan_val"),
-    "coco128": ("runs/coco128_panoptic_lite0_s0-001/last.safetensors", "coco128_panoptic_val"),
-}
 
 
 def boundary_agreement(a: Path, b: Path, data: str, n: int) -> dict:
@@ -43,16 +39,18 @@ def boundary_agreement(a: Path, b: Path, data: str, n: int) -> dict:
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import MODELS, evaluate_cmd, export_float_and_int8, write_report
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
-    ap.add_argument("--calib-images", type=int, default=16)
+    ap.add_argument("--models", default="pennfudan,coco128", help="comma-separated: " + ", ".join(MODELS))
+    from baiseg.onnx_quant import CALIB_IMAGES
+
+    ap.add_argument("--calib-images", type=int, default=CALIB_IMAGES)
     ap.add_argument("--agreement-images", type=int, default=10)
     ap.add_argument("--out", default=str(REPO / "docs/results/int8_quality.json"))
     args = ap.parse_args()
     from baiseg.engine.weights import read_weights_meta
-
-    sys.path.insert(0, str(REPO / "bench"))
-    from common import evaluate_cmd, export_float_and_int8, write_report
 
     cache = REPO / ".cache" / "bench_onnx"
     report: dict = {"calib_images": args.calib_images, "models": {}}

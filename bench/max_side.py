@@ -30,10 +30,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = {  # name -> (weights, val data)
-    "coco128": ("runs/coco128_panoptic_lite0_s0-001/last.safetensors", "coco128_panoptic_val"),
-    "pennfudan": ("runs/pennfudan_lite0_s0-001/last.safetensors", "pennfudan_val"),
-}
 
 
 NAMES = {"coco128": "coco128", "pennfudan": "Penn-Fudan"}
@@ -95,6 +91,9 @@ def plot(report: dict, path: str | Path) -> None:
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    from common import MODELS, evaluate_cmd, export_float_and_int8, write_report
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("quality", "speed", "all"), default="all")
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
@@ -113,15 +112,13 @@ def main() -> None:
         if args.plot:
             plot(report, args.plot)
         return
-    sys.path.insert(0, str(REPO / "bench"))
     from bench_predict import predict_stats
-    from common import evaluate_cmd, export_float_and_int8, write_report
 
     sides = [int(s) for s in args.sides.split(",")]
     out = Path(args.out)
     report: dict = json.loads(out.read_text()) if out.is_file() else {}
-    report.update(sides=sorted(set(report.get("sides", [])) | set(sides), reverse=True), backend="onnx-int8",
-                  cpus=os.cpu_count(), split=args.split)  # fmt: skip
+    report.pop("sides", None)  # the rows' keys name their sides
+    report.update(backend="onnx-int8", cpus=os.cpu_count(), split=args.split)
     parts = ("quality", "speed") if args.part == "all" else (args.part,)
     for part in parts:  # rows measured now replace their earlier values; the others are kept
         report.setdefault(part, {})["load_1min_start"] = os.getloadavg()[0]
