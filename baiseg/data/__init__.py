@@ -17,7 +17,7 @@ from baiseg.errors import DataError
 
 __all__ = ["build_dataset", "dataset_from_spec", "semantic_contour", "FORMATS"]
 
-FORMATS = ["voc", "coco", "coco_panoptic", "instance_png", "semantic_png", "synthetic"]
+FORMATS = ["voc", "coco", "coco_panoptic", "instance_png", "semantic_png", "instance_folders", "synthetic"]
 
 
 def _synthetic_from(spec: DatasetSpec | None, split: str | None, load_instances: bool, **kwargs: Any) -> Any:
@@ -50,6 +50,8 @@ def dataset_from_spec(
         from baiseg.data.coco import CocoPanopticDataset as cls
     elif spec.format == "instance_png":
         from baiseg.data.pngs import InstancePngDataset as cls
+    elif spec.format == "instance_folders":
+        from baiseg.data.folders import InstanceFoldersDataset as cls
     else:
         from baiseg.data.pngs import SemanticPngDataset as cls
     ds = cls(spec, split=split, load_instances=load_instances)

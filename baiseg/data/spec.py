@@ -39,6 +39,7 @@ FORMAT_KEYS: dict[str, set[str]] = {
     "coco_panoptic": {"images", "annotations", "masks", "skip_empty", "unlabeled"},
     "instance_png": {"images", "masks", "mask_suffix", "classes_file"},
     "semantic_png": {"images", "masks", "mask_suffix"},
+    "instance_folders": {"image_subdir", "mask_subdir"},
     "synthetic": {"num_images", "size", "num_classes", "seed"},
 }
 

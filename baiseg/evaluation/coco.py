@@ -56,7 +56,9 @@ class COCOInstanceEvaluator:
         num_classes: K thing classes (semantic ids 1..K).
         category_ids: K dataset category ids used in results files (default 1..K).
         class_names: K names (default the category ids as strings).
-        max_dets: COCOeval's detection limit per image (default 100).
+        max_dets: COCOeval's detection limit per image. None (default): COCO's 100, raised to the largest number of
+            ground-truth instances in one processed image when that is larger (dense sets such as DSB nuclei have up
+            to 375 per image: a limit of 100 would score every image as if it had at most 100 objects).
     """
 
     def __init__(
@@ -64,13 +66,20 @@ class COCOInstanceEvaluator:
         num_classes: int | None = None,
         category_ids: list[int] | None = None,
         class_names: list[str] | None = None,
-        max_dets: int = 100,
+        max_dets: int | None = None,
     ) -> None:
         k = num_classes or (len(category_ids) if category_ids else len(class_names or []))
         self.category_ids = [int(c) for c in category_ids] if category_ids else list(range(1, k + 1))
         self.class_names = list(class_names) if class_names else [str(c) for c in self.category_ids]
-        self.max_dets = int(max_dets)
+        self._fixed_max_dets = None if max_dets is None else int(max_dets)
         self.reset()
+
+    @property
+    def max_dets(self) -> int:
+        """The detection limit per image in effect (see the constructor)."""
+        if self._fixed_max_dets is not None:
+            return self._fixed_max_dets
+        return max(100, self._max_gt)
 
     def reset(self) -> None:
         """Forget every processed image."""
@@ -78,6 +87,7 @@ class COCOInstanceEvaluator:
         self._gt: list[dict[str, Any]] = []
         self._dt: list[dict[str, Any]] = []
         self._results: list[dict[str, Any]] = []
+        self._max_gt = 0
 
     def _cat(self, cls: int, image_id: str, what: str) -> int:
         if not 1 <= cls <= len(self.category_ids):
@@ -99,6 +109,7 @@ class COCOInstanceEvaluator:
         image_id = str(gt_sample.get("image_id", len(self._images)))
         pred = check_prediction(prediction, height, width, image_id)
         img_id = len(self._images) + 1
+        self._max_gt = max(self._max_gt, int((~np.asarray(gt["crowd"], bool)).sum()))
         self._images.append({"id": img_id, "height": int(height), "width": int(width), "file_name": image_id})
         gt_masks = gt["masks"] if void is None or not void.any() else gt["masks"] & ~void[None]
         for rle, cls, crowd in zip(encode_rle(gt_masks), gt["classes"], gt["crowd"]):
