@@ -190,6 +190,14 @@ class MEPConfig:
     cc_min_area_px: int = 0  # cc baseline: components smaller than this are dropped
     dtws_peak_frac: float = 0.5  # dtws seeds (baseline, marker_source: distance): distance > frac * component max
     dtws_min_area_px: int = 0  # dtws baseline: pieces smaller than this are dropped
+    # Adaptive thresholds (postprocess/adapt.py, docs/MEP.md): > 0 scales boundary_thr, merge_thr,
+    # merge_neck_max_strength and marker_band by min(1, r / adapt_ref), r = the adapt_quantile of the boundary map
+    # over the foreground's outline in each image (0 = fixed thresholds).
+    adapt_ref: float = 0.0
+    adapt_quantile: float = 0.5
+    # > 0 (marker_source: distance): the shape cores are taken from the semantic mask minus the boundary band
+    # (boundary prob >= marker_band), so that each blob that the band separates gets its own core.
+    marker_band: float = 0.0
 
 
 #: The paper's pipeline as tuned for issue 6 (boundary markers, one flood over all classes, no merging, boundary
@@ -420,6 +428,9 @@ _RULES: dict[str, tuple[Any, str]] = {
     "mep.cc_min_area_px": (_non_negative, ">= 0"),
     "mep.dtws_peak_frac": (_unit, "in [0, 1]"),
     "mep.dtws_min_area_px": (_non_negative, ">= 0"),
+    "mep.adapt_ref": (_non_negative, ">= 0"),
+    "mep.adapt_quantile": (_unit, "in [0, 1]"),
+    "mep.marker_band": (_unit, "in [0, 1]"),
 }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Bench  # noqa: E402
@@ -35,6 +36,7 @@ VARIANTS = [
     ("cc", "cc", {}),
     ("dtws", "dtws", {}),
     ("BAISeg, issue-6 MEP", "baiseg", dict(PAPER_MEP)),
+    ("BAISeg, fixed thresholds (defaults before issue 20)", "baiseg", {"adapt_ref": 0.0, "marker_band": 0.0}),
     ("BAISeg", "baiseg", {}),
     ("BAISeg, ranked by boundary evidence", "baiseg", {"score_rule": "evidence"}),
 ]
@@ -116,7 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/results", help="output folder")
     ap.add_argument("--sheets", type=int, default=4, help="overlay rows (images with touching instances), 0 = none")
     ap.add_argument("--semantics", nargs="+", default=["gt", "model"], choices=("gt", "model"))
+    ap.add_argument("--set", nargs="*", default=[], metavar="METHOD:KEY=V",
+                    help="a baseline's setting chosen on this domain's train split, e.g. dtws:dtws_peak_frac=0.4")
     args = ap.parse_args(argv)
+    tuned: dict[str, dict] = {}
+    for item in args.set:
+        method, _, kv = item.partition(":")
+        key, _, value = kv.partition("=")
+        tuned.setdefault(method, {})[key] = yaml.safe_load(value)
     cv2.setNumThreads(1)
     t0 = time.perf_counter()
     benches = [Bench(args.data, w) for w in args.weights]
@@ -126,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             if semantic == "model" and label.endswith("evidence"):
                 continue  # a ranking variant: shown with ground-truth semantics only
             t1 = time.perf_counter()
+            changes = {**changes, **tuned.get(method, {})} if method != "baiseg" else changes
             new = run_variant(benches, label, method, semantic, changes)
             rows += new
             print(f"{semantic:5s} {label:50s} mAP50 all {new[0]['mAP50']['mean']} touching {new[1]['mAP50']['mean']}"

@@ -23,6 +23,7 @@ import numpy as np
 
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
+from baiseg.postprocess.adapt import adapted
 from baiseg.postprocess.nms import boundary_nms, check_finite_map
 
 try:  # the C kernels (native/, built by setup.py at install); without them the NumPy/OpenCV code gives the same maps
@@ -150,7 +151,10 @@ def distance_seeds(semantic: np.ndarray, peak_frac: float, classes: list | None 
     seeds = np.zeros(semantic.shape, bool)
     for c in thing_classes(semantic) if classes is None else classes:
         region = (semantic == c).view(np.uint8)
-        y0, y1, x0, x1 = _bbox(region, pad=1)
+        box = _bbox(region, pad=1)
+        if box is None:  # a class wholly covered by the boundary band (marker_band)
+            continue
+        y0, y1, x0, x1 = box
         seeds[y0:y1, x0:x1] |= _distance_seeds_in_box(np.ascontiguousarray(region[y0:y1, x0:x1]), peak_frac)[1]
     return seeds
 
@@ -185,7 +189,10 @@ def make_markers(
         k = 2 * int(cfg.boundary_dilate_px) + 1
         edges = cv2.dilate(edges, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     if cfg.marker_source == "distance":  # shape cores of the semantic mask (dtws seeds), cut by the ridges
-        interior = (distance_seeds(semantic, cfg.dtws_peak_frac, classes) & (edges == 0)).astype(np.uint8)
+        cores_of = semantic
+        if cfg.marker_band > 0:  # cores of the mask minus the boundary band: one per blob the band separates
+            cores_of = np.where(boundary_prob >= cfg.marker_band, 0, semantic).astype(semantic.dtype)
+        interior = (distance_seeds(cores_of, cfg.dtws_peak_frac, classes) & (edges == 0)).astype(np.uint8)
     elif cfg.marker_source == "boundary":
         interior = (fg & (edges == 0)).astype(np.uint8)
         if cfg.sure_fg:
@@ -557,6 +564,7 @@ def extract_masks(
         raise BaisegError(f"mep.watershed_on={cfg.watershed_on!r} is not valid: use 'boundary' or 'image'")
     fg = foreground(semantic)
     classes = thing_classes(semantic)
+    cfg, _ = adapted(cfg, b, fg)  # thresholds relative to this image's outline strength (adapt.py)
     markers = make_markers(b, fg, cfg, semantic, classes=classes, checked=True)
     labels = markers
     if cfg.watershed:
