@@ -287,9 +287,13 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. model.iabm_dim=64)")
         key, raw = item.split("=", 1)
+        from baiseg.yamlio import load_yaml_text
+
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
+            value = load_yaml_text(raw, f"override '{item}'", ConfigError) if raw != "" else ""
+        except ConfigError as e:
+            if "twice" in str(e) or "aliases" in str(e) or "nests too deeply" in str(e):
+                raise
             value = raw
         node = tree
         parts = key.strip().split(".")
@@ -306,10 +310,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(
             f"config file '{p}' does not exist: give the path of a YAML file or a preset name (baiseg/configs/)"
         )
-    try:
-        tree = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file '{p}' is not valid YAML: {e}") from None
+    from baiseg.yamlio import load_yaml_file
+
+    tree = load_yaml_file(p, f"config file '{p}'", ConfigError) or {}
     if not isinstance(tree, dict):
         raise ConfigError(f"config file '{p}' must hold a mapping of keys, got {type(tree).__name__}")
     return tree
@@ -458,6 +461,11 @@ def validate(cfg: Any, prefix: str | None = None) -> Any:
         prefix = {MEPConfig: "mep.", TrainConfig: "train.", DataConfig: "data.", LossConfig: "loss.",
                   ModelConfig: "model.", ContourConfig: "data.contour."}.get(type(cfg), "")  # fmt: skip
     _check_values(cfg, prefix)
+    train = getattr(cfg, "train", cfg if isinstance(cfg, TrainConfig) else None)
+    if isinstance(train, TrainConfig):
+        from baiseg.devices import parse_device
+
+        parse_device(train.device, "train.device", ConfigError)
     data = getattr(cfg, "data", cfg if isinstance(cfg, DataConfig) else None)
     if isinstance(data, DataConfig) and data.scale_max < data.scale_min:
         raise ConfigError(f"data.scale_max ({data.scale_max}) must be >= data.scale_min ({data.scale_min})")

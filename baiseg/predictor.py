@@ -111,7 +111,9 @@ class Predictor:
         (at the shrunk size, faster, masks resized back)."""
         import torch
 
-        self.device = torch.device(device)
+        from baiseg.devices import resolve_device
+
+        self.device = torch.device(resolve_device(device, "device"))
         self.model = model.to(self.device).eval()
         self.class_names = list(class_names)
         self.model_class_names = list(class_names)  # what the network was trained on (see for_classes)

@@ -41,8 +41,9 @@ class MaskRCNNPredictor(Predictor):
         import torch
 
         from baiseg.config import MEPConfig
+        from baiseg.devices import resolve_device
 
-        self.device = torch.device(device)
+        self.device = torch.device(resolve_device(device, "device"))
         self.model = model.to(self.device).eval()
         self.class_names = list(class_names)
         self.model_class_names = list(class_names)

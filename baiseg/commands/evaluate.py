@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from baiseg.config import mep_with_overrides
+from baiseg.devices import device_arg
 from baiseg.errors import BaisegError
 from baiseg.evaluation.run import VOC_KEYS, percent
 from baiseg.fileio import write_json_atomic
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", default="all", choices=("all", "touching"), help="touching: only images with "
                    "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (with --weights)")
+    p.add_argument("--device", type=device_arg, default="auto", help="auto | cpu | cuda (with --weights)")
     p.add_argument("--max-side", type=int, default=1024,
                    help="with --weights: the network and the MEP see each image shrunk so that its longer side is at "
                    "most this (masks are resized back; default 1024, as 'baiseg predict')")  # fmt: skip
@@ -113,11 +114,9 @@ def _read_semantic_png(folder: str, image_id: str, shape: tuple[int, int]) -> np
 
 
 def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
+    from baiseg.devices import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(device, "--device")
 
 
 def _dataset_ids(dataset: Any) -> list[str]:

@@ -38,6 +38,7 @@ from baiseg.commands.predict_io import (  # noqa: F401 (public names stay import
     prepare_out_dir,
 )
 from baiseg.commands.predict_jobs import Job, compact_semantics, mep_and_write  # noqa: F401
+from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
 
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (new or empty; see --overwrite)")
     p.add_argument("--semantic-dir", default=None, help="external semantic PNGs <image id>.png (ids 0, 1..K, 255)")
     p.add_argument("--split", default=None, help="dataset split when --input is a YAML")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (under torchrun: each rank its own GPU)")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu | cuda[:N] | auto (torchrun: a GPU per rank)")
     p.add_argument("--workers", type=int, default=1, help="reader processes decoding images (0 = in the main process)")
     p.add_argument("--mep-workers", type=int, default=1,
                    help="processes running the MEP and writing outputs (0 = one thread of the main process)")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from baiseg.devices import device_arg
 from baiseg.errors import BaisegError
 
 
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--min-area", type=int, default=0, help="drop instances smaller than this many pixels")
     p.add_argument("--chunk", type=int, default=32, help="images per chunk file (the unit of resumption)")
     p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = in the main process)")
-    p.add_argument("--device", default="cpu", help="cpu | cuda (under torchrun: each rank its own GPU)")
+    p.add_argument("--device", type=device_arg, default="cpu", help="cpu | cuda | cuda:N (torchrun: a GPU per rank)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8")
     p.set_defaults(func=run)

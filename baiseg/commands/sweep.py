@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 
 from baiseg.config import ConfigError, resolve_preset
+from baiseg.devices import device_arg
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -106,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="sweep folder (runs, state, evaluations, table)")
     p.add_argument("--size", type=int, default=416, help="input side for the params / MACs count (default 416)")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N val images only (0 = all)")
-    p.add_argument("--device", default="auto", help="evaluation device: auto | cpu | cuda (training: train.device)")
+    p.add_argument("--device", type=device_arg, default="auto", help="evaluation device: auto | cpu | cuda")
     p.add_argument("--reuse", action="append", metavar="DIR",
                    help="an earlier sweep folder whose finished trainings are reused where a row is the same training "
                    "(same resolved config except run folder, threads, workers and MEP); repeatable")  # fmt: skip

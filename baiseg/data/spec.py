@@ -26,8 +26,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from baiseg.config import CONFIGS_DIR, find_named_yaml
 from baiseg.errors import DataError
 
@@ -205,11 +203,9 @@ def resolve_dataset_path(path: str | os.PathLike) -> Path:
 def load_spec(path: str | os.PathLike) -> DatasetSpec:
     """Read a dataset description YAML (or a shipped dataset by name); errors name the file and the fix."""
     p = resolve_dataset_path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        msg = str(e).replace("\n", " ")
-        raise DataError(f"dataset file '{p}' is not valid YAML ({msg}): fix its syntax") from None
+    from baiseg.yamlio import load_yaml_file
+
+    raw = load_yaml_file(p, f"dataset file '{p}'", DataError)
     if not isinstance(raw, dict):
         raise DataError(f"dataset file '{p}' must hold a mapping with at least 'format', got {type(raw).__name__}")
     return DatasetSpec(raw, str(p), p.resolve().parent)

@@ -28,12 +28,14 @@ from baiseg.fileio import write_json_atomic
 def shard_info(device: str = "cpu") -> DistInfo:
     """This process's rank and the world size: joins the process group under ``torchrun`` (``WORLD_SIZE`` > 1),
     else one process (rank 0 of 1) on ``device``."""
+    from baiseg.devices import parse_device, resolve_device
+
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        device = parse_device(device, "--device")
         return init_distributed(device)
     import torch
 
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))  # fmt: skip
+    dev = torch.device(resolve_device(device, "--device"))
     return DistInfo(rank=0, world_size=1, local_rank=0, device=dev)
 
 

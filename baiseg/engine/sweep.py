@@ -52,6 +52,7 @@ from baiseg.engine.sweep_spec import (  # noqa: F401 (the sweep's public names s
     training_identity,
 )
 from baiseg.fileio import write_json_atomic, write_text_atomic
+from baiseg.yamlio import load_yaml_text
 
 
 def spread(values: Sequence[float | None]) -> dict[str, Any]:
@@ -151,15 +152,14 @@ class Sweep:
         """A finished training of a ``--reuse`` sweep folder with the same training identity as ``tr``, or None."""
         if not self.spec.reuse:
             return None
-        import yaml
 
         want = training_identity(tr.cfg)
         for folder in self.spec.reuse:
             for path in sorted((Path(folder) / "state").glob("*.json")):
                 try:
                     other = json.loads(path.read_text())
-                    cfg = config_from_dict(yaml.safe_load(other["config"]))
-                except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, ConfigError):
+                    cfg = config_from_dict(load_yaml_text(other["config"], f"'{path}'", ConfigError))
+                except (OSError, ValueError, KeyError, TypeError, ConfigError):
                     continue  # not a sweep state file, or one from an incompatible version: never reused
                 if (other.get("status") == "trained" and other.get("run_dir")
                         and (Path(other["run_dir"]) / "last.safetensors").is_file()
@@ -230,11 +230,9 @@ class Sweep:
         return self._samples, self._val
 
     def _device(self) -> str:
-        if self.spec.device != "auto":
-            return self.spec.device
-        import torch
+        from baiseg.devices import resolve_device
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return resolve_device(self.spec.device, "--device")
 
     def _baseline(self, method: str) -> None:
         from baiseg.evaluation.run import evaluate_instances

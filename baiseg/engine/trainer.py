@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 from tqdm import tqdm
 
@@ -45,7 +44,9 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
         raise BaisegError(f"--resume: '{run_dir}' is not a directory; give a run folder such as runs/cpu_lite0-001")
     if not ckpt_path.is_file():
         raise BaisegError(f"--resume: '{run_dir}' holds no checkpoint.pt (the run stopped before its first checkpoint)")
-    tree = yaml.safe_load(load_checkpoint(ckpt_path)["config"]) or {}
+    from baiseg.yamlio import load_yaml_text
+
+    tree = load_yaml_text(load_checkpoint(ckpt_path)["config"], f"the config stored in '{ckpt_path}'") or {}
     cfg = config_from_dict(tree)
     if overrides:
         from baiseg.config import _apply

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from baiseg import __version__
 from baiseg.config import Config, ConfigError, config_from_dict, dump_yaml
 from baiseg.errors import WeightsError
 from baiseg.fileio import atomic_write
+from baiseg.yamlio import load_yaml_text
 
 FORMAT = "baiseg-weights-1"
 
@@ -128,8 +128,8 @@ def decode_meta(raw: dict[str, str], p: Path, skip: tuple[str, ...] = ()) -> dic
         WeightsError: the stored config does not fit this version, or a class list is not JSON.
     """
     try:
-        cfg = config_from_dict(yaml.safe_load(raw["config"]) or {})
-    except (ConfigError, yaml.YAMLError) as e:
+        cfg = config_from_dict(load_yaml_text(raw["config"], "the stored config", ConfigError) or {})
+    except ConfigError as e:
         raise WeightsError(f"'{p}': the stored config does not fit this baiseg version: {e}") from None
     meta: dict[str, Any] = {}
     for k, v in raw.items():

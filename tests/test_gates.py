@@ -1,0 +1,95 @@
+"""The one-gate-per-kind-of-input readers: YAML (baiseg.yamlio) and device names (baiseg.devices), at every entrance."""
+
+from __future__ import annotations
+
+import pytest
+
+from baiseg.cli import main
+from baiseg.config import ConfigError, load_config, parse_overrides
+from baiseg.data import build_dataset
+from baiseg.devices import parse_device, resolve_device
+from baiseg.errors import BaisegError, DataError
+from baiseg.yamlio import load_yaml_text
+
+BOMB = "a: &a [1, 2]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("train:\n  iters: 5\ntrain:\n  iters: 60000\n", "'train' appears twice"),
+    ("model:\n  iabm_r: 2\n  iabm_r: 4\n", "'iabm_r' appears twice"),
+    (BOMB, "more than 32 aliases"),
+    ("a: [1\n", "not valid YAML"),
+])
+def test_yaml_gate_refuses(text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_yaml_text(text, "t.yaml", ConfigError)
+
+
+def test_yaml_gate_at_every_entrance(tmp_path, capsys):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("train:\n  iters: 5\ntrain:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_config(dup)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("# caf\xe9\ntrain:\n  iters: 5\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="is not UTF-8 .*save it as UTF-8"):
+        load_config(latin)
+    ds = tmp_path / "ds.yaml"
+    ds.write_text("format: synthetic\nnum_images: 2\nnum_images: 3\n")
+    with pytest.raises(DataError, match="appears twice"):
+        build_dataset(ds)
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BOMB)
+    assert main(["data", "check", str(bomb)]) == 2
+    assert "aliases" in capsys.readouterr().err
+    rows = tmp_path / "rows.yaml"
+    rows.write_text("rows:\n  a: {}\n  a: {model.iabm_r: 2}\n")
+    assert main(["sweep", "cpu_lite0", "--rows", str(rows), "--out", str(tmp_path / "sw")]) == 2
+    assert "appears twice" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="appears twice"):
+        parse_overrides(["model={iabm_r: 1, iabm_r: 2}"])
+
+
+def test_utf8_with_bom_and_merge_keys_still_read(tmp_path):
+    p = tmp_path / "bom.yaml"
+    p.write_bytes("\ufefftrain:\n  iters: 7\n".encode("utf-8"))
+    assert load_config(p).train.iters == 7
+    assert load_yaml_text("base: &b {x: 1}\nitem:\n  <<: *b\n  y: 2\n", "m") == {"base": {"x": 1},
+                                                                                 "item": {"x": 1, "y": 2}}
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu", "cuda", "cuda:1"])
+def test_device_names_accepted(name):
+    assert parse_device(name) == name
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda0", "CUDA", "", "cpu:0", None])
+def test_device_names_refused_everywhere(name, capsys):
+    with pytest.raises(BaisegError, match="is not a device: use auto, cpu, cuda or cuda:N"):
+        parse_device(name)
+    if name:
+        with pytest.raises(ConfigError, match="train.device"):
+            load_config(None, [f"train.device={name}"])
+
+
+def test_device_option_is_a_usage_error_before_any_work(tmp_path, capsys):
+    for cmd in (["predict", "--weights", "w", "--input", "x", "--out", str(tmp_path / "o")],
+                ["evaluate", "--data", "synthetic", "--method", "cc"], ["pseudo", "--data", "synthetic",
+                "--out", str(tmp_path / "p")]):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--device", "gpu"])
+        assert e.value.code == 2
+        assert "is not a device" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "p").exists()
+
+
+def test_cuda_without_a_gpu_is_refused():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(BaisegError, match="no CUDA device is visible"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
