@@ -44,6 +44,27 @@ def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
     return list(rles)
 
 
+def id_collisions(ids: list[str], names: list[str]) -> list[str]:
+    """Problems, one per pair of inputs whose written ids collide: the id that names their output files and their
+    results entries (``coco_image_id``: ``7`` and ``007`` both become 7; ``a.png`` and ``a.jpg`` are both ``a``).
+
+    Args:
+        ids: the image ids, one per input; names: what each input is (its file), for the messages.
+    """
+    first: dict[str, int] = {}
+    out = []
+    for i, image_id in enumerate(ids):
+        key = str(coco_image_id(image_id))
+        if key in first:
+            j = first[key]
+            out.append(f"'{names[j]}' and '{names[i]}' have the same image id '{key}' (ids are file stems; all-digit "
+                       "stems are read as numbers): rename one, or their outputs and results would overwrite each "
+                       "other")  # fmt: skip
+        else:
+            first[key] = i
+    return out
+
+
 def coco_image_id(image_id: str | int) -> int | str:
     """The ``image_id`` written to a results file: an int for all-digit file stems (COCO's convention,
     ``"000000000139"`` -> ``139``), else the stem itself."""

@@ -93,3 +93,66 @@ def test_cuda_without_a_gpu_is_refused():
     with pytest.raises(BaisegError, match="no CUDA device is visible"):
         resolve_device("cuda")
     assert resolve_device("auto") == "cpu"
+
+
+def _png(path, value=0):
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((16, 20), value, np.uint8)).save(path)
+
+
+@pytest.mark.parametrize("names", [("a.png", "a.jpg"), ("7.png", "007.png")])
+def test_image_ids_must_be_unique_in_a_dataset(tmp_path, names, capsys):
+    for n in names:
+        _png(tmp_path / "img" / n, 0)
+        _png(tmp_path / "msk" / f"{n.split('.')[0]}.png", 0)
+    spec = tmp_path / "ds.yaml"
+    spec.write_text("format: semantic_png\nimages: img\nmasks: msk\nclasses: [a]\n")
+    with pytest.raises(DataError, match="have the same image id"):
+        build_dataset(spec)
+    assert main(["data", "check", str(spec)]) == 1
+    assert "have the same image id" in capsys.readouterr().out
+
+
+def test_image_ids_must_be_unique_in_a_predict_folder(tmp_path, capsys):
+    _png(tmp_path / "in" / "7.png")
+    _png(tmp_path / "in" / "007.png")
+    rc = main(["predict", "--weights", str(tmp_path / "w.safetensors"), "--input", str(tmp_path / "in"),
+               "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "have the same image id" in err  # checked before the weights are read
+    assert not (tmp_path / "o").exists()  # nothing created: the corrected rerun is not refused
+    rc = main(["predict", "--weights", str(tmp_path / "w.safetensors"), "--input", str(tmp_path / "nothing"),
+               "--out", str(tmp_path / "o")])  # fmt: skip
+    assert rc == 2 and not (tmp_path / "o").exists() and "--input" in capsys.readouterr().err
+
+
+def test_image_decoder_scales_by_bit_depth_and_never_clips(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from baiseg.data.io import read_image
+
+    ramp = np.linspace(0, 4095, 12 * 16).reshape(12, 16)
+    Image.fromarray(ramp.astype(np.float32), "F").save(tmp_path / "f12.tif")  # 12-bit microscopy as float32
+    Image.fromarray(ramp.astype(np.int32), "I").save(tmp_path / "i12.tif")  # ... as int32
+    for name in ("f12.tif", "i12.tif"):
+        img = read_image(tmp_path / name)
+        assert img.shape == (12, 16, 3) and img.dtype == np.uint8
+        assert img.max() == 255 and img.min() == 0  # the 12-bit full scale, not clipped to white
+        assert np.abs(img[..., 0].astype(float) - ramp * 255 / 4095).max() <= 1.0
+        assert (img[..., 0] == 255).mean() < 0.05  # a ramp stays a ramp
+    Image.fromarray(np.full((4, 5), 0.5, np.float32), "F").save(tmp_path / "unit.tif")
+    assert read_image(tmp_path / "unit.tif")[0, 0, 0] == 128
+    nan = np.zeros((4, 5), np.float32)
+    nan[1, 1] = np.nan
+    Image.fromarray(nan, "F").save(tmp_path / "nan.tif")
+    with pytest.raises(DataError, match="NaN or infinite"):
+        read_image(tmp_path / "nan.tif")
+    la = np.zeros((6, 7, 2), np.uint8)
+    la[..., 0], la[..., 1] = 90, 255
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")  # gray + alpha
+    img = read_image(tmp_path / "la.png")
+    assert img.shape == (6, 7, 3) and (img == 90).all()

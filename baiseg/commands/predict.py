@@ -105,6 +105,9 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
     _validate(args)
     t_start = time.perf_counter()
     out = Path(args.out)
+    # the inputs are checked (readable source, unique ids) before the output folder is created: a corrected rerun
+    # must not find a folder left by the failed one; the class count is set once the weights are read
+    inputs = _Inputs(args.input, args.split, args.semantic_dir, 0, args.max_side)
     check_out_dir(out, args.overwrite)  # every rank checks before any rank creates anything
     info = shard_info(args.device)
     try:
@@ -123,7 +126,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         if info.is_main and getattr(pred, "mep", None) is not None:
             write_text_atomic(out / "mep.yaml", dump_yaml(pred.mep))
             print(f"MEP parameters: {to_dict(pred.mep)}")
-        inputs = _Inputs(args.input, args.split, args.semantic_dir, len(pred.class_names), args.max_side)
+        inputs.num_classes = len(pred.class_names)
         mine = shard_indices(len(inputs), info.rank, info.world_size)
         stats, results, skipped = _pipeline(args, pred, inputs, mine, out, show=info.is_main and not args.no_progress)
         parts = gather_json_parts(out, "predict", {"results": results, "skipped": skipped, "stats": stats}, info)

@@ -64,6 +64,12 @@ class _Inputs:
             self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
             if not self.files:
                 raise DataError(f"folder '{path}' holds no image ({', '.join(sorted(IMAGE_EXTS))})")
+            from baiseg.instances import id_collisions
+
+            clashes = id_collisions([p.stem for p in self.files], [str(p) for p in self.files])
+            if clashes:
+                more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+                raise DataError(clashes[0] + more)
         elif path.is_file():
             self.files = [path]
         else:

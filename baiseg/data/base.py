@@ -78,6 +78,11 @@ class BaseDataset(torch.utils.data.Dataset):
                     self.problems.append(f"{self.spec.source}: id '{w}' is listed twice in the list file (kept once)")
                 seen.add(w)
             self.items = [have[w] for w in dict.fromkeys(wanted) if w in have]
+        from baiseg.instances import id_collisions
+
+        clashes = id_collisions([str(r["image_id"]) for r in self.items], [str(r["image"]) for r in self.items])
+        self.problems += clashes
+        self.errors += clashes
         if self.problems:
             n = len(self.problems)
             log.warning("%s: %d problem(s) while indexing; run `baiseg data check`", self.spec.source, n)

@@ -72,18 +72,40 @@ def _open(path: Path, what: str) -> Image.Image:
     return img
 
 
-def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Scale a 16/32-bit or float image to 0-255 uint8."""
+#: The bit depths an image's maximum is matched to (8-, 10-, 12-, 14-, 16-, 24- and 32-bit sensors and files).
+_BIT_DEPTHS = (8, 10, 12, 14, 16, 24, 32)
+
+
+def _to_uint8(arr: np.ndarray, path: Path | None = None) -> np.ndarray:
+    """Scale any image to 0-255 uint8 by an explicit policy; nothing is ever clipped.
+
+    - uint8: as it is; bool: 0 / 255.
+    - float with every value in [0, 1]: x 255.
+    - any other integer or float image: its values are shifted by the minimum when that is negative, then divided
+      by the full scale of the smallest bit depth (8, 10, 12, 14, 16, 24, 32 bits) that holds its maximum: a 12-bit
+      microscopy image stored as uint16, int32 or float32 (0..4095) is read as 12-bit, a full 16-bit image as 16-bit.
+    - NaN or infinite values: refused (DataError naming the file).
+    """
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype == np.uint16:
-        return (arr.astype(np.uint32) // 257).astype(np.uint8)
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if not arr.size:
+        return arr.astype(np.uint8)
     if arr.dtype.kind == "f":
-        hi = 1.0 if arr.size and float(np.nanmax(arr)) <= 1.0 else 255.0
-        return np.clip(np.nan_to_num(arr) * (255.0 / hi), 0, 255).astype(np.uint8)
-    hi = max(int(arr.max()) if arr.size else 0, 1)
-    scale = 255.0 / (65535 if hi > 255 else 255)
-    return np.clip(arr.astype(np.float64) * scale, 0, 255).astype(np.uint8)
+        if not np.isfinite(arr).all():
+            where = f"image '{path}'" if path else "the image"
+            raise DataError(f"{where} holds NaN or infinite values: replace them (e.g. by 0) before reading it")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo >= 0.0 and hi <= 1.0:
+            return np.rint(arr.astype(np.float64) * 255.0).astype(np.uint8)
+    else:
+        lo, hi = float(arr.min()), float(arr.max())
+    a = arr.astype(np.float64)
+    if lo < 0:
+        a, hi = a - lo, hi - lo
+    full = next((2.0**b - 1 for b in _BIT_DEPTHS if hi <= 2.0**b - 1), hi)
+    return np.rint(a * (255.0 / full)).astype(np.uint8)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -102,7 +124,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):  # LA / RGBA: drop alpha
         arr = arr[..., :-1]
-    arr = _to_uint8(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:  # gray (+ dropped alpha), or a one-channel multi-page array
+        arr = arr[..., 0]
+    arr = _to_uint8(arr, p)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
