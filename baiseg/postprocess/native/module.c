@@ -15,6 +15,15 @@ typedef struct {
     const char *name;
 } Arg;
 
+/* a * b, or -1 (with ValueError naming fn) when it overflows Py_ssize_t or a factor is negative. */
+static Py_ssize_t product(Py_ssize_t a, Py_ssize_t b, const char *fn) {
+    if (a < 0 || b < 0 || (a > 0 && b > PY_SSIZE_T_MAX / a)) {
+        PyErr_Format(PyExc_ValueError, "%s: sizes %zd x %zd are negative or overflow", fn, a, b);
+        return -1;
+    }
+    return a * b;
+}
+
 static void release(Py_buffer *v, int k) {
     while (k-- > 0) PyBuffer_Release(&v[k]);
 }
@@ -52,8 +61,9 @@ static PyObject *flood_levels(PyObject *self, PyObject *a) {
     int rc;
     (void)self;
     if (!PyArg_ParseTuple(a, "OOOOnn", &ev, &lab, &todo, &thr, &h, &w)) return NULL;
-    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "flood_levels: negative height or width");
-    Arg args[4] = {{ev, 0, 4, h * w, "elevation"}, {lab, 1, 4, h * w, "labels"}, {todo, 0, 1, h * w, "todo"},
+    Py_ssize_t hw = product(h, w, "flood_levels");
+    if (hw < 0) return NULL;
+    Arg args[4] = {{ev, 0, 4, hw, "elevation"}, {lab, 1, 4, hw, "labels"}, {todo, 0, 1, hw, "todo"},
                    {thr, 0, 8, -1, "thresholds"}};
     if (get_buffers("flood_levels", args, v, 4) < 0) return NULL;
     if (v[3].len / 8 >= UINT16_MAX) {
@@ -75,14 +85,27 @@ static PyObject *flood_classes(PyObject *self, PyObject *a) {
     if (!PyArg_ParseTuple(a, "OOOnnOnn(nnnn)n", &ev, &mk, &cls, &nclasses, &levels, &out, &h, &w, &y0, &y1, &x0, &x1,
                           &top))
         return NULL;
-    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "flood_classes: negative height or width");
+    Py_ssize_t hw = product(h, w, "flood_classes");
+    if (hw < 0) return NULL;
     if (nclasses < 0 || nclasses > 254) return PyErr_Format(PyExc_ValueError, "flood_classes: 0..254 classes");
     if (levels < 1 || levels >= UINT16_MAX) return PyErr_Format(PyExc_ValueError, "flood_classes: 1..65534 levels");
     if (y0 < 0 || x0 < 0 || y1 > h || x1 > w || top < 0 || top >= INT32_MAX)
         return PyErr_Format(PyExc_ValueError, "flood_classes: box outside the image or bad largest marker");
-    Arg args[4] = {{ev, 0, 4, h * w, "elevation"}, {mk, 0, 4, h * w, "markers"}, {cls, 0, 1, h * w, "classes"},
-                   {out, 1, 4, h * w, "out"}};
+    Arg args[4] = {{ev, 0, 4, hw, "elevation"}, {mk, 0, 4, hw, "markers"}, {cls, 0, 1, hw, "classes"},
+                   {out, 1, 4, hw, "out"}};
     if (get_buffers("flood_classes", args, v, 4) < 0) return NULL;
+    {   /* every value the kernel indexes its tables with: markers <= top, class indices <= nclasses */
+        const int32_t *m = (const int32_t *)v[1].buf;
+        const uint8_t *c = (const uint8_t *)v[2].buf;
+        for (Py_ssize_t i = 0; i < hw; i++) {
+            if (m[i] > top || c[i] > nclasses) {
+                release(v, 4);
+                return PyErr_Format(PyExc_ValueError,
+                                    "flood_classes: pixel %zd has marker %d (largest allowed %zd) and class index %d "
+                                    "(largest allowed %zd)", i, (int)m[i], top, (int)c[i], nclasses);
+            }
+        }
+    }
     Py_BEGIN_ALLOW_THREADS
     rc = mep_flood_classes(v[0].buf, v[1].buf, v[2].buf, nclasses, levels, v[3].buf, w, y0, y1, x0, x1, (int32_t)top);
     Py_END_ALLOW_THREADS
@@ -95,8 +118,9 @@ static PyObject *label_boxes(PyObject *self, PyObject *a) {
     Py_buffer v[2];
     (void)self;
     if (!PyArg_ParseTuple(a, "OnOnn", &lab, &n, &box, &h, &w)) return NULL;
-    if (h < 0 || w < 0 || n < 0) return PyErr_Format(PyExc_ValueError, "label_boxes: negative size or count");
-    Arg args[2] = {{lab, 0, 4, h * w, "labels"}, {box, 1, 8, (n + 1) * 4, "boxes"}};
+    Py_ssize_t hw = product(h, w, "label_boxes"), nb = product(n + 1, 4, "label_boxes");
+    if (hw < 0 || nb < 0) return NULL;
+    Arg args[2] = {{lab, 0, 4, hw, "labels"}, {box, 1, 8, nb, "boxes"}};
     if (get_buffers("label_boxes", args, v, 2) < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     mep_label_boxes(v[0].buf, n, v[1].buf, h, w);
@@ -111,8 +135,10 @@ static PyObject *border_sums(PyObject *self, PyObject *a) {
     (void)self;
     if (!PyArg_ParseTuple(a, "OOOnOOnn", &lab, &b, &sem, &n, &sums, &counts, &h, &w)) return NULL;
     if (h < 1 || w < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "border_sums: empty map or negative count");
-    Arg args[5] = {{lab, 0, 4, h * w, "labels"}, {b, 0, 4, h * w, "boundary"}, {sem, 0, 1, h * w, "semantic"},
-                   {sums, 1, 8, (n + 1) * (n + 1), "sums"}, {counts, 1, 8, (n + 1) * (n + 1), "counts"}};
+    Py_ssize_t hw = product(h, w, "border_sums"), nn = product(n + 1, n + 1, "border_sums");
+    if (hw < 0 || nn < 0) return NULL;
+    Arg args[5] = {{lab, 0, 4, hw, "labels"}, {b, 0, 4, hw, "boundary"}, {sem, 0, 1, hw, "semantic"},
+                   {sums, 1, 8, nn, "sums"}, {counts, 1, 8, nn, "counts"}};
     if (get_buffers("border_sums", args, v, 5) < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     mep_border_sums(v[0].buf, v[1].buf, v[2].buf, n, v[3].buf, v[4].buf, h, w);
@@ -127,7 +153,9 @@ static PyObject *open_border(PyObject *self, PyObject *a) {
     (void)self;
     if (!PyArg_ParseTuple(a, "OOnOnn", &lab, &sem, &n, &count, &h, &w)) return NULL;
     if (h < 1 || w < 1 || n < 0) return PyErr_Format(PyExc_ValueError, "open_border: empty map or negative count");
-    Arg args[3] = {{lab, 0, 4, h * w, "labels"}, {sem, 0, 1, h * w, "semantic"}, {count, 1, 8, n + 1, "count"}};
+    Py_ssize_t hw = product(h, w, "open_border");
+    if (hw < 0) return NULL;
+    Arg args[3] = {{lab, 0, 4, hw, "labels"}, {sem, 0, 1, hw, "semantic"}, {count, 1, 8, n + 1, "count"}};
     if (get_buffers("open_border", args, v, 3) < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     mep_open_border(v[0].buf, v[1].buf, n, v[2].buf, h, w);
@@ -142,8 +170,9 @@ static PyObject *edt(PyObject *self, PyObject *a) {
     int rc;
     (void)self;
     if (!PyArg_ParseTuple(a, "OOnn", &region, &dist, &h, &w)) return NULL;
-    if (h < 0 || w < 0) return PyErr_Format(PyExc_ValueError, "edt: negative height or width");
-    Arg args[2] = {{region, 0, 1, h * w, "region"}, {dist, 1, 4, h * w, "dist"}};
+    Py_ssize_t hw = product(h, w, "edt");
+    if (hw < 0) return NULL;
+    Arg args[2] = {{region, 0, 1, hw, "region"}, {dist, 1, 4, hw, "dist"}};
     if (get_buffers("edt", args, v, 2) < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     rc = h > 0 && w > 0 ? mep_edt(v[0].buf, v[1].buf, h, w) : 0;
@@ -175,7 +204,9 @@ static PyObject *argmax_channels(PyObject *self, PyObject *a) {
     (void)self;
     if (!PyArg_ParseTuple(a, "OOnn", &prob, &lab, &c, &n)) return NULL;
     if (c < 1 || c > 256 || n < 0) return PyErr_Format(PyExc_ValueError, "argmax_channels: 1..256 channels, n >= 0");
-    Arg args[2] = {{prob, 0, 4, c * n, "prob"}, {lab, 1, 1, n, "labels"}};
+    Py_ssize_t cn = product(c, n, "argmax_channels");
+    if (cn < 0) return NULL;
+    Arg args[2] = {{prob, 0, 4, cn, "prob"}, {lab, 1, 1, n, "labels"}};
     if (get_buffers("argmax_channels", args, v, 2) < 0) return NULL;
     Py_BEGIN_ALLOW_THREADS
     mep_argmax_channels(v[0].buf, c, n, v[1].buf);
