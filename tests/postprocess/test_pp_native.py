@@ -246,8 +246,8 @@ def test_the_build_is_optional_and_the_fallback_runs(tmp_path):
 
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "CC": "/bin/false"}
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "-b", str(tmp_path / "lib"), "-t",
-                        str(tmp_path / "tmp")], cwd=repo, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    cmd = [sys.executable, "setup.py", "-q", "build_ext", "-b", str(tmp_path / "lib"), "-t", str(tmp_path / "tmp")]
+    r = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "failed" in r.stderr and not list((tmp_path / "lib").rglob("*.so"))
     code = ("import numpy as np; from baiseg.postprocess import mep; assert not mep.USE_C_KERNELS; "
