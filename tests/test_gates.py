@@ -156,3 +156,73 @@ def test_image_decoder_scales_by_bit_depth_and_never_clips(tmp_path):
     Image.fromarray(la, "LA").save(tmp_path / "la.png")  # gray + alpha
     img = read_image(tmp_path / "la.png")
     assert img.shape == (6, 7, 3) and (img == 90).all()
+
+
+def _rle_entry(**changes):
+    import numpy as np
+
+    from baiseg.instances import encode_rle
+
+    m = np.zeros((4, 5), bool)
+    m[1:3, 1:4] = True
+    return {"image_id": "a", "category_id": 1, "segmentation": encode_rle(m[None])[0], "score": 0.5, **changes}
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"category_id": 1.7}, "category ids are integers"),
+    ({"category_id": True}, "category ids are integers"),
+    ({"score": float("nan")}, "finite numbers"),
+    ({"image_id": [1]}, "image_id"),
+    ({"segmentation": [[0, 0, 1, 1, 2, 0]]}, "not an RLE"),
+    ({"segmentation": {"size": [4, 5], "counts": [3, 2]}}, "adding up to 4 x 5"),
+])
+def test_results_gate_refuses(tmp_path, change, match):
+    import json
+
+    from baiseg.evaluation.common import EvaluationError
+    from baiseg.evaluation.results import read_results
+
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps([_rle_entry(**change)]).replace("NaN", "NaN"))
+    with pytest.raises(EvaluationError, match=match):
+        read_results(p)
+
+
+def test_uncompressed_rle_is_read(tmp_path):
+    import json
+
+    import numpy as np
+
+    from baiseg.evaluation.results import read_results, results_to_instances
+
+    m = np.zeros((4, 5), bool)
+    m[1:3, 1:4] = True
+    flat = m.flatten(order="F")  # COCO runs go down the columns, starting with a run of zeros
+    runs, cur, n = [], False, 0
+    for v in flat:
+        if v != cur:
+            runs.append(n)
+            cur, n = v, 0
+        n += 1
+    runs.append(n)
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps([_rle_entry(segmentation={"size": [4, 5], "counts": runs})]))
+    inst = results_to_instances(read_results(p)["a"], 4, 5, [1], "a")
+    assert np.array_equal(inst["masks"][0], m)
+
+
+def test_evaluator_api_refuses_nan_scores_and_fractional_classes():
+    import numpy as np
+
+    from baiseg.evaluation.common import EvaluationError
+    from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator
+
+    m = np.zeros((1, 4, 5), bool)
+    m[0, 1:3, 1:4] = True
+    sample = {"image_id": "a", "semantic": m[0].astype(np.uint8),
+              "instances": {"masks": m, "classes": np.array([1]), "crowd": np.array([False])}}
+    for ev in (VOCInstanceEvaluator(num_classes=1), COCOInstanceEvaluator(1)):
+        with pytest.raises(EvaluationError, match="NaN or infinite scores"):
+            ev.process(sample, {"masks": m, "classes": np.array([1]), "scores": np.array([np.nan])})
+        with pytest.raises(EvaluationError, match="must be integers"):
+            ev.process(sample, {"masks": m, "classes": np.array([1.7]), "scores": np.array([0.5])})

@@ -39,8 +39,19 @@ def check_prediction(prediction: dict[str, Any], height: int, width: int, image_
             f"prediction masks for image '{image_id}' have shape {tuple(masks.shape)}, expected N x {height} x {width}:"
             " predict at the original image resolution"
         )
-    classes = np.asarray(prediction["classes"], dtype=np.int64).reshape(-1)
-    scores = np.asarray(prediction["scores"], dtype=np.float64).reshape(-1)
+    raw_classes = np.asarray(prediction["classes"]).reshape(-1)
+    if raw_classes.size and (raw_classes.dtype.kind not in "iuf" or (raw_classes.dtype.kind == "f" and (
+            not np.isfinite(raw_classes).all() or (raw_classes != np.round(raw_classes)).any()))):
+        raise EvaluationError(f"prediction for image '{image_id}' has class ids {raw_classes[:5].tolist()}...: class "
+                              "ids must be integers (semantic ids 1..K)")  # fmt: skip
+    classes = raw_classes.astype(np.int64)
+    try:
+        scores = np.asarray(prediction["scores"], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"prediction for image '{image_id}' has scores that are not numbers") from None
+    if not np.isfinite(scores).all():
+        raise EvaluationError(f"prediction for image '{image_id}' has NaN or infinite scores: scores must be finite "
+                              "numbers (check the network output that produced them)")  # fmt: skip
     if not (len(masks) == len(classes) == len(scores)):
         raise EvaluationError(
             f"prediction for image '{image_id}' has {len(masks)} masks, {len(classes)} classes and {len(scores)}"

@@ -29,17 +29,62 @@ def id_key(image_id: Any) -> str:
 
 
 def decode_rles(rles: list[dict[str, Any]], height: int, width: int) -> np.ndarray:
-    """bool N x H x W masks from compressed RLEs (``counts`` str or bytes) of size ``[height, width]``."""
+    """bool N x H x W masks from RLEs of size ``[height, width]``: compressed (``counts`` str or bytes) or
+    uncompressed (``counts`` a list of run lengths), both valid COCO."""
     if not rles:
         return np.zeros((0, height, width), dtype=bool)
-    fixed = [
-        {
-            "size": list(r["size"]),
-            "counts": r["counts"].encode("ascii") if isinstance(r["counts"], str) else r["counts"],
-        }
-        for r in rles
-    ]
+    fixed = []
+    for r in rles:
+        counts = r["counts"]
+        if isinstance(counts, list):
+            fixed.append(mask_utils.frPyObjects({"size": [int(x) for x in r["size"]], "counts": counts}, height, width))
+        else:
+            fixed.append({"size": list(r["size"]), "counts": counts.encode("ascii") if isinstance(counts, str)
+                          else counts})  # fmt: skip
     return mask_utils.decode(fixed).transpose(2, 0, 1).astype(bool)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_result_entry(e: Any, i: int, where: str) -> None:
+    """One results entry against the COCO results spec (the gate every results file passes, ``read_results``):
+    ``image_id`` an int or a string, ``category_id`` an int, ``score`` a finite number, ``segmentation`` an RLE
+    ``{"size": [H, W], "counts": str | list of non-negative ints}`` whose runs add up to H x W.
+
+    Raises:
+        EvaluationError: one line naming the entry and the field.
+    """
+    fields = ("image_id", "category_id", "segmentation", "score")
+    missing = [k for k in fields if not isinstance(e, dict) or k not in e]
+    if missing:
+        raise EvaluationError(f"{where}: entry {i} lacks {missing}: each entry needs image_id, category_id, "
+                              "segmentation (RLE) and score")  # fmt: skip
+    if not (_is_int(e["image_id"]) or (isinstance(e["image_id"], str) and e["image_id"])):
+        raise EvaluationError(f"{where}: entry {i} has image_id {e['image_id']!r}: an integer or a non-empty string")
+    if not _is_int(e["category_id"]):
+        raise EvaluationError(f"{where}: entry {i} has category_id {e['category_id']!r}: category ids are integers")
+    score = e["score"]
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+        raise EvaluationError(
+            f"{where}: entry {i} has score {score!r}: scores must be finite numbers (NaN or inf "
+            "scores cannot be ranked; check the network output that produced them)"
+        )
+    seg = e["segmentation"]
+    size = seg.get("size") if isinstance(seg, dict) else None
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(x) and x >= 0 for x in size)
+            and "counts" in seg):  # fmt: skip
+        raise EvaluationError(f"{where}: entry {i} has a segmentation that is not an RLE "
+                              "{'size': [H, W], 'counts': ...} (polygons are not accepted in results)")  # fmt: skip
+    counts = seg["counts"]
+    if isinstance(counts, list):
+        if not all(_is_int(c) and c >= 0 for c in counts) or sum(counts) != size[0] * size[1]:
+            raise EvaluationError(f"{where}: entry {i} has an uncompressed RLE whose counts are not non-negative "
+                                  f"integers adding up to {size[0]} x {size[1]}")  # fmt: skip
+    elif not isinstance(counts, str):
+        raise EvaluationError(f"{where}: entry {i} has RLE counts of type {type(counts).__name__}: a string "
+                              "(compressed) or a list of integers (uncompressed)")  # fmt: skip
 
 
 def instances_to_results(
@@ -92,19 +137,7 @@ def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
         raise EvaluationError(f"results file '{p}' must hold a JSON list of results, got {type(entries).__name__}")
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for i, e in enumerate(entries):
-        fields = ("image_id", "category_id", "segmentation", "score")
-        missing = [k for k in fields if not isinstance(e, dict) or k not in e]
-        if missing:
-            raise EvaluationError(
-                f"results file '{p}': entry {i} lacks {missing}: each entry needs image_id, "
-                "category_id, segmentation (RLE) and score"
-            )
-        score = e["score"]
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise EvaluationError(
-                f"results file '{p}': entry {i} has score {score!r}: scores must be finite numbers (NaN or inf "
-                "scores cannot be ranked; check the network output that produced them)"
-            )
+        check_result_entry(e, i, f"results file '{p}'")
         grouped[id_key(e["image_id"])].append(e)
     return dict(grouped)
 
