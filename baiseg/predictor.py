@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from baiseg.config import MEPConfig
+from baiseg.data.io import check_semantic_ids  # noqa: F401 (public here too; the check lives with the readers)
 from baiseg.errors import BaisegError
 from baiseg.postprocess.assembly import mask_boxes
 from baiseg.postprocess.scale import (  # noqa: F401 (resize_masks: importable from here as before)
@@ -341,29 +342,6 @@ def working_image(rgb: np.ndarray, max_side: int) -> np.ndarray:
 
 class NonFiniteOutputError(BaisegError):
     """The network produced NaN or inf values."""
-
-
-def check_semantic_ids(semantic: np.ndarray, num_classes: int, source: str = "the semantic map") -> None:
-    """Raise a one-line BaisegError unless every id of ``semantic`` is 0, 1..``num_classes`` or 255 (void).
-
-    Args:
-        semantic: int H x W ids (any integer dtype: 16-bit PNG values are checked before any cast).
-        num_classes: K, the number of thing classes.
-        source: what to name in the message (a file path).
-    """
-    a = np.asarray(semantic)
-    if a.dtype.kind not in "iub":
-        raise BaisegError(f"{source} has dtype {a.dtype}: give integer semantic ids (0, 1..{num_classes}, 255)")
-    if a.size == 0:
-        return
-    bad = (a < 0) | ((a > num_classes) & (a != 255))
-    if bad.any():
-        vals = np.unique(a[bad])
-        shown = ", ".join(str(int(v)) for v in vals[:5]) + (" ..." if vals.size > 5 else "")
-        raise BaisegError(
-            f"{source} holds ids {shown} outside 0 (background), 1..{num_classes} (the model's classes) and 255 "
-            "(void): map them to the model's classes"
-        )
 
 
 def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -214,8 +214,8 @@ def test_uncompressed_rle_is_read(tmp_path):
 def test_evaluator_api_refuses_nan_scores_and_fractional_classes():
     import numpy as np
 
-    from baiseg.evaluation.common import EvaluationError
     from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator
+    from baiseg.evaluation.common import EvaluationError
 
     m = np.zeros((1, 4, 5), bool)
     m[0, 1:3, 1:4] = True
@@ -226,3 +226,38 @@ def test_evaluator_api_refuses_nan_scores_and_fractional_classes():
             ev.process(sample, {"masks": m, "classes": np.array([1]), "scores": np.array([np.nan])})
         with pytest.raises(EvaluationError, match="must be integers"):
             ev.process(sample, {"masks": m, "classes": np.array([1.7]), "scores": np.array([0.5])})
+
+
+def test_external_semantic_ids_above_k_refused_by_every_command(tmp_path, capsys):
+    """The one semantic-map reader (data.io.read_semantic_map) at pseudo, evaluate and predict: an id above K stops the
+    command with one line before any image is finished."""
+    import numpy as np
+    from PIL import Image
+
+    from baiseg.data import build_dataset
+
+    ds = build_dataset("synthetic", num_images=2, size=64, num_classes=2, seed=3)
+    sem_dir = tmp_path / "sem"
+    sem_dir.mkdir()
+    for i in range(len(ds)):
+        s = ds[i]
+        sem = s["semantic"].copy()
+        sem[0, 0] = 9  # K = 2
+        Image.fromarray(sem).save(sem_dir / f"{s['image_id']}.png")
+    spec = tmp_path / "syn.yaml"
+    spec.write_text("format: synthetic\nnum_images: 2\nsize: 64\nnum_classes: 2\nseed: 3\n")
+    rc = main(["pseudo", "--data", str(spec), "--method", "cc", "--semantic", str(sem_dir), "--out",
+               str(tmp_path / "p"), "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds ids 9 outside" in err and "Traceback" not in err
+    rc = main(["evaluate", "--data", str(spec), "--method", "cc", "--semantic", str(sem_dir), "--out",
+               str(tmp_path / "e")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds ids 9 outside" in err
+    from baiseg.data.io import read_semantic_map
+
+    with pytest.raises(DataError, match="is 64x64, the image is 32x32"):
+        read_semantic_map(sem_dir, ds[0]["image_id"], (32, 32), 2)
+    with pytest.raises(DataError, match="is missing"):
+        read_semantic_map(sem_dir, "nope", (64, 64), 2)
+    assert read_semantic_map(sem_dir, ds[0]["image_id"], (64, 64), 9).dtype == np.uint8

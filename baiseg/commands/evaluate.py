@@ -98,21 +98,6 @@ def _default_out(args: argparse.Namespace, semantic: str) -> Path:
     return Path("runs") / "eval" / f"{data}-{what}-{args.subset}"
 
 
-def _read_semantic_png(folder: str, image_id: str, shape: tuple[int, int]) -> np.ndarray:
-    from baiseg.data.io import read_label_png
-
-    path = Path(folder) / f"{image_id}.png"
-    if not path.is_file():
-        raise BaisegError(f"semantic map '{path}' is missing: --semantic DIR needs one <image_id>.png per image")
-    sem = read_label_png(path)
-    if sem.shape != shape:
-        raise BaisegError(f"semantic map '{path}' is {sem.shape[0]}x{sem.shape[1]}, the image is {shape[0]}x"
-                          f"{shape[1]}: write the maps at the original image resolution")  # fmt: skip
-    if sem.max(initial=0) > 255:
-        raise BaisegError(f"semantic map '{path}' holds ids above 255: write class ids 0..K (255 = void)")
-    return sem.astype(np.uint8)
-
-
 def _resolve_device(device: str) -> str:
     from baiseg.devices import resolve_device
 
@@ -166,7 +151,9 @@ class _Source:
         elif self.semantic == "model":
             sem = None
         else:
-            sem = _read_semantic_png(self.semantic, image_id, (h, w))
+            from baiseg.data.io import read_semantic_map
+
+            sem = read_semantic_map(self.semantic, image_id, (h, w), len(self.dataset.class_names))
         if self.predictor is not None:
             inst, _ = self.predictor.predict_instances(sample["image"], semantic=sem)
             return inst

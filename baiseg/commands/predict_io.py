@@ -89,8 +89,8 @@ class _Inputs:
         return f"{self.dataset!r}[{i}]"
 
     def read(self, i: int) -> Item:
-        from baiseg.data.io import check_same_size, read_image, read_label_png
-        from baiseg.predictor import check_semantic_ids, working_image
+        from baiseg.data.io import read_image, read_semantic_map
+        from baiseg.predictor import working_image
 
         t0 = time.perf_counter()
         item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), path=self.name(i))
@@ -105,13 +105,8 @@ class _Inputs:
             return item
         try:
             if self.semantic_dir is not None:
-                sp = self.semantic_dir / f"{item.image_id}.png"
-                if not sp.is_file():
-                    raise DataError(f"no semantic PNG '{sp}' for image '{item.image_id}': name them <image id>.png")
-                sem = read_label_png(sp)
-                check_semantic_ids(sem, self.num_classes, source=f"semantic PNG '{sp}'")
-                check_same_size(item.rgb, sem, item.image_id, str(sp))
-                item.semantic = sem.astype(np.uint8)
+                item.semantic = read_semantic_map(self.semantic_dir, item.image_id, item.rgb.shape[:2],
+                                                  self.num_classes)
             item.work = working_image(item.rgb, self.max_side)
         except Exception as e:
             item.fatal = _one_line(e)

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _extractor(args: argparse.Namespace, mep: Any, device: str) -> Any:
+def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int) -> Any:
     """sample -> MEP job for ``_finish``, for the chosen method and semantic source."""
     predictor = None
     if args.weights:
@@ -60,15 +60,10 @@ def _extractor(args: argparse.Namespace, mep: Any, device: str) -> Any:
             return np.asarray(sample["semantic"])
         if args.semantic == "model":
             return None
-        from baiseg.data.io import read_label_png
+        from baiseg.data.io import read_semantic_map
 
-        path = Path(args.semantic) / f"{sample['image_id']}.png"
-        if not path.is_file():
-            raise BaisegError(f"semantic map '{path}' is missing: --semantic DIR needs one <image id>.png per image")
-        sem = read_label_png(path)
-        if sem.shape != np.asarray(sample["image"]).shape[:2] or sem.max(initial=0) > 255:
-            raise BaisegError(f"semantic map '{path}' does not fit image '{sample['path']}' (size or ids > 255)")
-        return sem.astype(np.uint8)
+        k = len(predictor.class_names) if predictor is not None else num_classes
+        return read_semantic_map(args.semantic, str(sample["image_id"]), np.asarray(sample["image"]).shape[:2], k)
 
     def extract(sample: dict[str, Any]) -> tuple:
         """The MEP job of one image (the network runs here; baiseg.pseudo.mep_job finishes it)."""
@@ -126,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     info = shard_info(args.device)
     try:
         device = str(info.device)
-        extract = _extractor(args, dataclasses.replace(mep), device)
+        extract = _extractor(args, dataclasses.replace(mep), device, len(dataset.class_names))
         yaml_path = make_pseudo_labels(dataset, extract, args.out, settings, chunk=args.chunk, rank=info.rank,
                                        world_size=info.world_size,
                                        barrier=(lambda: D.barrier(info)) if info.distributed else None,

@@ -205,3 +205,48 @@ def check_same_size(image: np.ndarray, label: np.ndarray, image_path: str, label
             f"mask '{label_path}' is {h}x{w} but image '{image_path}' is {ih}x{iw}: "
             "the mask must have the image's size (re-export it or fix the pairing)"
         )
+
+
+def check_semantic_ids(semantic: np.ndarray, num_classes: int, source: str = "the semantic map") -> None:
+    """Raise a one-line BaisegError unless every id of ``semantic`` is 0, 1..``num_classes`` or 255 (void).
+
+    Args:
+        semantic: int H x W ids (any integer dtype: 16-bit PNG values are checked before any cast).
+        num_classes: K, the number of thing classes.
+        source: what to name in the message (a file path).
+    """
+    a = np.asarray(semantic)
+    if a.dtype.kind not in "iub":
+        raise DataError(f"{source} has dtype {a.dtype}: give integer semantic ids (0, 1..{num_classes}, 255)")
+    if a.size == 0:
+        return
+    bad = (a < 0) | ((a > num_classes) & (a != 255))
+    if bad.any():
+        vals = np.unique(a[bad])
+        shown = ", ".join(str(int(v)) for v in vals[:5]) + (" ..." if vals.size > 5 else "")
+        raise DataError(
+            f"{source} holds ids {shown} outside 0 (background), 1..{num_classes} (the model's classes) and 255 "
+            "(void): map them to the model's classes"
+        )
+
+
+def read_semantic_map(folder: str | os.PathLike, image_id: str, shape: tuple[int, int], num_classes: int) -> np.ndarray:
+    """The external semantic map of one image (``--semantic DIR`` / ``--semantic-dir``: another segmenter's output):
+    ``folder/<image_id>.png``, checked for presence, size and ids (0, 1..``num_classes``, 255). The one reader that
+    ``predict``, ``evaluate`` and ``pseudo`` use.
+
+    Returns:
+        uint8 H x W semantic ids.
+
+    Raises:
+        DataError: one line naming the file and the fix.
+    """
+    path = Path(folder) / f"{image_id}.png"
+    if not path.is_file():
+        raise DataError(f"semantic map '{path}' is missing: the semantic folder needs one <image id>.png per image")
+    sem = read_label_png(path)
+    if sem.shape != tuple(shape):
+        raise DataError(f"semantic map '{path}' is {sem.shape[0]}x{sem.shape[1]}, the image is {shape[0]}x{shape[1]}: "
+                        "write the maps at the original image resolution")  # fmt: skip
+    check_semantic_ids(sem, num_classes, source=f"semantic map '{path}'")
+    return sem.astype(np.uint8)
