@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume:
         overrides = ([args.config] if args.config else []) + list(args.overrides)
         cfg = resume_config(args.resume, overrides)
-        run_dir = train(cfg, resume_dir=args.resume, progress=not args.no_progress)
+        run_dir = train(cfg, resume_dir=args.resume, progress=not args.no_progress, resume_overrides=overrides)
     else:
         if not args.config:
             raise ConfigError("give a CONFIG (a YAML file or a preset name such as cpu_lite0), or --resume RUN_DIR")

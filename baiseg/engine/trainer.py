@@ -44,14 +44,17 @@ def resume_config(run_dir: str | Path, overrides: list[str] | None = None) -> Co
         raise BaisegError(f"--resume: '{run_dir}' is not a directory; give a run folder such as runs/cpu_lite0-001")
     if not ckpt_path.is_file():
         raise BaisegError(f"--resume: '{run_dir}' holds no checkpoint.pt (the run stopped before its first checkpoint)")
+    from baiseg.config import _apply, validate
+    from baiseg.engine.resume import check_resumable
     from baiseg.yamlio import load_yaml_text
 
     tree = load_yaml_text(load_checkpoint(ckpt_path)["config"], f"the config stored in '{ckpt_path}'") or {}
+    stored = config_from_dict(tree)
     cfg = config_from_dict(tree)
     if overrides:
-        from baiseg.config import _apply
-
         _apply(cfg, parse_overrides(overrides), "", "command line")
+    validate(cfg)  # exactly as a new run's config (load_config)
+    check_resumable(Path(run_dir), stored, cfg)
     return cfg
 
 
@@ -76,6 +79,7 @@ def train(
     name: str | None = None,
     build_fn: Callable[[Any], nn.Module] | None = None,
     progress: bool = True,
+    resume_overrides: list[str] | None = None,
 ) -> Path:
     """Train (or resume) and return the run directory.
 
@@ -85,6 +89,7 @@ def train(
         name: run folder prefix for a new run (default ``cfg.train.name`` or ``"run"``).
         build_fn: model factory from ``cfg.model`` (default ``baiseg.models.build_model``).
         progress: show a tqdm bar on rank 0.
+        resume_overrides: the ``key=value`` overrides given with ``--resume`` (recorded in the run folder).
 
     Raises:
         TrainingDiverged: a loss became non-finite (the loss dict is in the message).
@@ -98,6 +103,9 @@ def train(
         torch.set_num_threads(t.threads)
     dist = D.init_distributed(t.device)
     task = task_for(cfg)
+    import contextlib
+
+    stack = contextlib.ExitStack()
     try:
         train_ds = build_dataset(cfg.data.train, load_instances=task.train_instances)
         cfg.model.num_classes = len(train_ds.class_names) + 1
@@ -116,7 +124,7 @@ def train(
             optimizer.load_state_dict(ckpt["optimizer"])
             start, best = int(ckpt["iteration"]), float(ckpt["extra"].get("best", -math.inf))
             set_rng_state(ckpt["rng"])
-        run_dir = _prepare_run_dir(cfg, dist, resume_dir, name, start)
+        run_dir = _prepare_run_dir(cfg, dist, resume_dir, name, start, stack, resume_overrides)
         stream = SeededStream(train_ds, task.transform(model), t.seed)
         loader = train_loader(stream, cfg, start, dist.rank, dist.world_size, collate_fn=task.collate)
         net = model
@@ -128,11 +136,16 @@ def train(
         loop.run(loader, val_ds, start)
         return run_dir
     finally:
+        stack.close()
         D.cleanup(dist)
 
 
-def _prepare_run_dir(cfg: Config, dist: D.DistInfo, resume_dir, name: str | None, start: int) -> Path:
-    """Rank 0 creates (or reopens) the run directory; the others learn its path through a broadcast."""
+def _prepare_run_dir(cfg: Config, dist: D.DistInfo, resume_dir, name: str | None, start: int, stack: Any,
+                     resume_overrides: list[str] | None) -> Path:  # fmt: skip
+    """Rank 0 creates (or reopens) the run directory and locks it (released by ``stack``) before writing anything in
+    it; the others learn its path through a broadcast."""
+    from baiseg.engine.resume import RunLock, record_resume
+
     if resume_dir is not None:
         run_dir = Path(resume_dir)
     elif dist.is_main:
@@ -145,6 +158,9 @@ def _prepare_run_dir(cfg: Config, dist: D.DistInfo, resume_dir, name: str | None
         torch.distributed.broadcast_object_list(holder, src=0)
         run_dir = Path(holder[0])
     if dist.is_main:
+        stack.enter_context(RunLock(run_dir))  # before metrics.csv is touched: a second resume changes nothing
+        if resume_dir is not None:
+            record_resume(run_dir, cfg, list(resume_overrides or []), start)
         MetricsCSV(run_dir / "metrics.csv", resume_from=start if resume_dir is not None else None)
     return run_dir
 
