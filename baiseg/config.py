@@ -198,6 +198,8 @@ class MEPConfig:
     # > 0 (marker_source: distance): the shape cores are taken from the semantic mask minus the boundary band
     # (boundary prob >= marker_band), so that each blob that the band separates gets its own core.
     marker_band: float = 0.0
+    marker_band_min_free: float = 0.0  # a foreground component is banded only if this share of it is outside the band
+    marker_band_max_px: float = 0.0  # > 0: ... and only if its largest distance to the background is at most this
 
 
 #: The paper's pipeline as tuned for issue 6 (boundary markers, one flood over all classes, no merging, boundary
@@ -434,6 +436,8 @@ _RULES: dict[str, tuple[Any, str]] = {
     "mep.adapt_ref": (_non_negative, ">= 0"),
     "mep.adapt_quantile": (_unit, "in [0, 1]"),
     "mep.marker_band": (_unit, "in [0, 1]"),
+    "mep.marker_band_min_free": (_unit, "in [0, 1]"),
+    "mep.marker_band_max_px": (_non_negative, ">= 0"),
 }
 
 

@@ -6,7 +6,8 @@
 set -euo pipefail
 pf=$1; coco=$2; dsb=$3; out=${4:-docs/results/tuning/gen}
 mkdir -p "$out"
-grid="adapt_ref=0,0.9,0.97 marker_band=0,0.5,0.7 merge_neck_max_strength=0.97,0.8 boundary_thr=0.9,0.7"
+grid="adapt_ref=0,0.97 marker_band=0,0.5 marker_band_max_px=16,24"
+fixed="marker_band_min_free=0.3"
 run() {  # domain weights
   local d=$1 w=$2
   [ -f "$out/${d}_train_cc.json" ] || .venv/bin/python bench/sweep.py --data "${d}_train" --method cc \
@@ -15,7 +16,7 @@ run() {  # domain weights
       --grid dtws_peak_frac=0.3,0.4,0.5,0.6,0.7 dtws_min_area_px=0,16,64 --out "$out/${d}_train_dtws.json" > /dev/null
   # shellcheck disable=SC2086
   [ -f "$out/${d}_train_baiseg.json" ] || .venv/bin/python bench/sweep.py --data "${d}_train" --weights "$w" \
-      --method baiseg --grid $grid --out "$out/${d}_train_baiseg.json" > "$out/${d}_train_baiseg.log"
+      --method baiseg --fixed $fixed --grid $grid --out "$out/${d}_train_baiseg.json" > "$out/${d}_train_baiseg.log"
 }
 run pennfudan "$pf" & run coco128_panoptic "$coco" & run dsb2018 "$dsb" &
 wait

@@ -159,6 +159,36 @@ def distance_seeds(semantic: np.ndarray, peak_frac: float, classes: list | None 
     return seeds
 
 
+def banded_semantic(boundary_prob: np.ndarray, semantic: np.ndarray, fg: np.ndarray, band: float,
+                    min_free: float, max_px: float = 0.0) -> np.ndarray:
+    """The semantic map minus the boundary band (probability >= ``band``), in the foreground components where the band
+    is a thin line: a component keeps its band-free pixels only when they are at least ``min_free`` of its area. Where
+    the network fires over most of an object (texture inside a pedestrian, a nucleus too small to have an inside), the
+    band says nothing about where one object ends, and the component is left whole. With ``max_px > 0`` only
+    components whose largest distance to the background is at most ``max_px`` (objects a few band widths across, in
+    which the band cannot be texture) are banded.
+
+    Returns:
+        the semantic map's dtype, H x W.
+    """
+    in_band = boundary_prob >= band
+    out = np.where(in_band, 0, semantic).astype(semantic.dtype)
+    if min_free <= 0 and max_px <= 0:
+        return out
+    fg8 = fg.view(np.uint8) if fg.dtype == bool else fg.astype(np.uint8)
+    n, comp = cv2.connectedComponents(fg8, connectivity=8, ltype=cv2.CV_32S)
+    area = np.bincount(comp.ravel(), minlength=n)
+    free = np.bincount(comp.ravel(), weights=(~in_band).ravel().astype(np.float64), minlength=n)
+    whole = free < min_free * np.maximum(area, 1)
+    if max_px > 0:
+        whole |= label_maximum(exact_distance(fg8), comp, n) > max_px
+    whole[0] = False
+    if whole.any():
+        keep = whole[comp]
+        out[keep] = semantic[keep]
+    return out
+
+
 def make_markers(
     boundary_prob: np.ndarray, fg: np.ndarray, cfg: MEPConfig, semantic: np.ndarray | None = None,
     *, classes: list | None = None, checked: bool = False,
@@ -191,7 +221,8 @@ def make_markers(
     if cfg.marker_source == "distance":  # shape cores of the semantic mask (dtws seeds), cut by the ridges
         cores_of = semantic
         if cfg.marker_band > 0:  # cores of the mask minus the boundary band: one per blob the band separates
-            cores_of = np.where(boundary_prob >= cfg.marker_band, 0, semantic).astype(semantic.dtype)
+            cores_of = banded_semantic(boundary_prob, semantic, fg, cfg.marker_band, cfg.marker_band_min_free,
+                                       cfg.marker_band_max_px)
         interior = (distance_seeds(cores_of, cfg.dtws_peak_frac, classes) & (edges == 0)).astype(np.uint8)
     elif cfg.marker_source == "boundary":
         interior = (fg & (edges == 0)).astype(np.uint8)
