@@ -197,9 +197,10 @@ class MEPConfig:
     adapt_quantile: float = 0.5
     # > 0 (marker_source: distance): the shape cores are taken from the semantic mask minus the boundary band
     # (boundary prob >= marker_band), so that each blob that the band separates gets its own core.
-    marker_band: float = 0.0
-    marker_band_min_free: float = 0.0  # a foreground component is banded only if this share of it is outside the band
-    marker_band_max_px: float = 0.0  # > 0: ... and only if its largest distance to the background is at most this
+    # Chosen leave-one-domain-out on the Penn-Fudan, COCO-subset and DSB train splits (docs/GENERALISATION.md).
+    marker_band: float = 0.5
+    marker_band_min_free: float = 0.3  # a foreground component is banded only if this share of it is outside the band
+    marker_band_max_px: float = 24.0  # > 0: ... and only if its largest distance to the background is at most this
 
 
 #: The paper's pipeline as tuned for issue 6 (boundary markers, one flood over all classes, no merging, boundary
