@@ -55,7 +55,7 @@ def test_adapted_scales_every_probability_threshold():
 
 def test_weak_border_is_cut_only_with_adaptive_thresholds():
     b, sem = _touching_pair(border=0.6, outline_value=0.65)
-    fixed = MEPConfig()
+    fixed = MEPConfig(marker_band=0.0)
     adaptive = dataclasses.replace(fixed, adapt_ref=0.95)
     n_fixed = int(extract_masks(b, sem, cfg=dataclasses.replace(fixed, )).max())
     n_adapt = int(extract_masks(b, sem, cfg=dataclasses.replace(adaptive, )).max())
@@ -68,7 +68,7 @@ def test_weak_border_is_cut_only_with_adaptive_thresholds():
 
 def test_marker_band_gives_each_blob_a_core():
     b, sem = _touching_pair(border=0.8, outline_value=0.9)
-    cfg = MEPConfig(boundary_thr=0.99, merge_thr=0.0, merge_neck_ratio=0.0)
+    cfg = MEPConfig(boundary_thr=0.99, merge_thr=0.0, merge_neck_ratio=0.0, marker_band=0.0)
     assert int(extract_masks(b, sem, cfg=cfg).max()) == 1  # one core for the union, the border below the ridge thr
     banded = extract_masks(b, sem, cfg=dataclasses.replace(cfg, marker_band=0.5))
     assert int(banded.max()) == 2
@@ -81,3 +81,17 @@ def test_marker_band_over_a_whole_class_region():
     b = np.ones((20, 20), np.float32)
     labels = extract_masks(b, sem, cfg=MEPConfig(marker_band=0.5))  # no core left: no crash, component kept
     assert labels.max() == 1
+
+
+def test_band_only_in_thin_band_and_small_components():
+    from baiseg.postprocess.mep import banded_semantic
+
+    b, sem = _touching_pair(border=0.8, outline_value=0.9)  # a 30 x 60 rectangle: 15 px deep
+    fg = sem > 0
+    cut = banded_semantic(b, sem, fg, 0.5, 0.3, 24.0)
+    assert (cut[10:40, 39:41] == 0).all()  # banded: the border line is removed
+    assert np.array_equal(banded_semantic(b, sem, fg, 0.5, 0.3, 10.0), sem)  # deeper than 10 px: left whole
+    textured = b.copy()
+    textured[fg] = np.maximum(textured[fg], (np.indices(sem.shape).sum(0)[fg] % 3 == 0) * 0.9)  # band everywhere
+    assert np.array_equal(banded_semantic(textured, sem, fg, 0.5, 0.8, 24.0), sem)  # < 80 % outside the band: whole
+    assert not np.array_equal(banded_semantic(b, sem, fg, 0.5, 0.0, 0.0), sem)

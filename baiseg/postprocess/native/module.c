@@ -94,17 +94,18 @@ static PyObject *flood_classes(PyObject *self, PyObject *a) {
     Arg args[4] = {{ev, 0, 4, hw, "elevation"}, {mk, 0, 4, hw, "markers"}, {cls, 0, 1, hw, "classes"},
                    {out, 1, 4, hw, "out"}};
     if (get_buffers("flood_classes", args, v, 4) < 0) return NULL;
-    {   /* every value the kernel indexes its tables with: markers <= top, class indices <= nclasses */
+    {   /* every value the kernel indexes its tables with (inside the box): markers <= top, classes <= nclasses */
         const int32_t *m = (const int32_t *)v[1].buf;
         const uint8_t *c = (const uint8_t *)v[2].buf;
-        for (Py_ssize_t i = 0; i < hw; i++) {
-            if (m[i] > top || c[i] > nclasses) {
-                release(v, 4);
-                return PyErr_Format(PyExc_ValueError,
-                                    "flood_classes: pixel %zd has marker %d (largest allowed %zd) and class index %d "
-                                    "(largest allowed %zd)", i, (int)m[i], top, (int)c[i], nclasses);
+        for (Py_ssize_t y = y0; y < y1; y++)
+            for (Py_ssize_t i = y * w + x0; i < y * w + x1; i++) {
+                if (m[i] > top || c[i] > nclasses) {
+                    release(v, 4);
+                    return PyErr_Format(PyExc_ValueError,
+                                        "flood_classes: pixel %zd has marker %d (largest allowed %zd) and class index "
+                                        "%d (largest allowed %zd)", i, (int)m[i], top, (int)c[i], nclasses);
+                }
             }
-        }
     }
     Py_BEGIN_ALLOW_THREADS
     rc = mep_flood_classes(v[0].buf, v[1].buf, v[2].buf, nclasses, levels, v[3].buf, w, y0, y1, x0, x1, (int32_t)top);
