@@ -3,13 +3,14 @@
 domain's train split). Cells: mean ± half range over the training seeds where a model is involved.
 
     .venv/bin/python bench/generalise_table.py --domains pennfudan coco128_panoptic dsb2018 \\
-        --results 'docs/results/gen/{domain}_val.json' --sam 'docs/results/sam/{domain}_val_tuned.json' \\
+        --results 'docs/results/gen/{domain}_val.json' --sam 'docs/results/sam/{domain}_val*.json' \\
         --out docs/results/gen/val_table.md
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 from pathlib import Path
@@ -47,15 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--domains", nargs="+", required=True)
     ap.add_argument("--results", required=True, help="pattern with {domain}: bench/results.py JSON")
-    ap.add_argument("--sam", default=None, help="pattern with {domain}: bench/eval_sam.py JSON (one variant)")
+    ap.add_argument("--sam", default=None, help="glob with {domain}: bench/eval_sam.py JSON (its first variant is the "
+                    "setting chosen on the train split)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     lines = ["| domain (val) | semantics | method | mAP50 | mAP75 | COCO AP | mAP50, touching |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for d in args.domains:
         res = json.loads(Path(args.results.format(domain=d)).read_text())
-        sam_path = Path(args.sam.format(domain=d)) if args.sam else None
-        sam = json.loads(sam_path.read_text()) if sam_path and sam_path.is_file() else None
+        found = sorted(glob.glob(args.sam.format(domain=d))) if args.sam else []
+        sam = json.loads(Path(found[0]).read_text()) if found else None
         lines += rows_for(d, res, sam)
     md = "\n".join(lines) + "\n"
     print(md)

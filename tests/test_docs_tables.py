@@ -216,3 +216,36 @@ def test_speed_page_dim16_table_matches_its_json() -> None:
         s = json.loads((REPO / "docs" / "results" / f"speed_pf_dim{cells[0]}.json").read_text())["predict"]
         s = s[f"pennfudan_val/{names[cells[1]]}"]
         assert cells[2:] == [f"{s['img_per_s']:.2f}", *(f"{s[k]:.1f}" for k in ("network_s", "mep_s", "write_s"))]
+
+
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+GEN = REPO / "docs" / "results" / "gen"
+
+
+@pytest.mark.parametrize("path", sorted(GEN.glob("*_val.json")), ids=lambda p: p.stem)
+def test_generalisation_val_markdown_matches_json(path: Path) -> None:
+    info = json.loads(path.read_text())
+    assert (GEN / f"{path.stem}.md").read_text() == _results_module().render(info["rows"])
+
+
+def test_generalisation_page_shows_the_tables_of_its_json(tmp_path) -> None:
+    page = (REPO / "docs" / "GENERALISATION.md").read_text()
+    out = tmp_path / "val.md"
+    _bench_module("generalise_table").main(["--domains", "pennfudan", "coco128_panoptic", "dsb2018", "--results",
+                                            str(GEN / "{domain}_val.json"), "--sam",
+                                            str(REPO / "docs" / "results" / "sam" / "{domain}_val*.json"),
+                                            "--out", str(out)])  # fmt: skip
+    assert out.read_text() == (GEN / "val_table.md").read_text()
+    for line in out.read_text().splitlines():
+        assert line in page, line
+    tuning = REPO / "docs" / "results" / "tuning" / "gen"
+    lodo = json.loads((tuning / "lodo.json").read_text())
+    assert _bench_module("select_lodo").markdown(lodo) == (tuning / "lodo.md").read_text()
+    for line in (tuning / "lodo.md").read_text().splitlines():
+        assert line in page, line
