@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="500x375,1024x768")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("mep", nargs="*", metavar="KEY=VALUE", help="MEP settings, e.g. marker_band=0")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     try:
@@ -143,7 +144,9 @@ def main() -> None:
     except ImportError:
         pass
     items = pennfudan_items("val")[: args.images] + coco_items("val")[: args.images]
-    cfg = MEPConfig()
+    import yaml
+
+    cfg = MEPConfig(**{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.mep)})
     print(f"{len(items)} images (Penn-Fudan val + coco128 val), one thread, median of {args.repeats} runs per image "
           "for both implementations")
     report: dict[str, dict] = {}

@@ -180,8 +180,8 @@ def banded_semantic(boundary_prob: np.ndarray, semantic: np.ndarray, fg: np.ndar
     area = np.bincount(comp.ravel(), minlength=n)
     free = np.bincount(comp.ravel(), weights=(~in_band).ravel().astype(np.float64), minlength=n)
     whole = free < min_free * np.maximum(area, 1)
-    if max_px > 0:
-        whole |= label_maximum(exact_distance(fg8), comp, n) > max_px
+    if max_px > 0:  # the components holding a pixel deeper than max_px (few pixels: no per-label maximum needed)
+        whole[np.unique(comp[exact_distance(fg8) > max_px])] = True
     whole[0] = False
     if whole.any():
         keep = whole[comp]
