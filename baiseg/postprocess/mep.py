@@ -177,11 +177,12 @@ def banded_semantic(boundary_prob: np.ndarray, semantic: np.ndarray, fg: np.ndar
         return out
     fg8 = fg.view(np.uint8) if fg.dtype == bool else fg.astype(np.uint8)
     n, comp = cv2.connectedComponents(fg8, connectivity=8, ltype=cv2.CV_32S)
-    area = np.bincount(comp.ravel(), minlength=n)
-    free = np.bincount(comp.ravel(), weights=(~in_band).ravel().astype(np.float64), minlength=n)
+    flat = comp.ravel()
+    area = np.bincount(flat, minlength=n)
+    free = area - np.bincount(flat[in_band.ravel()], minlength=n)
     whole = free < min_free * np.maximum(area, 1)
     if max_px > 0:  # the components holding a pixel deeper than max_px (few pixels: no per-label maximum needed)
-        whole[np.unique(comp[exact_distance(fg8) > max_px])] = True
+        whole |= np.bincount(comp[exact_distance(fg8) > max_px], minlength=n) > 0
     whole[0] = False
     if whole.any():
         keep = whole[comp]
