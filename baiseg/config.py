@@ -290,14 +290,9 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. model.iabm_dim=64)")
         key, raw = item.split("=", 1)
-        from baiseg.yamlio import load_yaml_text
+        from baiseg.yamlio import load_override_value
 
-        try:
-            value = load_yaml_text(raw, f"override '{item}'", ConfigError) if raw != "" else ""
-        except ConfigError as e:
-            if "twice" in str(e) or "aliases" in str(e) or "nests too deeply" in str(e):
-                raise
-            value = raw
+        value = load_override_value(raw, f"override '{item}'", ConfigError) if raw != "" else ""
         node = tree
         parts = key.strip().split(".")
         for p in parts[:-1]:

@@ -24,6 +24,10 @@ from baiseg.errors import BaisegError
 MAX_ALIASES = 32
 
 
+class _Refused(yaml.YAMLError):
+    """A document that parses but is refused (a repeated key, too many aliases): never read as plain text."""
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and bounds aliases."""
 
@@ -36,7 +40,7 @@ class _Loader(yaml.SafeLoader):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (line {mark.line + 1}): write the values out")
+                raise _Refused(f"more than {MAX_ALIASES} aliases (line {mark.line + 1}): write the values out")
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -51,7 +55,7 @@ class _Loader(yaml.SafeLoader):
                 except TypeError:
                     continue  # SafeLoader reports unhashable keys itself
                 if key in seen:
-                    raise yaml.YAMLError(
+                    raise _Refused(
                         f"key '{key}' appears twice in one mapping (lines {seen[key]} and "
                         f"{key_node.start_mark.line + 1}): keep one (the second would silently replace the first)"
                     )
@@ -74,6 +78,17 @@ def load_yaml_text(text: str, what: str, error: type[Exception] = BaisegError) -
         raise error(f"{what} is not valid YAML ({msg}): fix it") from None
     except RecursionError:
         raise error(f"{what} nests too deeply to be a configuration: simplify it") from None
+
+
+def load_override_value(raw: str, what: str, error: type[Exception] = BaisegError) -> Any:
+    """The value of a ``key=value`` override: YAML when it parses (``5``, ``true``, ``[1, 2]``), the text itself when it
+    does not (``a:b``); a repeated key or an alias bomb is refused like in a file."""
+    try:
+        return yaml.load(raw, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except _Refused as e:
+        raise error(f"{what} is not valid YAML ({' '.join(str(e).split())}): fix it") from None
+    except (yaml.YAMLError, RecursionError):
+        return raw
 
 
 def read_text_utf8(path: str | os.PathLike, what: str, error: type[Exception] = BaisegError) -> str:

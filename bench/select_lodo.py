@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 def _key(setting: dict[str, Any]) -> str:
     return json.dumps(setting, sort_keys=True)
@@ -78,7 +76,7 @@ def select(sweeps: dict[str, dict[str, dict[str, Any]]], domains: list[str]) -> 
     return max(sorted(common), key=lambda k: sum(score(sweeps[d][k]) for d in domains))
 
 
-def lodo(sweeps, baselines_pattern, sam_pattern, default: dict[str, Any] | None = None) -> dict[str, Any]:
+def lodo(sweeps, baselines_pattern, sam_pattern) -> dict[str, Any]:
     domains = sorted(sweeps)
     joint = select(sweeps, domains)
     out: dict[str, Any] = {"domains": domains, "joint": json.loads(joint), "held_out": []}
@@ -86,8 +84,6 @@ def lodo(sweeps, baselines_pattern, sam_pattern, default: dict[str, Any] | None 
         chosen = select(sweeps, [o for o in domains if o != d])
         oracle = max(sweeps[d], key=lambda k: score(sweeps[d][k]))
         rows = {"lodo": sweeps[d][chosen], "oracle": sweeps[d][oracle], "joint": sweeps[d][joint]}
-        if default is not None and _key(default) in sweeps[d]:
-            rows["default"] = sweeps[d][_key(default)]
         base = best_baselines(d, baselines_pattern, sam_pattern)
         best_base = max(base, key=score) if base else None
         out["held_out"].append({

@@ -261,3 +261,8 @@ def test_external_semantic_ids_above_k_refused_by_every_command(tmp_path, capsys
     with pytest.raises(DataError, match="is missing"):
         read_semantic_map(sem_dir, "nope", (64, 64), 2)
     assert read_semantic_map(sem_dir, ds[0]["image_id"], (64, 64), 9).dtype == np.uint8
+
+
+def test_override_values_that_are_not_yaml_stay_text():
+    assert parse_overrides(["data.train=a: [b"]) == {"data": {"train": "a: [b"}}
+    assert parse_overrides(["train.iters=5"]) == {"train": {"iters": 5}}

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from baiseg.config import mep_with_overrides
-from baiseg.devices import device_arg
+from baiseg.devices import device_arg, resolve_device
 from baiseg.errors import BaisegError
 from baiseg.evaluation.run import VOC_KEYS, percent
 from baiseg.fileio import write_json_atomic
@@ -98,12 +98,6 @@ def _default_out(args: argparse.Namespace, semantic: str) -> Path:
     return Path("runs") / "eval" / f"{data}-{what}-{args.subset}"
 
 
-def _resolve_device(device: str) -> str:
-    from baiseg.devices import resolve_device
-
-    return resolve_device(device, "--device")
-
-
 def _dataset_ids(dataset: Any) -> list[str]:
     items = getattr(dataset, "items", None)
     if items is not None:
@@ -130,7 +124,8 @@ class _Source:
             self.grouped = read_results(args.predictions)
             check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
         elif args.weights:
-            self.predictor = _load_predictor(args.weights, _resolve_device(args.device), args.method, args.max_side,
+            device = resolve_device(args.device, "--device")
+            self.predictor = _load_predictor(args.weights, device, args.method, args.max_side,
                                              args.mep_at)
             # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
             self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
