@@ -12,13 +12,19 @@
 # another job). MEP="mep.k=v ..." is passed to `pseudo` and to BAISeg's own evaluations (default: none, i.e. the MEP stored with the
 # weights). For weights trained before the tuned defaults of docs/RESULTS.md §3, give those defaults explicitly:
 #   MEP="mep.boundary_thr=0.9 mep.min_marker_px=1 mep.min_area_px=0" bash bench/refine.sh coco128_panoptic W
+# DTWS="mep.k=v ..." / CC="mep.k=v ..." give the baselines their best setting on this train split (docs/GENERALISATION.md),
+# e.g. on DSB, where images hold up to 375 nuclei (so Mask R-CNN keeps up to 500 detections):
+#   DTWS="mep.dtws_peak_frac=0.6" EXTRA="model.rcnn_detections=500 model.rcnn_rpn_test_top_n=1000" \
+#     bash bench/refine.sh dsb2018 runs/dsb2018_g_s0-001/last.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DS=${1:?dataset prefix: pennfudan or coco128_panoptic}
+DS=${1:?dataset prefix: pennfudan, coco128_panoptic or dsb2018}
 W=${2:?BAISeg weights trained on ${DS}_train}
 SEED=${SEED:-0}
 EXTRA=${EXTRA:-}
 MEP=${MEP:-}
+DTWS=${DTWS:-}
+CC=${CC:-}
 B=${BAISEG:-.venv/bin/baiseg}
 OUT=runs/refine
 mkdir -p "$OUT" docs/results/refine
@@ -27,6 +33,8 @@ for m in baiseg dtws cc; do  # pseudo labels (GT semantics) and their quality ag
   P=$OUT/pseudo_${DS}_$m
   args=(--data "${DS}_train" --method $m --semantic gt --out "$P" --no-progress)
   [ $m = baiseg ] && args+=(--weights "$W" $MEP)
+  [ $m = dtws ] && args+=($DTWS)
+  [ $m = cc ] && args+=($CC)
   [ -f "$P/pseudo.json" ] || $B pseudo "${args[@]}"
   [ -f "$P/quality/metrics.json" ] || $B evaluate --data "${DS}_train" --predictions "$P/results.json" --out "$P/quality"
 done
