@@ -169,7 +169,9 @@ class COCOInstanceEvaluator:
         out["AP"] = _mean_valid(prec)
         out["AP50"] = _mean_valid(prec[np.isclose(thrs, 0.5)])
         out["AP75"] = _mean_valid(prec[np.isclose(thrs, 0.75)])
-        out["per_class_AP"] = {n: _mean_valid(prec[:, :, k]) for k, n in enumerate(self.class_names)}
+        column = {c: k for k, c in enumerate(sorted(self.category_ids))}  # COCOeval's K axis: ids in ascending order
+        names = zip(self.category_ids, self.class_names)
+        out["per_class_AP"] = {n: _mean_valid(prec[:, :, column[c]]) for c, n in names}
         voc = self._run(np.asarray(VOC_IOU_THRESHOLDS))[..., 0, -1]
         out["voc_view"] = {f"mAP{round(t * 100)}": _mean_valid(voc[i]) for i, t in enumerate(VOC_IOU_THRESHOLDS)}
         return out

@@ -6,7 +6,9 @@ them pays for them in the union). It is a true positive when that IoU reaches th
 taken, otherwise a false positive (no fall-back to the second-best GT). Over the dataset, all predictions of a class
 are sorted by score, cumulative TP/FP give precision and recall (``n_pos`` = number of GT instances), and AP is the
 area under the monotone precision envelope at every recall change. mAP is the mean over the classes that have GT;
-a class with GT and no prediction scores 0. Crowd GT instances (COCO data) are dropped like void regions. Equal
+a class with GT and no prediction scores 0. Crowd GT instances (COCO data) are VOC's "difficult" objects, as in
+chainercv's ``eval_instance_segmentation_voc``: they do not count in ``n_pos``, but they take part in the arg-max, and
+a prediction whose best-IoU GT is a crowd region of its class at the threshold is ignored (neither TP nor FP). Equal
 scores keep the order in which predictions were processed (a stable sort, as COCOeval's).
 """
 
@@ -49,29 +51,32 @@ def mask_iou(pred_masks: np.ndarray, gt_masks: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def match_image_class(ious: np.ndarray, iou_thr: float) -> np.ndarray:
+def match_image_class(ious: np.ndarray, iou_thr: float, crowd: np.ndarray | None = None) -> np.ndarray:
     """VOC matching of the score-sorted predictions of one class in one image.
 
     Args:
         ious: float N x M IoUs of the N predictions (sorted by decreasing score) with the M GT instances.
         iou_thr: IoU threshold in (0, 1].
+        crowd: bool M, True for the crowd ("difficult") GT regions; None: none.
 
     Returns:
-        bool N, True for a true positive.
+        int8 N: 1 for a true positive, 0 for a false positive, -1 for a prediction ignored (its best GT is a crowd
+        region and their IoU reaches the threshold).
     """
     n, m = ious.shape
-    tp = np.zeros(n, dtype=bool)
+    hit = np.zeros(n, dtype=np.int8)
     if m == 0:
-        return tp
+        return hit
+    crowd = np.zeros(m, bool) if crowd is None else np.asarray(crowd, bool)
     best = ious.argmax(axis=1)
     ok = ious[np.arange(n), best] >= iou_thr
     taken = np.zeros(m, dtype=bool)
     for i in range(n):
-        if ok[i] and not taken[best[i]]:
-            tp[i] = True
-        if ok[i]:
-            taken[best[i]] = True
-    return tp
+        if not ok[i]:
+            continue
+        hit[i] = -1 if crowd[best[i]] else int(not taken[best[i]])
+        taken[best[i]] = True
+    return hit
 
 
 def voc_ap(scores: np.ndarray, tp: np.ndarray, n_pos: int) -> float:
@@ -130,7 +135,7 @@ class VOCInstanceEvaluator:
         """Forget every processed image."""
         self._n_pos: dict[int, int] = defaultdict(int)
         self._scores: dict[int, list[np.ndarray]] = defaultdict(list)
-        self._tp: dict[int, list[np.ndarray]] = defaultdict(list)  # each K_i x T
+        self._tp: dict[int, list[np.ndarray]] = defaultdict(list)  # each int8 K_i x T: 1 TP, 0 FP, -1 ignored
         self.num_images = 0
 
     def process(self, gt_sample: dict[str, Any], prediction: dict[str, Any]) -> None:
@@ -147,23 +152,22 @@ class VOCInstanceEvaluator:
         gt, void = gt_from_sample(gt_sample)
         height, width = gt["masks"].shape[1:] if void is None else void.shape
         pred = check_prediction(prediction, height, width, str(gt_sample.get("image_id", "?")))
-        keep = ~gt["crowd"]
-        gt_masks, gt_classes = gt["masks"][keep], gt["classes"][keep]
+        gt_masks, gt_classes, crowd = gt["masks"], gt["classes"], gt["crowd"]
         if void is not None and void.any() and len(gt_masks):
             gt_masks = gt_masks & ~void[None]
         self.num_images += 1
         for cls in np.union1d(gt_classes, pred["classes"]):
             cls = int(cls)
-            g = gt_masks[gt_classes == cls]
-            self._n_pos[cls] += len(g)
+            of_cls = gt_classes == cls
+            self._n_pos[cls] += int((of_cls & ~crowd).sum())
             sel = np.where(pred["classes"] == cls)[0]
             if len(sel) == 0:
                 continue
             sel = sel[np.argsort(-pred["scores"][sel], kind="stable")]
-            ious = mask_iou(pred["masks"][sel], g)
-            tp = np.stack([match_image_class(ious, t) for t in self.iou_thresholds], axis=1)
+            ious = mask_iou(pred["masks"][sel], gt_masks[of_cls])
+            hit = np.stack([match_image_class(ious, t, crowd[of_cls]) for t in self.iou_thresholds], axis=1)
             self._scores[cls].append(pred["scores"][sel])
-            self._tp[cls].append(tp)
+            self._tp[cls].append(hit)  # 1 TP, 0 FP, -1 ignored
 
     def _classes(self) -> list[int]:
         seen = set(self._n_pos) | set(self._scores)
@@ -185,9 +189,10 @@ class VOCInstanceEvaluator:
             if n_pos == 0:
                 continue
             scores = np.concatenate(self._scores[cls]) if self._scores.get(cls) else np.zeros(0)
-            tps = np.concatenate(self._tp[cls]) if self._tp.get(cls) else np.zeros((0, len(self.iou_thresholds)), bool)
+            hits = np.concatenate(self._tp[cls]) if self._tp.get(cls) else np.zeros((0, len(self.iou_thresholds)))
             for col in range(len(self.iou_thresholds)):
-                aps[row, col] = voc_ap(scores, tps[:, col], n_pos)
+                counted = hits[:, col] >= 0
+                aps[row, col] = voc_ap(scores[counted], hits[counted, col] == 1, n_pos)
         keys = [f"mAP{round(t * 100)}" for t in self.iou_thresholds]
         out: dict[str, Any] = {}
         has_gt = ~np.isnan(aps[:, 0]) if len(classes) else np.zeros(0, bool)

@@ -92,3 +92,14 @@ def test_class_outside_range_is_an_error(ev):
     e = COCOInstanceEvaluator(2)
     with pytest.raises(EvaluationError, match="outside 1..2"):
         e.process(ev.sample([ev.A], [1]), ev.pred([ev.A], [3], [0.9]))
+
+
+def test_per_class_ap_follows_the_category_ids_not_their_sorted_order(ev):
+    # category ids not ascending (as in the coco128_voc_* sets): class 1 -> id 9, class 2 -> id 5. Class 1 is found
+    # perfectly, class 2 is missed: the per-class AP must say so under each class's own name.
+    s = ev.sample([ev.A, ev.C], [1, 2])
+    coco = COCOInstanceEvaluator(2, category_ids=[9, 5], class_names=["first", "second"])
+    coco.process(s, ev.pred([ev.A], [1], [0.9]))
+    per_class = coco.evaluate()["per_class_AP"]
+    assert per_class["first"] == pytest.approx(1.0)
+    assert per_class["second"] == pytest.approx(0.0)

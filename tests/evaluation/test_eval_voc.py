@@ -97,6 +97,22 @@ def test_crowd_gt_is_not_counted(ev):
     assert out["mAP50"] == 1.0 and out["num_gt"] == 1
 
 
+def test_a_prediction_matching_a_crowd_region_is_ignored(ev):
+    # VOC's "difficult" objects (chainercv, the protocol IRNet and BESTIE report): a prediction whose best-IoU GT is a
+    # crowd region at the threshold is neither a TP nor an FP, even when scored above the true positive.
+    s = ev.sample([ev.A, ev.B], [1, 1], crowd=[False, True])
+    out = run([(s, ev.pred([ev.B, ev.A], [1, 1], [0.9, 0.5]))])
+    assert out["mAP50"] == 1.0 and out["num_gt"] == 1
+    # below the threshold the crowd region is no match: still a false positive
+    near_b = ev.box(2, 14, 10, 16)  # IoU 16 / 64 with B
+    out = run([(s, ev.pred([near_b, ev.A], [1, 1], [0.9, 0.5]))])
+    assert out["mAP50"] == 0.5 and out["mAP25"] == 1.0
+    # a crowd region of another class is no match either
+    s2 = ev.sample([ev.A, ev.B], [1, 2], crowd=[False, True])
+    out = run([(s2, ev.pred([ev.B, ev.A], [1, 1], [0.9, 0.5]))])
+    assert out["mAP50"] == 0.5
+
+
 def test_several_images_accumulate(ev):
     s1, s2 = ev.sample([ev.A], [1], image_id="a"), ev.sample([ev.B], [1], image_id="b")
     # image b: an FP scored above everything; image a: a TP
