@@ -163,7 +163,7 @@ def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, 
         for i in range(n):
             sample = dataset[i]
             maps = predictor.infer(sample["image"])
-            contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood,
+            contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood, void_fill_px=c.void_fill_px,
                                        void_as_boundary=c.void_as_boundary, width_px=c.width_px)  # fmt: skip
             meter.update(maps["boundary_prob"] > t.val_boundary_thr, contour, maps["sem_prob"].argmax(0),
                          sample["semantic"])  # fmt: skip

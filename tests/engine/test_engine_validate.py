@@ -139,3 +139,22 @@ def test_invalid_best_metric_is_a_config_error(tmp_path):
         load_config(tmp_path / "c.yaml")
     for name in ("auto", "val_map50_gt", "val_map50_model", "val_boundary_f", "val_miou"):
         assert load_config(None, [f"train.best_metric={name}"]).train.best_metric == name
+
+
+def test_validation_target_uses_the_configured_void_fill(monkeypatch):
+    # T in validation must be the T of training: data.contour.void_fill_px included (it was left at its default 3)
+    import baiseg.data.contour as contour_mod
+
+    seen = []
+    real = contour_mod.semantic_contour
+
+    def spy(semantic, **kw):
+        seen.append(kw.get("void_fill_px", "default"))
+        return real(semantic, **kw)
+
+    monkeypatch.setattr(contour_mod, "semantic_contour", spy)
+    ds = _val_set(load_instances=False, num_images=1, size=64)
+    cfg = load_config(None, ["train.val_max_images=1", "data.contour.void_fill_px=0"])
+    model = TinyBAISeg(num_classes=len(ds.class_names) + 1, dim=4)
+    validate(model, ds, cfg, torch.device("cpu"), len(ds.class_names) + 1)
+    assert seen == [0]
