@@ -306,7 +306,12 @@ class Predictor:
         from baiseg.data.classes import COCO_TO_VOC
 
         if list(class_names) == self.class_names and self._class_map is None:
-            return self
+            if not category_ids or [int(c) for c in category_ids] == self.category_ids:
+                return self
+            new = object.__new__(type(self))
+            new.__dict__.update(self.__dict__)
+            new.category_ids = [int(c) for c in category_ids]
+            return new
         source = self.model_class_names
         target = {n: k + 1 for k, n in enumerate(class_names)}
         ids = [target.get(n, target.get(COCO_TO_VOC.get(n, ""), 0)) for n in source]

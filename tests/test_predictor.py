@@ -124,6 +124,14 @@ def test_for_classes_maps_model_classes_by_name():
     assert pred.for_classes(["zebra", "couch"]) is pred
 
 
+def test_for_classes_takes_the_category_ids_when_the_names_match():
+    pred = Predictor(ThreeClassNet(), ["zebra", "couch"], mep=MEPConfig(min_area_px=50))
+    same = pred.for_classes(["zebra", "couch"], [7, 9])
+    assert same.category_ids == [7, 9] and pred.category_ids == [1, 2]
+    assert {i.category_id for i in same.predict(_scene())} <= {7, 9}
+    assert pred.for_classes(["zebra", "couch"], [1, 2]) is pred
+
+
 class _BadNet(nn.Module):
     """Returns the model contract's outputs with one non-finite value in ``where`` at pixel (5, 7)."""
 
