@@ -116,9 +116,10 @@ def test_image_ids_must_be_unique_in_a_dataset(tmp_path, names, capsys):
     assert "have the same image id" in capsys.readouterr().out
 
 
-def test_image_ids_must_be_unique_in_a_predict_folder(tmp_path, capsys):
-    _png(tmp_path / "in" / "7.png")
-    _png(tmp_path / "in" / "007.png")
+@pytest.mark.parametrize("names", [("7.png", "007.png"), ("a.png", "a.jpg")])
+def test_image_ids_must_be_unique_in_a_predict_folder(tmp_path, capsys, names):
+    for n in names:
+        _png(tmp_path / "in" / n)
     rc = main(["predict", "--weights", str(tmp_path / "w.safetensors"), "--input", str(tmp_path / "in"),
                "--out", str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err
