@@ -121,7 +121,7 @@ def sheet(panels: list[np.ndarray], titles: list[str] | None = None, columns: in
         if p.ndim == 2:
             p = np.repeat(p[..., None], 3, axis=2)
         if p.shape[:2] != (h, w):
-            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_NEAREST)
+            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
         tiles.append(put_label(p, titles[i]) if titles else p)
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))

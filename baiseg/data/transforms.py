@@ -95,8 +95,8 @@ class TrainTransform:
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         if (nh, nw) != (h, w):
             image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-            sem = cv2.resize(sem, (nw, nh), interpolation=cv2.INTER_NEAREST)
-            band = cv2.resize(band, (nw, nh), interpolation=cv2.INTER_NEAREST)
+            sem = cv2.resize(sem, (nw, nh), interpolation=cv2.INTER_NEAREST_EXACT)
+            band = cv2.resize(band, (nw, nh), interpolation=cv2.INTER_NEAREST_EXACT)
         s = self.crop_size
         ph, pw = max(s - nh, 0), max(s - nw, 0)
         if ph or pw:

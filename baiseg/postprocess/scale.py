@@ -84,7 +84,7 @@ def resize_masks(masks: np.ndarray, h: int, w: int) -> np.ndarray:
     lab = np.zeros(masks.shape[1:], np.uint16 if n < 65535 else np.int32)
     for i in range(n):
         lab[masks[i]] = i + 1
-    big = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    big = cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST_EXACT).astype(np.int64)
     return big[None] == np.arange(1, n + 1)[:, None, None]
 
 
@@ -121,7 +121,7 @@ def instances_at_size(
         boundary, prob, up = upsample_maps(boundary, prob, size)
         semantic = semantic if up is None else up
     elif shrunk and prob is None:  # mep_at=work: the external map down to the working size
-        semantic = cv2.resize(semantic, boundary.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        semantic = cv2.resize(semantic, boundary.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
     inst = instances_from_semantic(method, semantic, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
     if classes is not None:
         inst = dict(inst, classes=classes[inst["classes"]])

@@ -34,3 +34,30 @@ def test_compact_then_upsample_keeps_semantic_ids():
     _, _, up = upsample_maps(np.zeros((8, 8), np.float32), cprob, (16, 16))
     full = classes[up]
     assert full[8, 8] == 5 and full[0, 0] == 0 and set(np.unique(full).tolist()) == {0, 5}
+
+
+def test_nearest_resizes_sample_pixel_centres():
+    # Masks and semantic maps are resized nearest-neighbour at the pixel centres (cv2.INTER_NEAREST_EXACT), the
+    # convention of the half-pixel bilinear probabilities beside them: a resize then commutes with a mirror flip.
+    # (cv2.INTER_NEAREST floors: 3 -> 5 columns gave [0, 0, 1, 1, 2], not the symmetric [0, 0, 1, 2, 2].)
+    from baiseg.postprocess.methods import instances_from_semantic  # noqa: F401 (scale imports it lazily)
+    from baiseg.postprocess.scale import instances_at_size, resize_masks
+
+    masks = np.zeros((3, 2, 3), bool)
+    for i in range(3):
+        masks[i, :, i] = True
+    big = resize_masks(masks, 2, 5)
+    assert big[:, 0].argmax(0).tolist() == [0, 0, 1, 2, 2]
+    sem = np.repeat(np.array([[1, 2]], np.uint8).repeat(3, 1), 6, 0)  # 6 x 6: classes 1 | 2, three columns each
+    sem[:, 1] = sem[:, 4] = 3  # the centre column of each 3-column block
+    _, used, _ = instances_at_size("cc", sem, np.zeros((2, 2), np.float32), (6, 6), mep_at="work")
+    assert used.tolist() == [[3, 3], [3, 3]]  # 3x shrink: each block's centre pixel, not its top-left one
+
+
+def test_train_transform_rescales_labels_at_pixel_centres():
+    from baiseg.data.transforms import TrainTransform
+
+    t = TrainTransform(crop_size=10, scale_min=10 / 3, scale_max=10 / 3, hflip=False, color_jitter=0.0)
+    sem = np.array([[1, 2, 3]] * 3, np.uint8)
+    out = t({"image": np.zeros((3, 3, 3), np.uint8), "semantic": sem}, np.random.default_rng(0))
+    assert out["semantic"][5].tolist() == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3]  # INTER_NEAREST: 1 1 1 1 2 2 2 3 3 3
