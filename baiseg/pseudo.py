@@ -262,7 +262,7 @@ def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: P
 def mep_job(job: tuple) -> dict[str, np.ndarray]:
     """Run one image's instance extraction: ``job = (method, semantic ids, boundary prob or None, semantic probs or
     None, image or None, MEPConfig)`` (module level, so that a process pool can run it)."""
-    from baiseg.postprocess.baselines import instances_from_semantic
+    from baiseg.postprocess.methods import instances_from_semantic
 
     method, sem, boundary, sem_prob, image, cfg = job
     prob = None if sem_prob is None else np.asarray(sem_prob, np.float32)

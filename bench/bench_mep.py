@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mep_skimage import extract_masks_reference  # noqa: E402
 
 from baiseg.config import MEPConfig  # noqa: E402
-from baiseg.postprocess import extract_masks, mep  # noqa: E402
+from baiseg.postprocess import extract_masks, kernels, labels, markers  # noqa: E402
 
 DATA = Path(os.environ.get("BAISEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 REPO = Path(__file__).resolve().parents[1]
@@ -157,20 +157,20 @@ def main() -> None:
         for i, item in enumerate(items):
             _, inst, sem = resized(item, (w, h))
             b = realistic_map(inst, seed=i)
-            fg = mep.foreground(sem).view(np.uint8)  # the distance transform alone, on the whole foreground
-            if mep.USE_C_KERNELS:
-                edt_ms.append(timed(lambda fg=fg: mep.exact_distance(fg), args.repeats))
+            fg = labels.foreground(sem).view(np.uint8)  # the distance transform alone, on the whole foreground
+            if kernels.USE_C_KERNELS:
+                edt_ms.append(timed(lambda fg=fg: markers.exact_distance(fg), args.repeats))
             cv_edt_ms.append(timed(lambda fg=fg: cv2.distanceTransform(fg, cv2.DIST_L2, cv2.DIST_MASK_PRECISE),
                                    args.repeats))  # fmt: skip
             ours_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
-            if mep.USE_C_KERNELS:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
+            if kernels.USE_C_KERNELS:  # the NumPy/OpenCV fallback of the C kernels (no compiler at install)
                 fast = extract_masks(b, sem, cfg=cfg)
-                mep.USE_C_KERNELS = False
+                kernels.USE_C_KERNELS = False
                 try:
                     py_ms.append(timed(lambda b=b, sem=sem: extract_masks(b, sem, cfg=cfg), args.repeats))
                     same += int(np.array_equal(fast, extract_masks(b, sem, cfg=cfg)))
                 finally:
-                    mep.USE_C_KERNELS = True
+                    kernels.USE_C_KERNELS = True
             ref_ms.append(timed(lambda b=b, sem=sem: extract_masks_reference(b, sem, cfg), args.repeats))
             iou, n = matched_iou(extract_masks_reference(b, sem, cfg), extract_masks(b, sem, cfg=cfg))
             ious += [v for v in iou if v >= 0.5]

@@ -9,20 +9,16 @@ The baselines are fair (docs/MEP.md): their parameters (``cc_min_area_px``, ``dt
 are tuned on the train splits exactly as the MEP's are, and assembly.py scores their instances by area (the size term
 is strictly increasing), the best ranking available without a boundary map.
 
-The dispatcher over BAISeg's MEP and these baselines, ``instances_from_semantic``, lives in methods.py; it and
-``METHODS`` are still importable from here.
+The dispatcher over BAISeg's MEP and these baselines, ``instances_from_semantic``, lives in methods.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
-from baiseg.postprocess.mep import drop_small, region_distance_seeds
-
-_MOVED_TO_METHODS = ("METHODS", "instances_from_semantic")
+from baiseg.postprocess.labels import drop_small
+from baiseg.postprocess.markers import region_distance_seeds
 
 
 def cc_labels(semantic: np.ndarray, min_area_px: int = 0) -> np.ndarray:
@@ -77,12 +73,3 @@ def _classes(semantic: np.ndarray) -> list[int]:
     ids = np.unique(semantic)
     return [int(c) for c in ids if 0 < c < 255]
 
-
-def __getattr__(name: str) -> Any:
-    """``METHODS`` and ``instances_from_semantic`` moved to methods.py; imported from there on first use (a
-    module-level import would be circular: methods.py imports the baselines)."""
-    if name in _MOVED_TO_METHODS:
-        from baiseg.postprocess import methods
-
-        return getattr(methods, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

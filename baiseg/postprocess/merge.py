@@ -15,8 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from baiseg.postprocess import mep
-from baiseg.postprocess.mep import relabel
+from baiseg.postprocess import kernels
+from baiseg.postprocess.labels import label_boxes, relabel
 
 
 def border_strengths(
@@ -41,7 +41,7 @@ def border_strengths(
     if _c_ready(lab, semantic) and b.dtype == np.float32 and base <= _DENSE_MAX:  # C skips labels <= 0 as NumPy does
         sums, counts = np.zeros((base, base)), np.zeros((base, base), np.int64)
         h, w = lab.shape
-        mep._native.border_sums(np.ascontiguousarray(lab), np.ascontiguousarray(b), np.ascontiguousarray(semantic),
+        kernels.native.border_sums(np.ascontiguousarray(lab), np.ascontiguousarray(b), np.ascontiguousarray(semantic),
                                 base - 1, sums, counts, h, w)  # fmt: skip
         a, c = np.nonzero(counts)  # row-major: the order of np.unique over a * base + c
         return np.stack([a, c], axis=1).astype(np.int64), sums[a, c], counts[a, c]
@@ -71,7 +71,7 @@ _DENSE_MAX = 512
 
 def _c_ready(lab: np.ndarray, semantic: np.ndarray) -> bool:
     """Whether the C kernels (baiseg/postprocess/native/) take these maps: int32 labels, uint8 classes, 2-D."""
-    return (mep.USE_C_KERNELS and lab.dtype == np.int32 and lab.ndim == 2 and lab.size > 0
+    return (kernels.USE_C_KERNELS and lab.dtype == np.int32 and lab.ndim == 2 and lab.size > 0
             and np.asarray(semantic).dtype == np.uint8 and np.shape(semantic) == lab.shape)  # fmt: skip
 
 
@@ -93,7 +93,7 @@ def open_border(labels: np.ndarray, semantic: np.ndarray) -> np.ndarray:
     count = np.zeros(n, np.int64)
     if _c_ready(lab, semantic) and lab.min(initial=0) >= 0:
         h, w = lab.shape
-        mep._native.open_border(np.ascontiguousarray(lab), np.ascontiguousarray(semantic), n - 1, count, h, w)
+        kernels.native.open_border(np.ascontiguousarray(lab), np.ascontiguousarray(semantic), n - 1, count, h, w)
         return count
     for a, bb, sa, sb in ((lab[:, :-1], lab[:, 1:], semantic[:, :-1], semantic[:, 1:]),
                           (lab[:-1, :], lab[1:, :], semantic[:-1, :], semantic[1:, :])):  # fmt: skip
@@ -227,8 +227,6 @@ class _Necks:
     """Neck test of adjacent regions on the current (partly merged) label map, cached per pair."""
 
     def __init__(self, labels: np.ndarray) -> None:
-        from baiseg.postprocess.mep import label_boxes
-
         self.cur = labels.astype(np.int32).copy()
         self.boxes = label_boxes(self.cur, int(self.cur.max()))  # inclusive y0, y1, x0, x1
         self.cache: dict[tuple[int, int], float] = {}

@@ -15,20 +15,20 @@ from typing import Any
 import cv2
 import numpy as np
 
+from baiseg.postprocess import kernels
+
 MEP_AT = ("image", "work")
 
 
 def argmax_channels(prob: np.ndarray) -> np.ndarray:
     """uint8 H x W: at each pixel the first channel of the largest value of a finite float C x H x W map (C <= 256),
-    as NumPy's ``argmax(0)``; by the C kernel when built (``mep.USE_C_KERNELS``), which walks the channels row by
+    as NumPy's ``argmax(0)``; by the C kernel when built (``kernels.USE_C_KERNELS``), which walks the channels row by
     row instead of with a stride of one image per step."""
-    from baiseg.postprocess import mep
-
     p = np.asarray(prob)
-    if (mep.USE_C_KERNELS and p.ndim == 3 and p.dtype == np.float32 and p.flags.c_contiguous
+    if (kernels.USE_C_KERNELS and p.ndim == 3 and p.dtype == np.float32 and p.flags.c_contiguous
             and 1 <= p.shape[0] <= 256):  # fmt: skip
         out = np.empty(p.shape[1:], np.uint8)
-        mep._native.argmax_channels(p, out, p.shape[0], out.size)
+        kernels.native.argmax_channels(p, out, p.shape[0], out.size)
         return out
     return p.argmax(0).astype(np.uint8)
 

@@ -16,7 +16,7 @@ from PIL import Image
 from baiseg.cli import main
 from baiseg.data import build_dataset
 from baiseg.data.synthetic import render
-from baiseg.postprocess.baselines import instances_from_semantic
+from baiseg.postprocess.methods import instances_from_semantic
 
 REPO = Path(__file__).resolve().parents[2]
 N = 5

@@ -84,7 +84,7 @@ def test_marker_band_over_a_whole_class_region():
 
 
 def test_band_only_in_thin_band_and_small_components():
-    from baiseg.postprocess.mep import banded_semantic
+    from baiseg.postprocess.markers import banded_semantic
 
     b, sem = _touching_pair(border=0.8, outline_value=0.9)  # a 30 x 60 rectangle: 15 px deep
     fg = sem > 0

@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
-from baiseg.postprocess import mep
-from baiseg.postprocess.mep import flood, flood_per_class, relabel
+from baiseg.postprocess import kernels
+from baiseg.postprocess.flood import flood, flood_per_class
+from baiseg.postprocess.labels import relabel
 
 
 @pytest.fixture(params=["c", "python"], autouse=True)
 def implementation(request, monkeypatch):
-    monkeypatch.setattr(mep, "USE_C_KERNELS", request.param == "c")
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", request.param == "c")
     return request.param
 
 
@@ -77,7 +78,7 @@ def test_flood_edge_cases(case):
     if want is not None:
         assert np.array_equal(got, want)
     else:  # NaN pixels never open (elevation <= t is false); both implementations agree on the rest
-        mep.USE_C_KERNELS = not mep.USE_C_KERNELS
+        kernels.USE_C_KERNELS = not kernels.USE_C_KERNELS
         assert np.array_equal(got, flood(ev, markers, allowed, 8))
         assert (got[4] == 0).all() and got.dtype == np.int32
 

@@ -10,7 +10,8 @@ import pytest
 from baiseg.config import PAPER_MEP, MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess import boundary_nms, extract_masks
-from baiseg.postprocess.mep import flood, relabel
+from baiseg.postprocess.flood import flood
+from baiseg.postprocess.labels import relabel
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

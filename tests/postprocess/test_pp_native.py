@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baiseg.postprocess import mep
+from baiseg.postprocess import kernels, mep
+from baiseg.postprocess.labels import foreground, label_boxes, label_maximum
+from baiseg.postprocess.markers import exact_distance
+from baiseg.postprocess.refine import UNREFINED_BAND_PX, unrefined_region
 
 
 def test_the_c_kernels_are_built():
-    assert mep._native is not None, "the MEP's C kernels are not built: pip install -e . (needs gcc and Python headers)"
+    assert kernels.native is not None, "the MEP's C kernels are not built: pip install -e . (needs gcc, Python headers)"
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -19,10 +22,10 @@ def test_label_boxes_c_equals_python(seed, monkeypatch):
     labels = rng.integers(-2, 9, (h, w)).astype(np.int32)
     labels[rng.random((h, w)) < 0.6] = 0
     for n in (0, 3, 8, 12):  # labels above n are skipped; n above the largest label gives empty boxes
-        monkeypatch.setattr(mep, "USE_C_KERNELS", True)
-        c = mep.label_boxes(labels, n)
-        monkeypatch.setattr(mep, "USE_C_KERNELS", False)
-        py = mep.label_boxes(labels, n)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", True)
+        c = label_boxes(labels, n)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", False)
+        py = label_boxes(labels, n)
         assert c.dtype == py.dtype and np.array_equal(c, py), n
         for i in range(1, n + 1):
             ys, xs = np.nonzero(labels == i)
@@ -33,12 +36,12 @@ def test_label_boxes_c_equals_python(seed, monkeypatch):
 
 
 def test_bad_buffers_get_a_clear_error():
-    if mep._native is None:
+    if kernels.native is None:
         pytest.skip("C kernels not built")
     with pytest.raises(ValueError, match="labels"):
-        mep._native.label_boxes(np.zeros((3, 3), np.int64), 1, np.zeros((2, 4), np.int64), 3, 3)
+        kernels.native.label_boxes(np.zeros((3, 3), np.int64), 1, np.zeros((2, 4), np.int64), 3, 3)
     with pytest.raises(ValueError, match="boxes"):
-        mep._native.label_boxes(np.zeros((3, 3), np.int32), 5, np.zeros((2, 4), np.int64), 3, 3)
+        kernels.native.label_boxes(np.zeros((3, 3), np.int32), 5, np.zeros((2, 4), np.int64), 3, 3)
 
 
 def _regions(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +65,7 @@ def test_border_strengths_and_open_border_c_equal_python(seed, monkeypatch):
     labels, b, sem = _regions(seed)
     out = {}
     for use_c in (True, False):
-        monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", use_c)
         out[use_c] = (*border_strengths(labels, b, sem), open_border(labels, sem))
     for c, py in zip(out[True], out[False], strict=True):
         assert c.dtype == py.dtype and c.shape == py.shape and np.array_equal(c, py)  # sums bit-identical
@@ -75,7 +78,7 @@ def test_merge_is_identical_with_and_without_the_c_kernels(monkeypatch):
         labels, b, sem = _regions(seed + 20)
         res = {}
         for use_c in (True, False):
-            monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
+            monkeypatch.setattr(kernels, "USE_C_KERNELS", use_c)
             res[use_c] = merge_weak_borders(labels, b, sem, thr=0.5, min_area_px=20, enclosed=True, neck_ratio=0.6)
         assert np.array_equal(res[True], res[False])
 
@@ -86,7 +89,7 @@ def test_peak_seeds_c_equal_numpy(seed):
     differ in the last bit from one call to the next, so both sides get one map)."""
     import cv2
 
-    if mep._native is None:
+    if kernels.native is None:
         pytest.skip("C kernels not built")
     rng = np.random.default_rng(seed)
     h, w = rng.integers(3, 90, 2)
@@ -94,13 +97,13 @@ def test_peak_seeds_c_equal_numpy(seed):
     k, comp = cv2.connectedComponents(region, connectivity=8, ltype=cv2.CV_32S)
     d = cv2.distanceTransform(region, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     for frac in (0.0, 0.3, 0.7, 1.0, 0.45):
-        peak = mep.label_maximum(d, comp, k)
+        peak = label_maximum(d, comp, k)
         want = (d > frac * peak[comp]) & (comp > 0)
         got = np.empty(d.shape, bool)
-        mep._native.peak_seeds(d, comp, int(k), frac, got.view(np.uint8), d.size)
+        kernels.native.peak_seeds(d, comp, int(k), frac, got.view(np.uint8), d.size)
         assert np.array_equal(got, want), frac
     with pytest.raises(ValueError, match="component id"):
-        mep._native.peak_seeds(d, comp, 1, 0.5, got.view(np.uint8), d.size)
+        kernels.native.peak_seeds(d, comp, 1, 0.5, got.view(np.uint8), d.size)
 
 
 def test_without_refinement_masks_leak_only_into_a_band_around_the_foreground():
@@ -116,11 +119,11 @@ def test_without_refinement_masks_leak_only_into_a_band_around_the_foreground():
     sem[28:32, 20:24] = 0  # a hole in the first object
     b = np.full(sem.shape, 0.05, np.float32)
     labels = mep.extract_masks(b, sem, cfg=MEPConfig(refine=False))
-    far = ~mep.unrefined_region(mep.foreground(sem))
+    far = ~unrefined_region(foreground(sem))
     assert labels.max() == 2 and (labels[far] == 0).all()
     assert labels[8, 20] > 0 and labels[51, 60] > 0  # diffusion into the band around the objects
-    k = 2 * mep.UNREFINED_BAND_PX + 1
-    assert cv2.dilate(mep.foreground(sem).view(np.uint8), np.ones((k, k), np.uint8)).sum() >= (labels > 0).sum()
+    k = 2 * UNREFINED_BAND_PX + 1
+    assert cv2.dilate(foreground(sem).view(np.uint8), np.ones((k, k), np.uint8)).sum() >= (labels > 0).sum()
     refined = mep.extract_masks(b, sem, cfg=MEPConfig())
     assert (refined[sem == 0] == 0).all() and refined.max() == 2
 
@@ -136,10 +139,10 @@ def test_exact_distance_is_exact(seed, monkeypatch):
     region = (cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 2) > 0.45).astype(np.uint8)
     if seed == 7:
         region[:] = 1
-    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
-    d = mep.exact_distance(region)
-    monkeypatch.setattr(mep, "USE_C_KERNELS", False)
-    ref = mep.exact_distance(region)
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", True)
+    d = exact_distance(region)
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", False)
+    ref = exact_distance(region)
     assert d.dtype == np.float32 and d.shape == region.shape
     assert (np.abs(d - ref) <= np.spacing(np.maximum(ref, np.float32(1e-30)))).all()
     ys, xs = np.nonzero(region == 0)
@@ -158,7 +161,7 @@ def test_border_strengths_skip_negative_labels_in_both_paths(monkeypatch):
     labels[::3, ::4] = -1
     out = {}
     for use_c in (True, False):
-        monkeypatch.setattr(mep, "USE_C_KERNELS", use_c)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", use_c)
         out[use_c] = border_strengths(labels, b, sem)
     assert all(np.array_equal(c, py) for c, py in zip(out[True], out[False], strict=True))
     assert (out[True][0] > 0).all()
@@ -171,18 +174,18 @@ def test_argmax_channels_c_equals_numpy_with_ties(channels, monkeypatch):
     rng = np.random.default_rng(channels)
     h, w = 37, 4100 // 37 + 3  # more pixels than one block of the kernel, not a multiple of it
     prob = rng.integers(0, 4, (channels, h, w)).astype(np.float32) / 4  # many equal maxima: the first must win
-    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", True)
     c = argmax_channels(prob)
     assert c.dtype == np.uint8 and np.array_equal(c, prob.argmax(0))
-    monkeypatch.setattr(mep, "USE_C_KERNELS", False)
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", False)
     assert np.array_equal(argmax_channels(prob), c)
-    monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+    monkeypatch.setattr(kernels, "USE_C_KERNELS", True)
     view = prob[:, ::2]  # not contiguous: the NumPy path
     assert np.array_equal(argmax_channels(view), view.argmax(0))
 
 
 def test_values_the_kernels_index_with_are_checked():
-    if mep._native is None:
+    if kernels.native is None:
         pytest.skip("C kernels not built")
     h, w = 6, 7
     ev = np.zeros((h, w), np.float32)
@@ -191,16 +194,16 @@ def test_values_the_kernels_index_with_are_checked():
     markers = np.zeros((h, w), np.int32)
     markers[2, 3] = 9  # above the stated largest marker (4): the kernel's table has 5 rows
     with pytest.raises(ValueError, match="marker 9 .largest allowed 4."):
-        mep._native.flood_classes(ev, markers, cls, 1, 8, out, h, w, (0, h, 0, w), 4)
+        kernels.native.flood_classes(ev, markers, cls, 1, 8, out, h, w, (0, h, 0, w), 4)
     markers[2, 3] = 1
     cls[0, 0] = 7  # a class index above the class count (1)
     with pytest.raises(ValueError, match="class index 7 .largest allowed 1."):
-        mep._native.flood_classes(ev, markers, cls, 1, 8, out, h, w, (0, h, 0, w), 4)
+        kernels.native.flood_classes(ev, markers, cls, 1, 8, out, h, w, (0, h, 0, w), 4)
     big = 2**62
     with pytest.raises(ValueError, match="overflow"):
-        mep._native.edt(np.zeros(4, np.uint8), np.zeros(4, np.float32), big, big)
+        kernels.native.edt(np.zeros(4, np.uint8), np.zeros(4, np.float32), big, big)
     with pytest.raises(ValueError, match="overflow"):
-        mep._native.border_sums(np.zeros(4, np.int32), np.zeros(4, np.float32), np.zeros(4, np.uint8), 2**40,
+        kernels.native.border_sums(np.zeros(4, np.int32), np.zeros(4, np.float32), np.zeros(4, np.uint8), 2**40,
                                 np.zeros(1), np.zeros(1), 2, 2)  # fmt: skip
 
 
@@ -212,7 +215,7 @@ def test_fuzz_mep_c_equals_fallback(monkeypatch):
 
     from baiseg.config import MEPConfig
 
-    if mep._native is None:
+    if kernels.native is None:
         pytest.skip("C kernels not built")
     rng = np.random.default_rng(2026)
     n = int(os.environ.get("BAISEG_FUZZ_CASES", "60"))
@@ -229,9 +232,9 @@ def test_fuzz_mep_c_equals_fallback(monkeypatch):
             sem[rng.random((h, w)) < 0.05] = 255
         sem = sem.astype(rng.choice([np.uint8, np.int32, np.int64, np.uint16]))
         cfg = MEPConfig(adapt_ref=float(rng.choice([0.0, 0.9])), marker_band=float(rng.choice([0.0, 0.5])))
-        monkeypatch.setattr(mep, "USE_C_KERNELS", True)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", True)
         c = mep.extract_masks(b, sem, cfg=cfg)
-        monkeypatch.setattr(mep, "USE_C_KERNELS", False)
+        monkeypatch.setattr(kernels, "USE_C_KERNELS", False)
         py = mep.extract_masks(b, sem, cfg=cfg)
         assert np.array_equal(c, py), (case, h, w, kind)
 
@@ -250,7 +253,7 @@ def test_the_build_is_optional_and_the_fallback_runs(tmp_path):
     r = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "failed" in r.stderr and not list((tmp_path / "lib").rglob("*.so"))
-    code = ("import numpy as np; from baiseg.postprocess import mep; assert not mep.USE_C_KERNELS; "
+    code = ("import numpy as np; from baiseg.postprocess import kernels, mep; assert not kernels.USE_C_KERNELS; "
             "s = np.zeros((20, 30), np.uint8); s[4:16, 3:27] = 1; b = np.zeros((20, 30), np.float32); b[:, 15] = 1; "
             "print(int(mep.extract_masks(b, s).max()))")  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "BAISEG_NO_C_KERNELS": "1"},
