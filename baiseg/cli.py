@@ -14,7 +14,7 @@ import sys
 from baiseg import __version__
 from baiseg.errors import BaisegError
 
-COMMANDS = ["data", "config", "info", "train", "predict", "export", "evaluate", "pseudo", "demo", "sweep"]
+COMMANDS = ["data", "config", "info", "train", "predict", "export", "evaluate", "pseudo", "demo", "sweep", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
