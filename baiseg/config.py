@@ -359,6 +359,18 @@ def _unit(v: Any) -> bool:
     return 0 <= v <= 1
 
 
+#: The string choices of the MEP, checked on load (``validate``) rather than when a stage first reads them.
+MARKER_SOURCES = ("boundary", "distance")
+WATERSHED_ON = ("boundary", "image")
+SCORE_RULES = ("evidence", "area")
+#: The C flood kernels (``native/flood.c``) hold a pixel's level in 16 bits, 65535 meaning "closed".
+MAX_WATERSHED_LEVELS = 65534
+
+
+def _one_of(choices: tuple[Any, ...]) -> tuple[Any, str]:
+    return (lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
+
+
 #: ``section.key -> (rule, what it must be)``; ``validate`` checks them at load time so that a bad value is one line
 #: naming the key instead of a crash (or an untrained model) later. Every float must also be finite.
 _RULES: dict[str, tuple[Any, str]] = {
@@ -367,7 +379,7 @@ _RULES: dict[str, tuple[Any, str]] = {
     "model.iabm_r": (_positive, "> 0"),
     "model.iabm_dim": (_positive, "> 0"),
     "model.iabm_stride": (lambda v: v in (1, 2, 4), "1 (full resolution, paper), 2 or 4"),
-    "model.sem_head": (lambda v: v in ("auto", "hrnetv2", "fpn"), "auto, hrnetv2 or fpn"),
+    "model.sem_head": _one_of(("auto", "hrnetv2", "fpn")),
     "model.fpn_dim": (_positive, "> 0"),
     "model.rcnn_min_size": (_positive, "> 0"),
     "model.rcnn_max_size": (_positive, "> 0"),
@@ -418,7 +430,10 @@ _RULES: dict[str, tuple[Any, str]] = {
     "mep.boundary_dilate_px": (_non_negative, ">= 0"),
     "mep.sure_fg_px": (_non_negative, ">= 0"),
     "mep.min_marker_px": (_non_negative, ">= 0"),
-    "mep.watershed_levels": (_positive, "> 0"),
+    "mep.marker_source": _one_of(MARKER_SOURCES),
+    "mep.watershed_on": _one_of(WATERSHED_ON),
+    "mep.watershed_levels": (lambda v: 1 <= v <= MAX_WATERSHED_LEVELS, f"in 1..{MAX_WATERSHED_LEVELS}"),
+    "mep.score_rule": _one_of(SCORE_RULES),
     "mep.close_px": (_non_negative, ">= 0"),
     "mep.min_area_px": (_non_negative, ">= 0"),
     "mep.merge_thr": (_unit, "in [0, 1]"),
@@ -487,8 +502,18 @@ def mep_with_overrides(base: MEPConfig | None, overrides: list[str]) -> MEPConfi
     tree = parse_overrides(overrides)
     if set(tree) - {"mep"}:
         raise ConfigError(f"only mep.KEY=VALUE overrides are accepted here, got {', '.join(overrides)}")
+    return mep_with_changes(base, tree.get("mep", {}), "command line")
+
+
+def mep_with_changes(base: MEPConfig | None, changes: dict[str, Any], source: str = "MEP changes") -> MEPConfig:
+    """A copy of ``base`` (defaults when None) with ``{key: value}`` changes coerced and checked as a loaded config
+    is (unknown keys, types, ``_RULES``); ``base`` is not modified.
+
+    Raises:
+        ConfigError: one line naming the key.
+    """
     cfg = dataclasses.replace(base) if base is not None else MEPConfig()
-    _apply(cfg, tree.get("mep", {}), "mep.", "command line")
+    _apply(cfg, dict(changes), "mep.", source)
     return validate(cfg, "mep.")
 
 

@@ -17,7 +17,6 @@ masks are resized back (nearest neighbour); see docs/MEP.md "Large-image policy"
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -143,7 +142,7 @@ class Predictor:
             model, meta = load_onnx(weights, threads=kwargs.pop("threads", None))
             kwargs.setdefault("mep", meta["config"].mep)
             return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
-        from baiseg.engine.weights import load_weights
+        from baiseg.weights_io import load_weights
 
         kwargs.pop("threads", None)
         model, meta = load_weights(weights, device=device)
@@ -328,10 +327,17 @@ class Predictor:
         return new
 
     def with_mep(self, **changes: Any) -> Predictor:
-        """A copy of this predictor (same model) with some MEP parameters changed."""
+        """A copy of this predictor (same model) with some MEP parameters changed, checked as a loaded config is.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, one line naming it.
+        """
+        from baiseg.config import mep_with_changes
+
+        mep = mep_with_changes(self.mep, changes, "with_mep")
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.mep = dataclasses.replace(self.mep, **changes)
+        new.mep = mep
         return new
 
 

@@ -29,6 +29,11 @@ BAD = [
     ("loss.sem_topk=0", "loss.sem_topk: must be in (0, 1]"),
     ("model.num_classes=1", "model.num_classes: must be >= 2"),
     ("mep.boundary_thr=1.5", "mep.boundary_thr: must be in [0, 1]"),
+    ("mep.marker_source=edges", "mep.marker_source: must be one of boundary, distance, got 'edges'"),
+    ("mep.watershed_on=depth", "mep.watershed_on: must be one of boundary, image"),
+    ("mep.score_rule=sam", "mep.score_rule: must be one of evidence, area"),
+    ("mep.watershed_levels=65535", "mep.watershed_levels: must be in 1..65534"),
+    ("mep.watershed_levels=0", "mep.watershed_levels: must be in 1..65534"),
     ("train.seed=abc", "train.seed: expected an integer"),
 ]
 
@@ -72,3 +77,28 @@ def test_synthetic_seed_must_be_an_integer(tmp_path: Path, seed: object) -> None
     path.write_text(yaml.safe_dump({"format": "synthetic", "seed": seed, "num_images": 2}))
     with pytest.raises(DataError, match="synthetic: seed must be a non-negative integer"):
         build_dataset(path)
+
+
+def test_enum_keys_are_refused_in_presets_stored_configs_and_with_mep() -> None:
+    import torch
+    from torch import nn
+
+    from baiseg.predictor import Predictor
+
+    with pytest.raises(ConfigError, match="mep.score_rule: must be one of evidence, area"):
+        config_from_dict({"mep": {"score_rule": "Area"}})
+    with pytest.raises(ConfigError, match="mep.marker_source"):
+        validate(MEPConfig(marker_source="ridge"))
+
+    class Net(nn.Module):
+        input_norm = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"sem_logits": x[:, :2], "boundary_logits": x[:, :1]}
+
+    pred = Predictor(Net(), ["a"])
+    with pytest.raises(ConfigError, match="mep.watershed_levels: must be in 1..65534, got 70000"):
+        pred.with_mep(watershed_levels=70000)
+    with pytest.raises(ConfigError, match="unknown key 'mep.no_such_key'"):
+        pred.with_mep(no_such_key=1)
+    assert pred.with_mep(watershed_on="image", boundary_thr="0.4").mep.boundary_thr == 0.4  # coerced as overrides

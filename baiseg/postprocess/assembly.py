@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.config import MEPConfig
+from baiseg.config import SCORE_RULES, MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.instances import coco_image_id, empty_instances, encode_rle
 
@@ -33,9 +33,6 @@ __all__ = [
     "mask_boxes",
     "to_coco_results",
 ]
-
-SCORE_RULES = ("evidence", "area")
-
 
 def assemble_instances(
     labels: np.ndarray,
