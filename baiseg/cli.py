@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"baiseg {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        from baiseg.outdir import release_all
+
+        release_all()  # the output folders this command locked (baiseg.outdir.claim)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from baiseg import outdir
 from baiseg.errors import BaisegError
 
 
@@ -80,14 +80,9 @@ def run_show(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise DataError(f"--n must be >= 1, got {args.n}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out '{out}' is a file: give a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"--out '{out}' cannot be created: {e.strerror or e}") from None
+    outdir.check_path(args.out)  # the output-folder gate (read only); created once the dataset is read
     ds = build_dataset(args.dataset, split=args.split)
+    outdir.claim(args.out, "data show")
     if args.void_fill_px < 0:
         raise DataError(f"--void-fill-px must be >= 0, got {args.void_fill_px}")
     kwargs = {"neighbourhood": args.neighbourhood, "void_as_boundary": args.void_as_boundary, "width_px": args.width_px,

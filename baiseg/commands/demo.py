@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from baiseg import outdir
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic
 
@@ -124,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
         if value < low:
             raise BaisegError(f"{flag} must be >= {low}, got {value}")
     t0 = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = outdir.claim(args.out, "demo")  # the output-folder gate: checked, created and locked
     train_yaml, val_yaml = _write_datasets(out, args.train_images, args.val_images, args.size)
     base = [f"data.train={train_yaml}", f"data.val={val_yaml}", f"data.crop_size={args.size}",
             f"train.iters={args.iters}", f"train.out_dir={out / 'runs'}", "train.name=demo",

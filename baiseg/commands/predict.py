@@ -24,6 +24,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from baiseg import outdir
 from baiseg.commands.predict_io import (  # noqa: F401 (public names stay importable from here)
     IMAGE_EXTS,
     MIN_FREE_BYTES,
@@ -104,15 +105,17 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
 
     _validate(args)
     t_start = time.perf_counter()
-    out = Path(args.out)
+    out = outdir.check_path(args.out)  # the output-folder gate (read only): a bad --out before any input is read
     # the inputs are checked (readable source, unique ids) before the output folder is created: a corrected rerun
     # must not find a folder left by the failed one; the class count is set once the weights are read
     inputs = _Inputs(args.input, args.split, args.semantic_dir, 0, args.max_side)
     check_out_dir(out, args.overwrite)  # every rank checks before any rank creates anything
+    outdir.refuse_if_locked(out)  # another predict writing there: --overwrite must not delete its outputs
     info = shard_info(args.device)
     try:
         barrier(info)
         if info.is_main:
+            outdir.claim(out, "predict")  # locked before --overwrite removes anything
             prepare_out_dir(out, args.overwrite, not args.no_overlays)
         barrier(info)
         if args.threads:

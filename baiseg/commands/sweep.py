@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from baiseg import outdir
 from baiseg.config import ConfigError, resolve_preset
 from baiseg.devices import device_arg
 
@@ -64,6 +65,7 @@ def _reuse_dirs(folders: list[str] | None, out: str) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from baiseg.engine.sweep import Sweep, SweepSpec, load_rows, parse_grid
 
+    outdir.check_path(args.out)  # the output-folder gate (read only) before any work
     if bool(args.grid) == bool(args.rows):
         raise ConfigError("give either --grid KEY=V1,V2 (repeatable) or --rows FILE.yaml")
     description = ""
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     spec = SweepSpec(config=resolve_preset(args.config), rows=rows, out=Path(args.out), overrides=list(args.overrides),
                      seeds=_seeds(args.seeds), baselines=baselines, size=args.size, limit=args.limit,
                      device=args.device, description=description, reuse=_reuse_dirs(args.reuse, args.out))  # fmt: skip
+    outdir.claim(args.out, "sweep")  # a second sweep into this folder is refused while this one runs
     sweep = Sweep(spec, progress=not args.no_progress)
     n = len(sweep.trainings)
     print(f"sweep: {len(rows)} rows x {len(spec.seeds or [None])} seed(s) -> {n} training run(s) into {args.out}",

@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from baiseg.config import ConfigError, load_config, resolve_preset
 
@@ -39,6 +40,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError("give a CONFIG (a YAML file or a preset name such as cpu_lite0), or --resume RUN_DIR")
         path = resolve_preset(args.config)
         cfg = load_config(path, list(args.overrides))
+        from baiseg.outdir import check_path
+
+        check_path(Path(cfg.train.out_dir or ".") / f"{cfg.train.name or path.stem}-001", "train.out_dir/train.name")
         run_dir = train(cfg, name=cfg.train.name or path.stem, progress=not args.no_progress)
     import os
 
