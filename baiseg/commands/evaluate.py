@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from baiseg import outdir
 from baiseg.config import mep_with_overrides
 from baiseg.devices import device_arg, resolve_device
 from baiseg.errors import BaisegError
@@ -188,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.evaluation.run import evaluate_instances
 
     semantic = _check_args(args)
+    if args.out:
+        outdir.check_path(args.out)  # the output-folder gate (read only): refused now, not after the whole run
     dataset = build_dataset(args.data, split=args.split)
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
@@ -196,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
             raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights, which predict instances without a "
                               "semantic map or MEP: drop --semantic and the mep.* overrides")
         semantic, args.method = "none", "maskrcnn"
+    out = outdir.claim(args.out or _default_out(args, semantic), "evaluate", beside=bool(args.predictions))
     start = time.perf_counter()
     res = evaluate_instances(dataset, source, class_names=names, category_ids=cats, subsets=(args.subset,),
                              limit=args.limit, progress=True)[args.subset]  # fmt: skip
@@ -215,7 +219,6 @@ def run(args: argparse.Namespace) -> int:
         "mep_at": args.mep_at if args.weights else None, "overrides": list(args.overrides),
         "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
-    out = Path(args.out) if args.out else _default_out(args, semantic)
     write_json_atomic(out / "metrics.json", metrics, indent=2)
     if not args.predictions:
         write_results(out / "results.json", coco.results())
