@@ -99,7 +99,7 @@ class DatasetSpec:
         self.source = source
         self.base_dir = base_dir
         fmt = self.raw.get("format")
-        if fmt not in FORMAT_KEYS:
+        if not isinstance(fmt, str) or fmt not in FORMAT_KEYS:  # a list or mapping is not hashable
             raise DataError(
                 f"{source}: 'format' must be one of {', '.join(FORMAT_KEYS)}, got {fmt!r}: add e.g. 'format: coco'"
             )
