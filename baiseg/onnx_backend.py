@@ -5,7 +5,7 @@ dynamic batch, height and width. Its input ``images`` is N x 3 x H x W float32, 
 ``input_norm`` and padded to a multiple of 32 (``baiseg.preprocess.normalize_pad`` does both); its outputs are
 ``boundary_logits`` N x 1 x H x W and ``sem_logits`` N x (K + 1) x H x W (raw, no sigmoid / softmax).
 
-The file describes itself like released weights (``baiseg.engine.weights``): its metadata (``metadata_props``) holds
+The file describes itself like released weights (``baiseg.weights_io``): its metadata (``metadata_props``) holds
 
 - ``format``: ``"baiseg-onnx-1"``,
 - ``config``: the resolved config as YAML (its ``mep`` section is what ``predict`` uses by default),
@@ -78,8 +78,8 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: in
     import torch
 
     from baiseg.config import dump_yaml
-    from baiseg.engine.weights import load_weights
     from baiseg.fileio import atomic_write
+    from baiseg.weights_io import load_weights
 
     onnx = _need("onnx")
     model, meta = load_weights(weights, device="cpu")
@@ -122,7 +122,7 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: in
 
 def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, Any]:
     """The decoded metadata of an exported file: ``{"config": Config, "class_names", "category_ids", "input_norm",
-    ...}`` (the same keys as ``baiseg.engine.weights.read_weights_meta`` plus ``input_norm``).
+    ...}`` (the same keys as ``baiseg.weights_io.read_weights_meta`` plus ``input_norm``).
 
     Raises:
         WeightsError: the file is missing, not ONNX, or not exported by ``baiseg export``.
@@ -136,7 +136,7 @@ def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, An
     raw = dict(session.get_modelmeta().custom_metadata_map)
     if raw.get("format") != FORMAT or "config" not in raw:
         raise WeightsError(f"'{p}' is an ONNX file but not one written by 'baiseg export' (no '{FORMAT}' metadata)")
-    from baiseg.engine.weights import decode_meta
+    from baiseg.weights_io import decode_meta
 
     return decode_meta(raw, p, skip=("mep",))
 

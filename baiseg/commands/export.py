@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_int8(args: argparse.Namespace, out: Path) -> None:
     """Float export to a temporary file, calibration images, quantization to ``out``."""
-    from baiseg.engine.weights import read_weights_meta
     from baiseg.onnx_backend import export_onnx
     from baiseg.onnx_quant import calibration_images, quantize_onnx
+    from baiseg.weights_io import read_weights_meta
 
     data = args.calib_data or read_weights_meta(args.weights)["config"].data.train
     if not data:

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise BaisegError(f"--workers {args.workers}: give 0 (in the main process) or a number of processes")
     base = None
     if args.weights:
-        from baiseg.engine.weights import read_weights_meta
+        from baiseg.weights_io import read_weights_meta
 
         base = read_weights_meta(args.weights)["config"].mep
     mep = mep_with_overrides(base, args.overrides or [])

@@ -4,9 +4,10 @@ Each image's predictions are matched to its GT at IoU 0.5 with the VOC rule (``b
 decreasing score, each prediction takes its best-IoU GT if that reaches 0.5 and is still free). The errors counted:
 
 - **split**: a GT instance of which at least two predictions of its class each lie mostly (>= 50 % of their area)
-  inside it and cover at least 10 % of it, and that no prediction matched: it was cut into pieces;
-- **merged**: a prediction that matched nothing and covers at least half of each of two or more GT instances of its
-  class: it joined them;
+  inside it and cover at least 10 % of it: it was cut into pieces (one piece may still match it at IoU 0.5; the
+  other pieces are then not counted as false);
+- **merged**: a prediction that covers at least half of each of two or more GT instances of its class: it joined
+  them (it may still match one of them at IoU 0.5; the others are then merged, not missed);
 - **missed**: a GT instance that no prediction matched and that is neither split nor part of a merge;
 - **false**: a prediction that matched nothing and is neither a merge nor a piece of a split GT.
 
@@ -71,9 +72,9 @@ def analyse_image(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dic
     free = tp == 0
     real = ~crowd
     pieces = (in_pred >= PIECE_INSIDE) & (in_gt >= PIECE_COVER) & real[None, :]
-    split_gt = (pieces.sum(0) >= 2) & ~matched_gt & real
+    split_gt = (pieces.sum(0) >= 2) & real
     merge_cover = (in_gt >= MERGE_COVER) & real[None, :]
-    merged_pred = free & (merge_cover.sum(1) >= 2)
+    merged_pred = (tp != -1) & (merge_cover.sum(1) >= 2)
     merged_gt = (merge_cover & merged_pred[:, None]).any(0) & ~matched_gt & ~split_gt
     piece_pred = free & ~merged_pred & (pieces & split_gt[None, :]).any(1)
     false_pred = free & ~merged_pred & ~piece_pred
