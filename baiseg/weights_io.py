@@ -23,10 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from baiseg import __version__
 from baiseg.config import Config, ConfigError, config_from_dict, dump_yaml
 from baiseg.errors import WeightsError
 from baiseg.fileio import atomic_write
+from baiseg.version import __version__
 from baiseg.yamlio import load_yaml_text
 
 FORMAT = "baiseg-weights-1"

@@ -84,9 +84,9 @@ class Bench:
 def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int | None = None) -> tuple[Path, Path]:
     """``(float.onnx, int8.onnx)`` of released weights, as ``baiseg export`` and ``baiseg export --int8`` write them
     (int8 calibrated on ``calib_images`` images of the weights' own training split), named after the run folder."""
-    from baiseg.engine.weights import read_weights_meta
     from baiseg.onnx_backend import export_onnx
     from baiseg.onnx_quant import CALIB_IMAGES, calibration_images, quantize_onnx
+    from baiseg.weights_io import read_weights_meta
 
     name = Path(weights).parent.name
     fp = export_onnx(weights, folder / f"{name}.onnx")

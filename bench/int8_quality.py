@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--agreement-images", type=int, default=10)
     ap.add_argument("--out", default=str(REPO / "docs/results/int8_quality.json"))
     args = ap.parse_args()
-    from baiseg.engine.weights import read_weights_meta
+    from baiseg.weights_io import read_weights_meta
 
     cache = REPO / ".cache" / "bench_onnx"
     report: dict = {"calib_images": args.calib_images, "models": {}}

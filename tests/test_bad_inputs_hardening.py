@@ -17,8 +17,8 @@ from torch import nn
 from baiseg.cli import main
 from baiseg.config import Config, MEPConfig
 from baiseg.engine.checkpoint import load_checkpoint
-from baiseg.engine.weights import load_weights, read_weights_meta, save_weights
 from baiseg.errors import BaisegError, DataError, WeightsError
+from baiseg.weights_io import load_weights, read_weights_meta, save_weights
 
 
 def one_line(e: pytest.ExceptionInfo) -> str:

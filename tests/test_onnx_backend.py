@@ -16,9 +16,9 @@ pytest.importorskip("onnx")
 
 from baiseg.cli import main  # noqa: E402
 from baiseg.config import Config, MEPConfig, load_config, resolve_preset  # noqa: E402
-from baiseg.engine.weights import save_weights  # noqa: E402
 from baiseg.errors import BaisegError, WeightsError  # noqa: E402
 from baiseg.predictor import Predictor  # noqa: E402
+from baiseg.weights_io import save_weights  # noqa: E402
 
 SHARED = Path(os.environ.get("BAISEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -15,9 +15,9 @@ pytest.importorskip("onnx")
 
 from baiseg.cli import main  # noqa: E402
 from baiseg.config import load_config, resolve_preset  # noqa: E402
-from baiseg.engine.weights import save_weights  # noqa: E402
 from baiseg.errors import BaisegError  # noqa: E402
 from baiseg.predictor import Predictor  # noqa: E402
+from baiseg.weights_io import save_weights  # noqa: E402
 
 
 def _scenes(n: int, seed: int = 0) -> list[np.ndarray]:

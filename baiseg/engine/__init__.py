@@ -1,1 +1,1 @@
-"""Training engine: trainer, LR schedule, atomic checkpoints, released weights (safetensors), DDP helpers."""
+"""Training engine: trainer, LR schedule, atomic checkpoints, DDP helpers (released weights: baiseg.weights_io)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from baiseg import __version__
+from baiseg.version import __version__
 
 METRIC_FIELDS = [
     "iteration", "lr", "loss", "loss_boundary", "loss_contrast", "loss_sem", "images_per_s", "elapsed_s",

@@ -253,11 +253,11 @@ class Sweep:
                                  "eval_wall_s": round(time.perf_counter() - start, 2)}, indent=2)  # fmt: skip
 
     def _evaluate(self, tr: _Training, row: SweepRow, run_dir: Path, label: str) -> None:
-        from baiseg.engine.weights import load_weights
         from baiseg.evaluation.maps import MapCache, weights_digest
         from baiseg.evaluation.run import evaluate_instances
         from baiseg.models.complexity import model_complexity
         from baiseg.predictor import Predictor
+        from baiseg.weights_io import load_weights
 
         weights = run_dir / "last.safetensors"
         samples, ds = self._val_samples(tr.cfg)

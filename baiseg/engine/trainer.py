@@ -29,8 +29,8 @@ from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
 from baiseg.engine.tasks import task_for
 from baiseg.engine.validate import has_instance_gt
-from baiseg.engine.weights import save_weights, unwrap_model
 from baiseg.errors import BaisegError
+from baiseg.weights_io import save_weights, unwrap_model
 
 
 class TrainingDiverged(BaisegError):

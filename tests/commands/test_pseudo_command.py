@@ -118,8 +118,8 @@ def test_bad_input_is_one_line(pf_like, tmp_path, capsys):
 
 def test_mask_rcnn_weights_are_refused(tmp_path, pf_like, capsys):
     from baiseg.config import load_config
-    from baiseg.engine.weights import save_weights
     from baiseg.models import build_model
+    from baiseg.weights_io import save_weights
 
     cfg = load_config(None, ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false",
                              "model.fpn_dim=32", "model.rcnn_mask_dim=16", "model.num_classes=4"])

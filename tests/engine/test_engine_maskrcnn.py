@@ -14,8 +14,8 @@ import baiseg.engine.trainer as trainer
 from baiseg.cli import main
 from baiseg.config import load_config
 from baiseg.engine.trainer import resume_config, train
-from baiseg.engine.weights import read_weights_meta
 from baiseg.errors import BaisegError
+from baiseg.weights_io import read_weights_meta
 
 TINY = ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false", "model.fpn_dim=32",
         "model.rcnn_mask_dim=16", "model.rcnn_min_size=96", "model.rcnn_max_size=128", "model.rcnn_roi_batch=32",

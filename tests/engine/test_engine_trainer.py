@@ -13,9 +13,9 @@ from baiseg.config import load_config
 from baiseg.engine.checkpoint import load_checkpoint
 from baiseg.engine.data import SeededStream
 from baiseg.engine.trainer import TrainingDiverged, resume_config, train
-from baiseg.engine.weights import load_weights, read_weights_meta
 from baiseg.errors import BaisegError
 from baiseg.losses import BAISegCriterion
+from baiseg.weights_io import load_weights, read_weights_meta
 
 sys.path.insert(0, str(Path(__file__).parent))
 from engine_tiny_model import build_tiny  # noqa: E402

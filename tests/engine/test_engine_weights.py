@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from baiseg.config import Config
-from baiseg.engine.weights import load_weights, read_weights_meta, save_weights
 from baiseg.errors import WeightsError
+from baiseg.weights_io import load_weights, read_weights_meta, save_weights
 
 
 def _tiny(model_cfg) -> nn.Module:

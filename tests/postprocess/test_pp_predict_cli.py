@@ -75,7 +75,7 @@ def test_predict_semantic_dir_and_errors(tmp_path, monkeypatch, capsys, edge_net
 
 def test_predict_with_real_tiny_model(tmp_path):
     from baiseg.config import Config
-    from baiseg.engine.weights import save_weights
+    from baiseg.weights_io import save_weights
 
     build_model = getattr(importlib.import_module("baiseg.models"), "build_model", None)
     if build_model is None:
