@@ -1,11 +1,13 @@
-"""The instances dict (docs/ARCHITECTURE.md): the empty one, COCO RLE of its masks, and the image id of a results file.
+"""Instances: the ``Instances`` type, the instances dict it converts to and from (docs/ARCHITECTURE.md), their boxes,
+COCO RLE, and the one COCO results serializer (``coco_results``).
 
-One implementation of each, shared by the post-processing, the SAM assembly, the evaluators and the pseudo-label
-writer, so that every results JSON encodes masks and image ids the same way.
+One implementation of each, shared by the post-processing, the SAM assembly, the evaluators, ``predict`` and the
+pseudo-label writer, so that every results JSON encodes masks, scores and image ids the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,3 +72,132 @@ def coco_image_id(image_id: str | int) -> int | str:
     ``"000000000139"`` -> ``139``), else the stem itself."""
     s = str(image_id)
     return int(s) if s.isdigit() else s
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """Tight boxes of masks (the one box helper).
+
+    Args:
+        masks: bool N x H x W.
+
+    Returns:
+        float32 N x 4 ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive; zeros for an empty mask.
+    """
+    masks = np.asarray(masks)
+    n = masks.shape[0]
+    boxes = np.zeros((n, 4), np.float32)
+    if n == 0:
+        return boxes
+    rows, cols = masks.any(axis=2), masks.any(axis=1)
+    for i in range(n):
+        ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
+        if ys.size:
+            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    return boxes
+
+
+def box_xywh(box: np.ndarray) -> list[float]:
+    """COCO ``bbox`` ``[x, y, w, h]`` of one ``(x0, y0, x1, y1)`` box from ``mask_boxes``."""
+    return [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]
+
+
+def coco_results(
+    instances: dict[str, Any] | Instances, image_id: str | int, category_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """COCO results entries (segm) of one image: the one serializer behind every results file.
+
+    No ``bbox``: pycocotools' ``loadRes`` takes a result's area from its box when one is present, which sizes masks
+    by their boxes in AP_small / medium / large; without it the area comes from the mask.
+
+    Args:
+        instances: an instances dict or ``Instances``; ``classes`` are semantic ids 1..K.
+        image_id: the image's id (written through ``coco_image_id``).
+        category_ids: K dataset category ids (semantic id ``k + 1`` -> ``category_ids[k]``); None writes the semantic
+            ids themselves.
+
+    Returns:
+        N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``, scores
+        rounded to 9 places (area-ranked scores near 1 must not tie).
+    """
+    inst = instances if isinstance(instances, Instances) else Instances.from_dict(instances)
+    iid = coco_image_id(image_id)
+    out = []
+    for rle, c, score in zip(encode_rle(inst.masks), inst.classes, inst.scores, strict=True):
+        cat = int(c) if category_ids is None else int(category_ids[int(c) - 1])
+        out.append({"image_id": iid, "category_id": cat, "segmentation": rle, "score": round(float(score), 9)})
+    return out
+
+
+@dataclass(frozen=True)
+class Instances:
+    """The instances of one image.
+
+    Attributes:
+        masks: bool N x H x W.
+        classes: int64 N, semantic ids 1..K.
+        scores: float32 N in [0, 1].
+    """
+
+    masks: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        masks = np.asarray(self.masks, dtype=bool)
+        classes = np.asarray(self.classes, dtype=np.int64).reshape(-1)
+        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        if masks.ndim != 3 or not masks.shape[0] == classes.shape[0] == scores.shape[0]:
+            raise ValueError(f"Instances: masks N x H x W, classes N and scores N, got shapes {masks.shape}, "
+                             f"{classes.shape}, {scores.shape}")  # fmt: skip
+        object.__setattr__(self, "masks", masks)
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "scores", scores)
+
+    @classmethod
+    def empty(cls, height: int, width: int) -> Instances:
+        """No instance in an image of ``height`` x ``width``."""
+        return cls.from_dict(empty_instances(height, width))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Instances:
+        """From an instances dict (``masks``, ``classes``, ``scores``)."""
+        return cls(d["masks"], d["classes"], d["scores"])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The instances dict ``{"masks", "classes", "scores"}``."""
+        return {"masks": self.masks, "classes": self.classes, "scores": self.scores}
+
+    def __len__(self) -> int:
+        return int(self.classes.shape[0])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return int(self.masks.shape[1]), int(self.masks.shape[2])
+
+    def boxes(self) -> np.ndarray:
+        """float32 N x 4 ``(x0, y0, x1, y1)``, exclusive ends (``mask_boxes``)."""
+        return mask_boxes(self.masks)
+
+    def select(self, keep: np.ndarray | list[int] | slice) -> Instances:
+        """The instances at ``keep`` (bool N, indices or a slice), in that order."""
+        if not isinstance(keep, slice):
+            keep = np.asarray(keep)
+            keep = keep if keep.dtype == bool else keep.astype(np.int64)
+        return Instances(self.masks[keep], self.classes[keep], self.scores[keep])
+
+    def resize(self, height: int, width: int) -> Instances:
+        """Masks resized to ``height`` x ``width`` by the nearest pixel centre (``cv2.INTER_NEAREST_EXACT``, the
+        convention of the half-pixel bilinear maps); classes and scores unchanged."""
+        import cv2
+
+        if self.image_size == (height, width):
+            return self
+        out = np.zeros((len(self), height, width), bool)
+        for i, m in enumerate(self.masks):
+            out[i] = cv2.resize(m.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST_EXACT) > 0
+        return Instances(out, self.classes, self.scores)
+
+    def to_coco(self, image_id: str | int, category_ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """COCO results entries of these instances (``coco_results``)."""
+        return coco_results(self, image_id, category_ids)

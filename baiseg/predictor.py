@@ -27,7 +27,7 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.data.io import check_semantic_ids  # noqa: F401 (public here too; the check lives with the readers)
 from baiseg.errors import BaisegError
-from baiseg.postprocess.assembly import mask_boxes
+from baiseg.instances import mask_boxes
 from baiseg.postprocess.scale import (  # noqa: F401 (resize_masks: importable from here as before)
     MEP_AT,
     argmax_channels,

@@ -201,15 +201,13 @@ def _light(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 def _image_record(index: int, sample: dict[str, Any], inst: dict[str, np.ndarray]) -> dict[str, Any]:
-    from baiseg.instances import encode_rle
-    from baiseg.postprocess.assembly import mask_boxes
+    from baiseg.instances import Instances, box_xywh
 
     h, w = np.asarray(sample["image"]).shape[:2]
-    masks = inst["masks"]
-    boxes = mask_boxes(masks)
-    anns = [{"class": int(c), "score": round(float(s), 9), "segmentation": rle, "area": int(m.sum()),
-             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
-            for m, c, s, b, rle in zip(masks, inst["classes"], inst["scores"], boxes, encode_rle(masks))]  # fmt: skip
+    found = Instances.from_dict(inst)
+    anns = [{"class": e["category_id"], "score": e["score"], "segmentation": e["segmentation"], "area": int(m.sum()),
+             "bbox": box_xywh(b)}
+            for e, m, b in zip(found.to_coco(sample["image_id"]), found.masks, found.boxes())]  # fmt: skip
     return {"index": index, "image_id": str(sample["image_id"]), "path": str(Path(sample["path"]).resolve()),
             "height": int(h), "width": int(w), "anns": anns}
 
@@ -237,7 +235,7 @@ def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: P
             anns.append({"id": len(anns) + 1, "image_id": k, "category_id": cat, "segmentation": a["segmentation"],
                          "area": a["area"], "bbox": a["bbox"], "iscrowd": 0, "score": a["score"]})
             results.append({"image_id": coco_image_id(r["image_id"]), "category_id": cat,
-                            "segmentation": a["segmentation"], "score": a["score"], "bbox": a["bbox"]})
+                            "segmentation": a["segmentation"], "score": a["score"]})  # as coco_results: no bbox
     categories = [{"id": c, "name": name} for c, name in zip(cat_ids, dataset.class_names)]
     write_json_atomic(out / "pseudo.json", {"info": {"description": "baiseg pseudo labels"}, "images": images,
                                             "annotations": anns, "categories": categories})

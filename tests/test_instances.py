@@ -1,24 +1,34 @@
-"""One implementation of the instances helpers (empty dict, RLE, results image id) shared by every writer."""
+"""The Instances type and the one implementation of the instances helpers (empty dict, boxes, RLE, results image id,
+the COCO results serializer) shared by every writer."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 from pycocotools import mask as mask_util
 
 import baiseg.evaluation.coco as coco_eval
 import baiseg.evaluation.results as results
 import baiseg.postprocess.assembly as assembly
 import baiseg.sam.assembly as sam_assembly
-from baiseg.instances import coco_image_id, empty_instances, encode_rle
+from baiseg.instances import Instances, box_xywh, coco_image_id, coco_results, empty_instances, encode_rle, mask_boxes
 
 
 def test_every_module_uses_the_one_implementation():
     for mod in (assembly, results, sam_assembly):
         assert mod.empty_instances is empty_instances
-    for mod in (assembly, results, coco_eval):
-        assert mod.encode_rle is encode_rle and mod.coco_image_id is coco_image_id
+    assert coco_eval.coco_results is coco_results and coco_eval.encode_rle is encode_rle
+
+
+def test_one_results_writer_in_the_package():
+    # every COCO results file is written through coco_results: no other module builds "segmentation" entries
+    root = Path(__file__).resolve().parents[1] / "baiseg"
+    writers = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                     if '"segmentation": rle,' in p.read_text() or "def to_coco_results" in p.read_text())  # fmt: skip
+    assert writers == ["instances.py"]
 
 
 def test_empty_instances_dtypes():
@@ -39,10 +49,48 @@ def test_rle_and_image_id_match_pycocotools_and_the_coco_convention():
     assert coco_image_id("000000000139") == 139 and coco_image_id("pic_7") == "pic_7" and coco_image_id(5) == 5
 
 
-def test_both_results_writers_encode_alike():
-    rng = np.random.default_rng(1)
-    inst = {"masks": rng.random((2, 6, 6)) > 0.4, "classes": np.array([1, 2]), "scores": np.array([0.5, 0.25])}
-    a = results.instances_to_results("0042", inst, category_ids=[3, 9])
-    b = assembly.to_coco_results(inst, "0042", [3, 9])
-    keys = ("image_id", "category_id", "segmentation", "score")
-    assert json.dumps([{k: r[k] for k in keys} for r in a]) == json.dumps([{k: r[k] for k in keys} for r in b])
+def _instances(seed: int = 1) -> Instances:
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((3, 12, 16), bool)
+    masks[0, 1:5, 2:9] = True
+    masks[1, 6:11, 0:4] = True
+    masks[2] = rng.random((12, 16)) > 0.8
+    return Instances(masks, np.array([1, 2, 2]), np.array([0.75, 0.5, 0.123456789123], np.float32))
+
+
+def test_instances_type_boxes_select_resize():
+    inst = _instances()
+    assert len(inst) == 3 and inst.image_size == (12, 16) and inst.classes.dtype == np.int64
+    np.testing.assert_array_equal(inst.boxes()[:2], [[2, 1, 9, 5], [0, 6, 4, 11]])
+    assert box_xywh(inst.boxes()[0]) == [2.0, 1.0, 7.0, 4.0]
+    assert mask_boxes(np.zeros((1, 4, 4), bool)).tolist() == [[0, 0, 0, 0]]
+    picked = inst.select([2, 0])
+    assert picked.classes.tolist() == [2, 1] and np.array_equal(picked.masks[1], inst.masks[0])
+    assert len(inst.select(inst.scores > 0.6)) == 1 and len(Instances.empty(4, 5)) == 0
+    big = inst.select([0, 1]).resize(24, 32)
+    assert big.image_size == (24, 32) and big.masks.sum() == 4 * inst.select([0, 1]).masks.sum()
+    np.testing.assert_array_equal(big.boxes(), 2 * inst.boxes()[:2])
+    back = Instances.from_dict(inst.as_dict())
+    assert np.array_equal(back.masks, inst.masks) and inst.resize(12, 16) is inst
+    with pytest.raises(ValueError, match="masks N x H x W"):
+        Instances(np.zeros((2, 4, 4), bool), [1], [0.5])
+
+
+def test_results_entries_have_no_bbox_and_load_with_mask_areas(tmp_path):
+    # pycocotools' loadRes takes the area from "bbox" when a result has one (AP_small/medium/large by box area):
+    # results carry the mask only, so the area is the mask's
+    from pycocotools.coco import COCO
+
+    inst = _instances()
+    entries = inst.to_coco("000000000042", category_ids=[7, 9])
+    assert [list(e) for e in entries] == [["image_id", "category_id", "segmentation", "score"]] * 3
+    assert entries[2]["score"] == round(float(np.float32(0.123456789123)), 9) and entries[1]["category_id"] == 9
+    assert coco_results(inst.as_dict(), "000000000042", [7, 9]) == entries
+    gt = {"images": [{"id": 42, "height": 12, "width": 16}], "annotations": [],
+          "categories": [{"id": 7, "name": "a"}, {"id": 9, "name": "b"}]}  # fmt: skip
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    res = COCO(str(tmp_path / "gt.json")).loadRes(str(tmp_path / "res.json"))
+    areas = [a["area"] for a in res.dataset["annotations"]]
+    assert areas == [float(m.sum()) for m in inst.masks]
+    assert [list(map(float, a["bbox"])) for a in res.dataset["annotations"]] == [box_xywh(b) for b in inst.boxes()]

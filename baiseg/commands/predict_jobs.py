@@ -43,7 +43,7 @@ def mep_and_write(job: Job) -> dict[str, Any]:
     Returns:
         ``{"index", "records" (COCO results), "n", "t_mep", "t_write"}``.
     """
-    from baiseg.postprocess.assembly import to_coco_results
+    from baiseg.instances import coco_results
     from baiseg.postprocess.scale import instances_at_size
 
     t0 = time.perf_counter()
@@ -54,7 +54,7 @@ def mep_and_write(job: Job) -> dict[str, Any]:
                                               cfg=job.mep)  # fmt: skip
     t1 = time.perf_counter()
     _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, boundary, job.class_names, job.overlays)
-    records = to_coco_results(inst, job.image_id, job.category_ids)
+    records = coco_results(inst, job.image_id, job.category_ids)
     return {"index": job.index, "records": records, "n": len(records), "t_mep": t1 - t0,
             "t_write": time.perf_counter() - t1}  # fmt: skip
 

@@ -11,17 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-
-def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
-    """bool N x H x W -> float32 N x 4 boxes ``(x0, y0, x1, y1)`` with exclusive ``x1``/``y1`` (empty mask: zeros)."""
-    n = masks.shape[0]
-    out = np.zeros((n, 4), np.float32)
-    for i in range(n):
-        ys = np.flatnonzero(masks[i].any(1))
-        xs = np.flatnonzero(masks[i].any(0))
-        if ys.size:
-            out[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
-    return out
+from baiseg.instances import mask_boxes
 
 
 class InstanceTrainTransform:
@@ -52,7 +42,7 @@ class InstanceTrainTransform:
         img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
         return {
             "image": img,
-            "boxes": torch.from_numpy(boxes_from_masks(masks)),
+            "boxes": torch.from_numpy(mask_boxes(masks)),
             "labels": torch.from_numpy(labels),
             "masks": torch.from_numpy(np.ascontiguousarray(masks, dtype=np.uint8)),
         }

@@ -7,7 +7,7 @@ fractions in [0, 1]; the ``baiseg evaluate`` command prints them in percent.
 
 from baiseg.evaluation.coco import COCOInstanceEvaluator
 from baiseg.evaluation.common import EvaluationError
-from baiseg.evaluation.results import instances_to_results, read_results, results_to_instances, write_results
+from baiseg.evaluation.results import read_results, results_to_instances, write_results
 from baiseg.evaluation.subsets import has_touching_instances, select_touching, touching_pairs
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS, VOCInstanceEvaluator, mask_iou, voc_ap
 
@@ -17,7 +17,6 @@ __all__ = [
     "VOCInstanceEvaluator",
     "VOC_IOU_THRESHOLDS",
     "has_touching_instances",
-    "instances_to_results",
     "mask_iou",
     "read_results",
     "results_to_instances",

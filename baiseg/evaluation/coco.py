@@ -20,7 +20,7 @@ from pycocotools.cocoeval import COCOeval
 
 from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
-from baiseg.instances import coco_image_id, encode_rle
+from baiseg.instances import coco_results, encode_rle
 
 
 def _coco_from(images: list[dict], annotations: list[dict], categories: list[dict]) -> COCO:
@@ -115,17 +115,13 @@ class COCOInstanceEvaluator:
         for rle, cls, crowd in zip(encode_rle(gt_masks), gt["classes"], gt["crowd"]):
             cat = self._cat(int(cls), image_id, "ground truth")
             self._gt.append(_ann(len(self._gt) + 1, img_id, cat, rle, {"iscrowd": int(crowd)}))
-        for rle, cls, score in zip(encode_rle(pred["masks"]), pred["classes"], pred["scores"]):
-            cat = self._cat(int(cls), image_id, "prediction")
-            self._dt.append(_ann(len(self._dt) + 1, img_id, cat, rle, {"iscrowd": 0, "score": float(score)}))
-            self._results.append(
-                {
-                    "image_id": coco_image_id(image_id),
-                    "category_id": cat,
-                    "segmentation": rle,
-                    "score": float(score),
-                }
-            )
+        for cls in pred["classes"]:
+            self._cat(int(cls), image_id, "prediction")
+        entries = coco_results(pred, image_id, self.category_ids)
+        for e, score in zip(entries, pred["scores"]):
+            self._dt.append(_ann(len(self._dt) + 1, img_id, e["category_id"], e["segmentation"],
+                                 {"iscrowd": 0, "score": float(score)}))  # fmt: skip
+        self._results.extend(entries)
 
     def results(self) -> list[dict[str, Any]]:
         """All processed predictions as COCO results entries (dataset image ids and category ids)."""

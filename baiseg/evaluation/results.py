@@ -1,4 +1,5 @@
-"""Instances dicts to and from COCO results JSON (``[{"image_id", "category_id", "segmentation": RLE, "score"}]``).
+"""COCO results JSON (``[{"image_id", "category_id", "segmentation": RLE, "score"}]``) read back into instances dicts;
+the writer is ``baiseg.instances.coco_results``.
 
 Image ids: a dataset's ``image_id`` is a string (the file stem). In a results file it is written as an integer when
 the stem is all digits (COCO's convention, ``"000000000139"`` -> ``139``), else as the string; reading accepts both.
@@ -19,7 +20,7 @@ from pycocotools import mask as mask_utils
 
 from baiseg.evaluation.common import EvaluationError
 from baiseg.fileio import write_json_atomic
-from baiseg.instances import coco_image_id, empty_instances, encode_rle
+from baiseg.instances import empty_instances
 
 
 def id_key(image_id: Any) -> str:
@@ -85,34 +86,6 @@ def check_result_entry(e: Any, i: int, where: str) -> None:
     elif not isinstance(counts, str):
         raise EvaluationError(f"{where}: entry {i} has RLE counts of type {type(counts).__name__}: a string "
                               "(compressed) or a list of integers (uncompressed)")  # fmt: skip
-
-
-def instances_to_results(
-    image_id: str, instances: dict[str, Any], category_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    """COCO results entries of one image.
-
-    Args:
-        image_id: the dataset's image id (file stem).
-        instances: instances dict (masks bool N x H x W, classes int N in 1..K, scores float N).
-        category_ids: K dataset category ids; None writes the semantic ids themselves.
-
-    Returns:
-        N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``.
-    """
-    rles = encode_rle(instances["masks"])
-    out = []
-    for rle, cls, score in zip(rles, np.asarray(instances["classes"]), np.asarray(instances["scores"])):
-        cat = int(cls) if category_ids is None else int(category_ids[int(cls) - 1])
-        out.append(
-            {
-                "image_id": coco_image_id(image_id),
-                "category_id": cat,
-                "segmentation": rle,
-                "score": float(score),
-            }
-        )
-    return out
 
 
 def write_results(path: str | os.PathLike, results: list[dict[str, Any]]) -> None:

@@ -1,6 +1,6 @@
 """Post-processing: the Mask Extraction Pipeline, instance assembly and the ``cc`` / ``dtws`` baselines."""
 
-from baiseg.postprocess.assembly import assemble_instances, encode_rle, mask_boxes, to_coco_results
+from baiseg.postprocess.assembly import assemble_instances
 from baiseg.postprocess.mep import extract_masks
 from baiseg.postprocess.methods import METHODS, instances_from_semantic
 from baiseg.postprocess.nms import boundary_nms
@@ -9,9 +9,6 @@ __all__ = [
     "METHODS",
     "assemble_instances",
     "boundary_nms",
-    "encode_rle",
     "extract_masks",
     "instances_from_semantic",
-    "mask_boxes",
-    "to_coco_results",
 ]

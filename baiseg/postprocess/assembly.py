@@ -1,4 +1,4 @@
-"""Instance assembly: class-agnostic label map + semantic map -> instances (classes, scores), boxes and RLE.
+"""Instance assembly: class-agnostic label map + semantic map -> instances (classes, scores).
 
 Class of a mask = the majority semantic class inside it; a class that covers at least ``split_min_frac`` of a mask's
 class pixels (and ``min_area_px`` pixels) is split off, so a mask spanning two classes is split: each of its
@@ -16,23 +16,13 @@ coin toss)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from baiseg.config import SCORE_RULES, MEPConfig
 from baiseg.errors import BaisegError
-from baiseg.instances import coco_image_id, empty_instances, encode_rle
+from baiseg.instances import empty_instances
 
-__all__ = [
-    "SCORE_RULES",
-    "assemble_instances",
-    "coco_image_id",
-    "empty_instances",
-    "encode_rle",
-    "mask_boxes",
-    "to_coco_results",
-]
+__all__ = ["assemble_instances", "size_term"]
 
 def assemble_instances(
     labels: np.ndarray,
@@ -168,55 +158,3 @@ def size_term(area_px: np.ndarray, score_area_px: float) -> np.ndarray:
     if score_area_px <= 0:
         return np.ones_like(area)
     return area / (area + float(score_area_px))
-
-
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
-    """Tight boxes of masks.
-
-    Args:
-        masks: bool N x H x W.
-
-    Returns:
-        float32 N x 4 ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive; zeros for an empty mask.
-    """
-    n = masks.shape[0]
-    boxes = np.zeros((n, 4), np.float32)
-    if n == 0:
-        return boxes
-    rows, cols = masks.any(axis=2), masks.any(axis=1)
-    for i in range(n):
-        ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
-        if ys.size:
-            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
-    return boxes
-
-
-def to_coco_results(
-    instances: dict[str, np.ndarray], image_id: str | int, category_ids: list[int]
-) -> list[dict[str, Any]]:
-    """COCO results entries (segm) for one image.
-
-    Args:
-        instances: an instances dict; ``classes`` are semantic ids 1..K.
-        image_id: the image's id (see ``coco_image_id``).
-        category_ids: K dataset category ids; semantic id ``k + 1`` maps to ``category_ids[k]``.
-
-    Returns:
-        list of ``{"image_id", "category_id", "segmentation" (RLE), "score", "bbox" (x, y, w, h)}``.
-    """
-    masks = instances["masks"]
-    rles = encode_rle(masks)
-    boxes = mask_boxes(masks)
-    iid = coco_image_id(image_id)
-    out = []
-    for rle, c, s, b in zip(rles, instances["classes"], instances["scores"], boxes, strict=True):
-        out.append(
-            {
-                "image_id": iid,
-                "category_id": int(category_ids[int(c) - 1]),
-                "segmentation": rle,
-                "score": round(float(s), 9),  # 9 places: area-ranked scores near 1 must not tie
-                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-            }
-        )
-    return out

@@ -154,7 +154,7 @@ def test_existing_results_refused_unless_overwrite_and_stale_temps_cleaned(tmp_p
 
 def test_pipeline_batches_and_pool_match_single_images(tmp_path, stand_in, edge_net):
     """Batches of same-size images, the MEP in a process pool and compact semantics give the Predictor's results."""
-    from baiseg.postprocess.assembly import to_coco_results
+    from baiseg.instances import coco_results
 
     inp = tmp_path / "in"
     inp.mkdir()
@@ -170,7 +170,7 @@ def test_pipeline_batches_and_pool_match_single_images(tmp_path, stand_in, edge_
     out = tmp_path / "o"
     assert _predict(inp, out, "--batch", "2", "--workers", "1", "--mep-workers", "1") == 0
     pred = Predictor(edge_net(), ["thing"], [5], mep=MEPConfig(min_area_px=50))
-    want = [r for i, img in enumerate(images) for r in to_coco_results(pred.predict_instances(img)[0], str(i), [5])]
+    want = [r for i, img in enumerate(images) for r in coco_results(pred.predict_instances(img)[0], str(i), [5])]
     got = json.loads((out / "results.json").read_text())
     assert [(r["image_id"], r["segmentation"], r["score"]) for r in got] == \
         [(r["image_id"], r["segmentation"], r["score"]) for r in want]  # fmt: skip
@@ -181,7 +181,7 @@ def test_pipeline_batches_and_pool_match_single_images(tmp_path, stand_in, edge_
 def test_pipeline_matches_predictor_on_shrunk_images(tmp_path, stand_in, edge_net, mep_at, external):
     """--max-side below the image size: the pool's MEP (upsampled maps or shrunk ones) gives the Predictor's results,
     with the model's semantics and with an external semantic map at the image's size."""
-    from baiseg.postprocess.assembly import to_coco_results
+    from baiseg.instances import coco_results
 
     inp, sems = _inputs(tmp_path / "in", n=2), tmp_path / "sem"
     sems.mkdir()
@@ -193,7 +193,7 @@ def test_pipeline_matches_predictor_on_shrunk_images(tmp_path, stand_in, edge_ne
     out = tmp_path / "o"
     assert _predict(inp, out, "--max-side", "60", "--mep-at", mep_at, "--mep-workers", "1", *extra) == 0
     pred = Predictor(edge_net(), ["thing"], [5], mep=MEPConfig(min_area_px=50), max_side=60, mep_at=mep_at)
-    want = [r for i in range(2) for r in to_coco_results(
+    want = [r for i in range(2) for r in coco_results(
         pred.predict_instances(_scene(), semantic=sem if external else None)[0], str(i), [5])]  # fmt: skip
     got = json.loads((out / "results.json").read_text())
     assert want and [(r["image_id"], r["segmentation"], r["score"]) for r in got] == \

@@ -10,12 +10,12 @@ import pytest
 from baiseg.evaluation import (
     EvaluationError,
     VOCInstanceEvaluator,
-    instances_to_results,
     read_results,
     results_to_instances,
     write_results,
 )
 from baiseg.evaluation.results import check_result_ids, id_key
+from baiseg.instances import coco_results
 
 
 def test_round_trip_through_a_file(tmp_path, ev):
@@ -23,7 +23,7 @@ def test_round_trip_through_a_file(tmp_path, ev):
     masks = rng.random((3, ev.H, ev.W)) > 0.5
     inst = ev.pred(masks, [1, 2, 2], [0.9, 0.5, 0.25])
     path = tmp_path / "sub" / "results.json"
-    write_results(path, instances_to_results("000000000042", inst, category_ids=[11, 22]))
+    write_results(path, coco_results(inst, "000000000042", category_ids=[11, 22]))
     raw = json.loads(path.read_text())
     assert raw[0]["image_id"] == 42 and raw[1]["category_id"] == 22
     grouped = read_results(path)
@@ -38,7 +38,7 @@ def test_round_trip_through_a_file(tmp_path, ev):
 def test_evaluation_is_the_same_after_the_round_trip(tmp_path, ev):
     s = ev.sample([ev.A, ev.B], [1, 1], image_id="pic")
     inst = ev.pred([ev.FAR, ev.A, ev.B], [1, 1, 1], [0.9, 0.8, 0.7])
-    write_results(tmp_path / "r.json", instances_to_results("pic", inst))
+    write_results(tmp_path / "r.json", coco_results(inst, "pic"))
     grouped = read_results(tmp_path / "r.json")
     e = VOCInstanceEvaluator(num_classes=1)
     e.process(s, results_to_instances(grouped["pic"], ev.H, ev.W))
@@ -47,7 +47,7 @@ def test_evaluation_is_the_same_after_the_round_trip(tmp_path, ev):
 
 def test_empty_instances_round_trip(ev):
     inst = ev.pred(np.zeros((0, ev.H, ev.W)), [], [])
-    assert instances_to_results("x", inst) == []
+    assert coco_results(inst, "x") == []
     back = results_to_instances([], ev.H, ev.W)
     assert back["masks"].shape == (0, ev.H, ev.W)
 
@@ -64,7 +64,7 @@ def test_results_file_errors(tmp_path, ev):
     (tmp_path / "lack.json").write_text('[{"image_id": 1}]')
     with pytest.raises(EvaluationError, match="lacks"):
         read_results(tmp_path / "lack.json")
-    entries = instances_to_results("7", ev.pred([ev.A], [1], [0.5]), category_ids=[3])
+    entries = coco_results(ev.pred([ev.A], [1], [0.5]), "7", category_ids=[3])
     with pytest.raises(EvaluationError, match="not in the dataset"):
         check_result_ids("r.json", {"7": entries}, ["000001", "000002"])
     check_result_ids("r.json", {"7": entries}, ["0007"])

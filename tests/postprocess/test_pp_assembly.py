@@ -11,7 +11,8 @@ import pytest
 
 from baiseg.config import PAPER_MEP, MEPConfig
 from baiseg.errors import BaisegError
-from baiseg.postprocess import assemble_instances, extract_masks, instances_from_semantic, mask_boxes, to_coco_results
+from baiseg.instances import coco_results, mask_boxes
+from baiseg.postprocess import assemble_instances, extract_masks, instances_from_semantic
 
 GOLDEN = Path(__file__).parent / "golden" / "mep_golden.npz"
 
@@ -91,7 +92,7 @@ def test_results_json_loads_with_pycocotools(tmp_path):
     sem[5:25, 20:38] = 2
     inst = instances_from_semantic("cc", sem, cfg=MEPConfig(min_area_px=10))
     assert mask_boxes(inst["masks"]).tolist()[0][2:] in ([15.0, 20.0], [38.0, 25.0])
-    results = to_coco_results(inst, "000000000042", category_ids=[7, 9]) + to_coco_results(inst, "5", [7, 9])
+    results = coco_results(inst, "000000000042", category_ids=[7, 9]) + coco_results(inst, "5", [7, 9])
     gt = {
         "images": [{"id": 42, "height": 30, "width": 40}, {"id": 5, "height": 30, "width": 40}],
         "annotations": [],
