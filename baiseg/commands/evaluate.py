@@ -53,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "'baiseg[sam]', weights: --sam-weights)")  # fmt: skip
     p.add_argument("--sam-weights", default=".cache/mobilesam/mobile_sam.pt",
                    help="mobile_sam.pt for --method sam (bash ../shared/tools/fetch_mobilesam.sh .cache/mobilesam)")
+    p.add_argument("--sam-refine", type=float, default=None, metavar="IOU",
+                   help="with --weights: the optional BAISeg + SAM stage (baiseg.sam.refine): MobileSAM, prompted by "
+                   "each instance's box and deepest point, redraws the borders where its mask keeps IoU >= IOU with "
+                   "the instance (e.g. 0.5; --sam-weights)")  # fmt: skip
     p.add_argument("--subset", default="all", choices=("all", "touching"), help="touching: only images with "
                    "touching instances of one class (baiseg.evaluation.subsets)")  # fmt: skip
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0 = all)")
@@ -66,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4")
     p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
     p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
+    p.add_argument("--save-maps", action="store_true",
+                   help="with --weights: also write boundary/<id>.png (probability x 255) and semantic/<id>.png (class "
+                   "ids) into --out, for 'baiseg report'")  # fmt: skip
+    p.add_argument("--report", action="store_true", help="write the HTML report of this evaluation into --out/report "
+                   "(as 'baiseg report OUT')")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -85,6 +94,9 @@ def _check_args(args: argparse.Namespace) -> str:
     if args.method == "sam" and (args.weights or semantic == "model"):
         raise BaisegError("--method sam takes its semantic map from --semantic gt or a folder of PNGs, not from a "
                           "model: drop --weights, or write the model's semantic maps to a folder first")
+    if args.sam_refine is not None and (not args.weights or args.method != "baiseg" or not 0 <= args.sam_refine <= 1):
+        raise BaisegError("--sam-refine IOU refines BAISeg's instances: give --weights, --method baiseg and an IoU "
+                          f"in [0, 1] (got {args.sam_refine})")
     if not args.weights and (args.method == "baiseg" or semantic == "model"):
         raise BaisegError(
             f"--method {args.method} with --semantic {semantic} needs a model: give --weights W, or use "
@@ -115,7 +127,8 @@ class _Source:
         self.predictor = None
         self.mep = mep_with_overrides(None, args.overrides) if args.overrides else None
         self.sam = None
-        if args.method == "sam":
+        self.maps_out: Path | None = None  # --save-maps: the folder of boundary/ and semantic/
+        if args.method == "sam" or getattr(args, "sam_refine", None) is not None:
             from baiseg.sam import load_mobilesam
 
             self.sam = load_mobilesam(args.sam_weights)
@@ -151,13 +164,36 @@ class _Source:
 
             sem = read_semantic_map(self.semantic, image_id, (h, w), len(self.dataset.class_names))
         if self.predictor is not None:
-            inst, _ = self.predictor.predict_instances(sample["image"], semantic=sem)
+            inst, maps = self.predictor.predict_instances(sample["image"], semantic=sem)
+            if self.maps_out is not None:
+                _save_maps(self.maps_out, image_id, maps)
+            if self.sam is not None:  # --sam-refine
+                import cv2
+
+                from baiseg.sam.refine import SAMRefineConfig, sam_refine
+
+                used = maps["semantic"] if sem is None else sem
+                if used.shape != (h, w):
+                    used = cv2.resize(used, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+                cfg = SAMRefineConfig(accept_iou=self.args.sam_refine)
+                inst = sam_refine(sample["image"], inst, used, model=self.sam, cfg=cfg)
             return inst
         if self.sam is not None:
             from baiseg.sam import sam_instances
 
             return sam_instances(sample["image"], sem, model=self.sam, score="area")  # area: chosen on train (GT)
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
+
+
+def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
+    """``boundary/<id>.png`` (uint8 probability x 255 at the network's size) and ``semantic/<id>.png`` (ids)."""
+    from baiseg.fileio import write_png_atomic
+
+    if maps.get("boundary_prob") is not None:
+        prob = np.clip(np.asarray(maps["boundary_prob"], np.float32), 0.0, 1.0)
+        write_png_atomic(out / "boundary" / f"{image_id}.png", (prob * 255).round().astype(np.uint8))
+    if maps.get("semantic") is not None:
+        write_png_atomic(out / "semantic" / f"{image_id}.png", np.asarray(maps["semantic"], np.uint8))
 
 
 def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024, mep_at: str = "image") -> Any:
@@ -189,6 +225,9 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.evaluation.run import evaluate_instances
 
     semantic = _check_args(args)
+    if args.save_maps and not args.weights:
+        raise BaisegError("--save-maps writes the network's boundary and semantic maps: give --weights (a baseline's "
+                          "semantic map is read from --semantic by 'baiseg report')")
     if args.out:
         outdir.check_path(args.out)  # the output-folder gate (read only): refused now, not after the whole run
     dataset = build_dataset(args.data, split=args.split)
@@ -200,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
                               "semantic map or MEP: drop --semantic and the mep.* overrides")
         semantic, args.method = "none", "maskrcnn"
     out = outdir.claim(args.out or _default_out(args, semantic), "evaluate", beside=bool(args.predictions))
+    source.maps_out = out if args.save_maps else None
     start = time.perf_counter()
     res = evaluate_instances(dataset, source, class_names=names, category_ids=cats, subsets=(args.subset,),
                              limit=args.limit, progress=True)[args.subset]  # fmt: skip
@@ -217,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         "method": None if args.predictions else args.method, "semantic": semantic, "subset": args.subset,
         "limit": args.limit, "max_side": args.max_side if args.weights else None,
         "mep_at": args.mep_at if args.weights else None, "overrides": list(args.overrides),
-        "wall_s": round(time.perf_counter() - start, 2),
+        "sam_refine": args.sam_refine, "wall_s": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     write_json_atomic(out / "metrics.json", metrics, indent=2)
     if not args.predictions:
@@ -227,4 +267,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_table(summary, metrics))
         print(f"wrote {out / 'metrics.json'}")
+    if args.report:
+        from baiseg.report import build_report
+
+        print(f"wrote {build_report([out], out / 'report')}")
     return 0

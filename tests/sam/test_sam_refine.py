@@ -70,3 +70,15 @@ def test_refine_with_a_tiny_random_sam_keeps_instances_disjoint_on_the_foregroun
     assert (out["masks"] == masks[:2]).all()
     with pytest.raises(BaisegError, match="must match the image"):
         sam_refine(image, inst, sem[:, :29], model=model)
+
+
+@pytest.mark.parametrize("extra", [["--method", "dtws"], ["--method", "dtws", "--sam-refine", "1.5"]])
+def test_evaluate_refuses_sam_refine_without_baiseg_weights(tmp_path, capsys, extra):
+    from baiseg.cli import main
+
+    data = tmp_path / "tiny.yaml"
+    data.write_text("format: synthetic\nnum_images: 2\nsize: 32\nseed: 0\n")
+    if "--sam-refine" not in extra:
+        extra = [*extra, "--sam-refine", "0.5"]
+    rc = main(["evaluate", "--data", str(data), *extra, "--out", str(tmp_path / "o")])
+    assert rc == 2 and "--sam-refine IOU refines BAISeg's instances" in capsys.readouterr().err
