@@ -4,7 +4,8 @@ Writes to ``--out``: ``results.json`` (COCO results: RLE segmentation, dataset c
 ``instances/<id>.png`` (instance ids in score order, 0 = none; 16-bit when more than 255), ``boundary/<id>.png``
 (boundary probability x 255; not for models without a boundary map), ``overlays/<id>.png`` (coloured instances,
 contours, class names), ``mep.yaml`` (the MEP parameters used) and ``skipped.json`` (inputs that could not be read,
-with the reason; ``[]`` when none).
+with the reason; ``[]`` when none) and ``predict.json`` (the input, weights and classes, for ``baiseg report``;
+``--report`` writes the report into ``--out/report``).
 
 Pipeline (the slowest stage sets the pace): reader processes decode images (``--workers``); the network runs on
 batches of images of the same padded size (``--batch``, ``--threads``); the MEP, PNG encoding and writing run in a
@@ -66,6 +67,8 @@ def register(subparsers: Any) -> None:
                    help="an unreadable input: skip it with a warning (listed in skipped.json) or stop")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier predict in --out")
     p.add_argument("--no-overlays", action="store_true", help="skip overlay PNGs")
+    p.add_argument("--report", action="store_true", help="also write the HTML report into --out/report (as 'baiseg "
+                   "report OUT')")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.4")
     p.set_defaults(func=run)
@@ -86,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     stats = predict(args)
     if stats.get("rank", 0) == 0:
         print(stats["summary"])
+        if args.report:
+            from baiseg.report import build_report
+
+            print(f"wrote {build_report([args.out], Path(args.out) / 'report')}")
     return 0
 
 
@@ -142,6 +149,11 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
     skipped_all = [s for p in parts for s in p["skipped"]]
     write_json_atomic(out / "skipped.json", skipped_all, indent=1)
     write_json_atomic(out / "results.json", records)
+    source = Path(args.input)
+    write_json_atomic(out / "predict.json", {  # what 'baiseg report' needs to find the images and name the classes
+        "input": str(source.resolve()) if source.exists() else str(args.input), "split": args.split,
+        "weights": str(args.weights), "class_names": list(getattr(pred, "class_names", [])),
+        "category_ids": [int(c) for c in getattr(pred, "category_ids", [])]}, indent=1)  # fmt: skip
     wall = time.perf_counter() - t_start
     total = {k: sum(p["stats"][k] for p in parts) for k in ("images", "read_s", "network_s", "mep_s", "write_s")}
     total.update(instances=len(records), skipped=len(skipped_all), wall_s=wall,

@@ -16,7 +16,7 @@ from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import clean_stale_temps
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml")
+OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml", "predict.json")
 OUTPUT_DIRS = ("instances", "boundary", "overlays")
 MIN_FREE_BYTES = 64 * 2**20  # refuse to start with less free space than this in --out
 

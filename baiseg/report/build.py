@@ -60,8 +60,12 @@ def _maps(out: Path, name: str, mi: int, method: Method, sample: dict[str, Any],
         write_boundary(out / "maps" / f"{name}_{mi}_b.png", boundary, size)
         layers["boundary"] = f"maps/{name}_{mi}_b.png"
     semantic = _read_png(method.map_path("semantic", image_id))
-    if semantic is None and method.settings.get("semantic") == "gt" and sample.get("semantic") is not None:
+    source = str(method.settings.get("semantic") or "")
+    if semantic is None and source == "gt" and sample.get("semantic") is not None:
         semantic = np.asarray(sample["semantic"])
+    elif semantic is None and source not in ("", "gt", "model", "none") and Path(source).is_dir():
+        semantic = _read_png(Path(source) / f"{image_id}.png" if (Path(source) / f"{image_id}.png").is_file()
+                             else None)  # the --semantic folder of a baseline
     if semantic is not None:
         write_semantic(out / "maps" / f"{name}_{mi}_s.png", semantic, size)
         layers["semantic"] = f"maps/{name}_{mi}_s.png"
