@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from baiseg.architectures import ARCHITECTURES
 from baiseg.errors import BaisegError
 
 
@@ -35,7 +36,7 @@ class ModelConfig:
     rows, baiseg/models/maskrcnn.py; it reads ``backbone``, ``pretrained``, ``backbone_weights``, ``num_classes``,
     ``fpn_dim`` and the ``rcnn_*`` keys)."""
 
-    ARCHS: typing.ClassVar[tuple[str, ...]] = ("baiseg", "maskrcnn")
+    ARCHS: typing.ClassVar[tuple[str, ...]] = tuple(ARCHITECTURES)  # baiseg/architectures.py
 
     arch: str = "baiseg"
     backbone: str = "tf_efficientnet_lite0"

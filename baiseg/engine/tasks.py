@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from baiseg.architectures import get_architecture, resolve
 from baiseg.config import Config
 from baiseg.errors import BaisegError
 
@@ -125,5 +126,5 @@ class MaskRCNNTask:
 
 
 def task_for(cfg: Config) -> BAISegTask | MaskRCNNTask:
-    """The task of ``cfg.model.arch``."""
-    return MaskRCNNTask(cfg) if cfg.model.arch == "maskrcnn" else BAISegTask(cfg)
+    """The task of ``cfg.model.arch`` (the one the architecture registry names, baiseg/architectures.py)."""
+    return resolve(get_architecture(cfg.model.arch).task)(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from baiseg.architectures import get_architecture, resolve
 from baiseg.config import ModelConfig, validate
 from baiseg.models.backbone import Backbone
 from baiseg.models.baiseg_net import BAISeg
@@ -11,8 +12,9 @@ from baiseg.models.maskrcnn import MaskRCNN
 
 
 def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg | MaskRCNN:
-    """Build the network of ``cfg.arch`` from ``cfg`` (the ``model:`` section of a config): the BAISeg network, or
-    the Mask R-CNN of the refinement step (``arch: maskrcnn``, baiseg/models/maskrcnn.py).
+    """Build the network of ``cfg.arch`` from ``cfg`` (the ``model:`` section of a config) with the builder the
+    architecture registry names (baiseg/architectures.py): the BAISeg network, or the Mask R-CNN of the refinement
+    step (``arch: maskrcnn``, baiseg/models/maskrcnn.py).
 
     Args:
         cfg: model configuration.
@@ -27,8 +29,11 @@ def build_model(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg | Mask
         ConfigError: an invalid value. WeightsError: weights missing, unreadable or not fitting.
     """
     validate(cfg, "model.")  # the same rules as at load time (config._RULES): a config built in code is checked too
-    if cfg.arch == "maskrcnn":
-        return MaskRCNN(cfg, load_weights=load_weights)
+    return resolve(get_architecture(cfg.arch).builder)(cfg, load_weights=load_weights)
+
+
+def build_baiseg(cfg: ModelConfig, *, load_weights: bool = True) -> BAISeg:
+    """The BAISeg network of ``cfg`` (the builder of ``model.arch: baiseg`` in baiseg/architectures.py)."""
     backbone = Backbone(name=cfg.backbone, pretrained=cfg.pretrained and load_weights,
                         weights=cfg.backbone_weights if load_weights else None)
     concat_ch = sum(backbone.channels)
