@@ -138,7 +138,58 @@ def read_onnx_meta(path: str | os.PathLike, session: Any = None) -> dict[str, An
         raise WeightsError(f"'{p}' is an ONNX file but not one written by 'baiseg export' (no '{FORMAT}' metadata)")
     from baiseg.weights_io import decode_meta
 
-    return decode_meta(raw, p, skip=("mep",))
+    meta = decode_meta(raw, p, skip=("mep",))
+    check_onnx_meta(meta, session, p)
+    return meta
+
+
+def check_onnx_meta(meta: dict[str, Any], session: Any, where: str | os.PathLike) -> None:
+    """The gate of class metadata for ONNX files, as for safetensors weights (``weights_io.check_class_meta``),
+    and against the graph: input ``images`` N x 3 x H x W, outputs ``boundary_logits`` N x 1 x H x W and
+    ``sem_logits`` N x (K + 1) x H x W for the K class names (a symbolic channel count is measured on a 32 x 32
+    input), ``input_norm`` two triples (mean, std > 0) of finite numbers.
+
+    Raises:
+        WeightsError: one line naming the file and what disagrees.
+    """
+    from baiseg.weights_io import check_class_meta
+
+    check_class_meta(meta, str(where))
+    ins = {i.name: list(i.shape) for i in session.get_inputs()}
+    outs = {o.name: list(o.shape) for o in session.get_outputs()}
+    missing = [n for n in OUTPUTS if n not in outs] + [n for n in (INPUT,) if n not in ins]
+    if missing:
+        raise WeightsError(f"'{where}': the graph has no {', '.join(missing)} (inputs {sorted(ins)}, outputs "
+                           f"{sorted(outs)}): not a network written by 'baiseg export'")  # fmt: skip
+    k1 = len(meta["class_names"]) + 1
+    want = {INPUT: (ins[INPUT], 3), OUTPUTS[0]: (outs[OUTPUTS[0]], 1), OUTPUTS[1]: (outs[OUTPUTS[1]], k1)}
+    for name, (shape, channels) in want.items():
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != channels):
+            raise WeightsError(f"'{where}': '{name}' has shape {shape}, expected N x {channels} x H x W"
+                               + (f" for {k1 - 1} class names + background" if name == OUTPUTS[1] else ""))
+    if not isinstance(outs[OUTPUTS[1]][1], int):  # symbolic: measure it
+        x = np.zeros((1, 3, 32, 32), np.float32)
+        try:
+            got = session.run([OUTPUTS[1]], {INPUT: x})[0].shape
+        except Exception as e:  # onnxruntime's own error types
+            raise WeightsError(f"'{where}': the graph does not run on a 1 x 3 x 32 x 32 input "
+                               f"({str(e).splitlines()[0][:120]})") from None  # fmt: skip
+        if len(got) != 4 or got[1] != k1:
+            raise WeightsError(f"'{where}': 'sem_logits' has {got[1] if len(got) > 1 else '?'} channels, expected "
+                               f"{k1} for {k1 - 1} class names + background: the metadata does not fit the graph")
+    norm = meta.get("input_norm")
+    if norm is not None and not _valid_norm(norm):
+        raise WeightsError(f"'{where}': 'input_norm' metadata must be [mean, std], two lists of 3 finite numbers with "
+                           f"std > 0, got {norm!r:.80}")  # fmt: skip
+
+
+def _valid_norm(norm: Any) -> bool:
+    try:
+        mean, std = (np.asarray(v, dtype=np.float64) for v in norm)
+    except (TypeError, ValueError):
+        return False
+    return mean.shape == std.shape == (3,) and bool(np.isfinite(mean).all() and np.isfinite(std).all()
+                                                     and (std > 0).all())  # fmt: skip
 
 
 def _session(path: Path, threads: int | None) -> Any:

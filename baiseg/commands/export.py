@@ -13,6 +13,7 @@ from typing import Any
 
 from baiseg.errors import BaisegError
 from baiseg.onnx_quant import CALIB_IMAGES, SCOPES
+from baiseg.outdir import check_path
 
 MIN_OPSET = 11  # Pad with sizes computed from the input (timm's same padding) needs opset 11
 
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".onnx":
         raise BaisegError(f"--out '{out}' must end in .onnx (predict and Predictor.from_pretrained choose the backend "
                           "by the suffix)")
+    check_path(out, folder=False)  # the output-path gate: name lengths, a file's parent, writable
     if out.is_dir():
         raise BaisegError(f"--out '{out}' is a folder: give a file name such as {out / 'model.onnx'}")
     try:

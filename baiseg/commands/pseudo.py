@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from baiseg import outdir
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError
 
@@ -86,6 +88,20 @@ def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int
     return extract
 
 
+def _identity(args: argparse.Namespace, dataset: Any) -> dict[str, Any]:
+    """What produced a pseudo folder: the data (file or name, split, image ids) and the label source."""
+    import hashlib
+
+    def where(x: str | None) -> str | None:
+        return str(Path(x).resolve()) if x and Path(x).exists() else x
+
+    items = getattr(dataset, "items", None)
+    ids = [str(r["image_id"]) for r in items] if items is not None else [str(len(dataset))]
+    return {"data": where(args.data), "split": args.split, "images": len(dataset),
+            "image_ids_sha1": hashlib.sha1("\n".join(ids).encode()).hexdigest(), "method": args.method,
+            "semantic": where(args.semantic), "weights": where(args.weights)}  # fmt: skip
+
+
 def _finish(job: tuple) -> dict[str, np.ndarray]:
     if job[0] == "done":
         return job[1]
@@ -101,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.engine.shard import shard_info
     from baiseg.pseudo import PseudoSettings, check_settings, make_pseudo_labels
 
+    outdir.check_path(args.out)  # the output-folder gate (read only) before anything is read
     if args.chunk < 1:
         raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
     if args.workers < 0:
@@ -118,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(args.data, split=args.split, load_instances=False)
     if len(dataset) == 0:
         raise BaisegError(f"dataset '{args.data}' has no images to label")
+    if int(os.environ.get("RANK", "0")) == 0:  # locked, and refused if it holds the labels of other inputs
+        outdir.claim(args.out, "pseudo", _identity(args, dataset))
     info = shard_info(args.device)
     try:
         device = str(info.device)
