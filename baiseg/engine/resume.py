@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from baiseg.config import Config, config_from_dict, dump_yaml, to_dict
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic, write_text_atomic
+from baiseg.outdir import FolderLock
 
 #: Config sections and keys that make a checkpoint's weights meaningless when they change.
 IDENTITY = ("model", "data.train")
@@ -96,26 +95,10 @@ def record_resume(run_dir: Path, cfg: Config, overrides: list[str], iteration: i
     write_json_atomic(info_path, info, indent=1)
 
 
-class RunLock:
-    """An exclusive lock on a run folder for as long as a training writes into it (``with RunLock(dir): ...``)."""
+class RunLock(FolderLock):
+    """An exclusive lock on a run folder for as long as a training writes into it (``with RunLock(dir): ...``): the
+    output-folder gate's lock (``baiseg.outdir.FolderLock``, file ``.lock``), naming the training that holds it."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / ".lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> RunLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
-            self.fd = None
-            raise BaisegError(f"run folder '{self.path.parent}' is in use by another training process (lock "
-                              f"'{self.path}'): wait for it to end, or stop it first") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+        super().__init__(run_dir, "baiseg train", "run folder '{folder}' is in use by another training process "
+                         "({holder}; lock '{lock}'): wait for it to end, or stop it first")
