@@ -27,20 +27,24 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_mep_skimage import extract_masks_reference  # noqa: E402
-
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
 from baiseg.config import MEPConfig  # noqa: E402
 from baiseg.postprocess import extract_masks, kernels, labels, markers  # noqa: E402
+from bench import provenance  # noqa: E402
+from bench.reference_mep_skimage import extract_masks_reference  # noqa: E402
 
 DATA = Path(os.environ.get("BAISEG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 REPO = Path(__file__).resolve().parents[1]
 
 
-def pennfudan_items(split: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(image RGB, instance ids, semantic) of the Penn-Fudan split listed in baiseg/configs/datasets."""
+def pennfudan_items(split: str, limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(image RGB, instance ids, semantic) of the Penn-Fudan split listed in baiseg/configs/datasets (first
+    ``limit`` images; None: all)."""
     lines = (REPO / "baiseg/configs/datasets" / f"pennfudan_{split}.txt").read_text().splitlines()
-    stems = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+    stems = [s.strip() for s in lines if s.strip() and not s.startswith("#")][:limit]
     out = []
     for s in stems:
         img = cv2.imread(str(DATA / "PennFudanPed/PNGImages" / f"{s}.png"))[:, :, ::-1]
@@ -49,14 +53,15 @@ def pennfudan_items(split: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray
     return out
 
 
-def coco_items(split: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(image RGB, instance ids, semantic) of coco128 panoptic ``split`` (train|val); crowd = void, stuff = 0."""
+def coco_items(split: str, limit: int | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(image RGB, instance ids, semantic) of coco128 panoptic ``split`` (train|val; first ``limit`` images, None:
+    all); crowd = void, stuff = 0."""
     root = DATA / "coco128_lightly"
     ann = json.loads((root / f"panoptic_segmentation/annotations/panoptic_{split}2017.json").read_text())
     things = sorted(c["id"] for c in ann["categories"] if c["isthing"])
     sem_of = {c: i + 1 for i, c in enumerate(things)}
     out = []
-    for a in ann["annotations"]:
+    for a in ann["annotations"][:limit]:
         png = cv2.imread(str(root / f"panoptic_segmentation/annotations/panoptic_{split}2017" / a["file_name"]))
         png = png.astype(np.int64)
         ids = png[:, :, 2] + 256 * png[:, :, 1] + 65536 * png[:, :, 0]
@@ -136,6 +141,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("mep", nargs="*", metavar="KEY=VALUE", help="MEP settings, e.g. marker_band=0")
     args = ap.parse_args()
+    prov = provenance.start()
     cv2.setNumThreads(1)
     try:
         import torch
@@ -143,7 +149,7 @@ def main() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    items = pennfudan_items("val")[: args.images] + coco_items("val")[: args.images]
+    items = pennfudan_items("val", args.images) + coco_items("val", args.images)
     import yaml
 
     cfg = MEPConfig(**{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.mep)})
@@ -195,10 +201,8 @@ def main() -> None:
             print(f"  without the C kernels (NumPy/OpenCV fallback): {np.median(py_ms):.2f} ms, identical label maps "
                   f"on {same}/{len(items)} images")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        Path(args.json).write_text(json.dumps({"images": len(items), "repeats": args.repeats, "load_1min": load,
-                                               "sizes": report}, indent=1))  # fmt: skip
+        provenance.write_json(args.json, {"images": len(items), "repeats": args.repeats, "mep": args.mep,
+                                          "sizes": report}, prov)  # fmt: skip
 
 
 if __name__ == "__main__":

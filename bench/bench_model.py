@@ -6,7 +6,8 @@
 Each preset runs in its own subprocess so that the CPU peak memory (max RSS of that process) is its own; on CUDA the
 peak is ``torch.cuda.max_memory_allocated``. Times are the minimum and the median over ``--repeats`` runs after one
 warm-up (on a shared machine the minimum is the figure closest to the uncontended speed). Weights are random
-(``pretrained`` is off): speed does not depend on them. Prints one JSON line per preset.
+(``pretrained`` is off): speed does not depend on them. Prints one JSON line per preset; ``--out FILE`` also writes
+them to a JSON file (``{"presets": [...], "provenance": ...}``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
 
 
 def _sync(device: str) -> None:
@@ -100,16 +105,24 @@ def main() -> int:
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--no-train-step", dest="train_step", action="store_false", help="skip the forward+backward step")
+    p.add_argument("--out", default=None, help="also write the results to this JSON file")
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.inner:
         print(json.dumps(bench_one(args)), flush=True)
         return 0
-    status = 0
+    prov = provenance.start()
+    status, rows = 0, []
     rest = _without_presets(sys.argv[1:])
     for preset in args.presets:
         cmd = [sys.executable, __file__, "--inner", "--presets", preset, *rest]
-        status |= subprocess.run(cmd, cwd=REPO).returncode
+        res = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        print(res.stdout, end="", flush=True)
+        status |= res.returncode
+        if res.returncode == 0 and res.stdout.strip():
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    if args.out:
+        provenance.write_json(args.out, {"presets": rows}, prov)
     return status
 
 

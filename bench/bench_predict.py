@@ -18,7 +18,6 @@ Weights: ``runs/coco128_panoptic_lite0_s0-001/last.safetensors`` and ``runs/penn
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
+from bench.common import MODELS, export_float_and_int8  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,9 +105,6 @@ def evaluator_speed(n: int = 1449, size: tuple[int, int] = (375, 500), seed: int
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    from common import MODELS, export_float_and_int8, write_report
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
@@ -113,11 +116,12 @@ def main() -> None:
     ap.add_argument("--eval-only", action="store_true", help="only the evaluator comparison (part 3)")
     ap.add_argument("--out", default=str(REPO / "docs/results/speed_predict.json"))
     args = ap.parse_args()
+    prov = provenance.start()
     import torch
 
     torch.set_num_threads(args.threads)
     report: dict = {"threads": args.threads, "workers": args.workers, "mep_workers": args.mep_workers,
-                    "cpus": os.cpu_count(), "load_1min_start": os.getloadavg()[0], "predict": {}}  # fmt: skip
+                    "predict": {}}  # fmt: skip
     cache = REPO / ".cache" / "bench_onnx"
     runs = [("coco128_panoptic_val", args.coco_weights), ("pennfudan_val", args.pf_weights)]
     for data, weights in [] if args.eval_only else runs:
@@ -143,7 +147,7 @@ def main() -> None:
     e = report["evaluator"]
     print(f"evaluators on {e['images']} synthetic 500x375 images: VOC mAP^r {e['voc_s']:.1f} s, COCOeval "
           f"{e['cocoeval_s']:.1f} s")
-    write_report(report, args.out)
+    provenance.write_json(args.out, report, prov)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,20 @@ val at their own size. Timing rule: one warm-up pass, then the median over ``--r
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
 
 
 def main() -> int:
@@ -30,6 +35,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=None, help="JSON file for the figures")
     args = ap.parse_args()
+    prov = provenance.start()
     torch.set_num_threads(args.threads)
     from baiseg.data import build_dataset
     from baiseg.predictor import Predictor
@@ -49,8 +55,7 @@ def main() -> int:
                                    for i in range(min(args.images, len(coco)))]
     pf = build_dataset("pennfudan_val", load_instances=False)
     sets["pennfudan_val"] = [pf[i]["image"] for i in range(min(args.images, len(pf)))]
-    report = {"weights": args.weights, "threads": args.threads, "repeats": args.repeats, "cpu": platform.processor()
-              or platform.machine(), "cpu_count": os.cpu_count(), "load_before": os.getloadavg()[0], "sets": {}}
+    report = {"weights": args.weights, "threads": args.threads, "repeats": args.repeats, "sets": {}}
     for name, images in sets.items():
         for im in images[:2]:
             pred.predict_instances(im)  # warm-up
@@ -68,12 +73,8 @@ def main() -> int:
                                 "mean_s": round(float(np.mean(per_image)), 4),
                                 "images_per_s": round(1.0 / float(np.mean(per_image)), 2)}
         print(f"{name}: {report['sets'][name]}")
-    report["load_after"] = os.getloadavg()[0]
     if args.out:
-        from baiseg.fileio import write_json_atomic
-
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(args.out, report, indent=2)
+        provenance.write_json(args.out, report, prov, indent=2)
     return 0
 
 

@@ -111,13 +111,3 @@ def evaluate_cmd(weights: str | Path, data: str, semantic: str, max_side: int = 
     d = json.loads(res.stdout)
     return {"mAP50": d["voc"]["mAP50"], "mAP75": d["voc"]["mAP75"], "AP": d["coco"]["AP"], "images": d["images"]}
 
-
-def write_report(report: dict[str, Any], out: str | Path) -> None:
-    """Add the 1-minute load average at the end (what else ran shows there), write the JSON, say where."""
-    import json
-    import os
-
-    report["load_1min_end"] = os.getloadavg()[0]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(report, indent=1))
-    print(f"-> {out}")

@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import platform
+import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from baiseg.data import build_dataset
-from baiseg.errors import BaisegError
-from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances
-from baiseg.evaluation.run import COCO_KEYS, SUBSETS, VOC_KEYS, percent
-from baiseg.fileio import write_json_atomic
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from baiseg.data import build_dataset  # noqa: E402
+from baiseg.errors import BaisegError  # noqa: E402
+from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances  # noqa: E402
+from baiseg.evaluation.run import COCO_KEYS, SUBSETS, VOC_KEYS, percent  # noqa: E402
 from baiseg.sam import SAMConfig, assemble_sam_instances, filter_proposals, load_mobilesam, sam_proposals
+from bench import provenance  # noqa: E402
 
 PROPOSAL_KEYS = ("points_per_side", "points_per_batch", "stability_score_offset")  # one value: SAM runs once
 
@@ -93,16 +97,6 @@ class Evaluators:
         return out
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPU cores, {len(os.sched_getaffinity(0))} usable, torch {torch.__version__}"
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     proposal_cfg, combos = variants(args.score, args.overrides)
@@ -130,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "variants": [{"overrides": c, **ev.summary()} for c, ev in zip(combos, evals)],
         "wall_s": round(wall, 1), "images_per_s": round(n / wall, 4) if wall > 0 else None,
         "sam_s_per_image": round(sam_s / max(n, 1), 2), "threads": args.threads, "device": args.device,
-        "machine": machine(),
+        "machine": f"{provenance.machine_line()}, torch {torch.__version__}",
     }  # fmt: skip
 
 
@@ -152,8 +146,9 @@ def table(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    prov = provenance.start(argv)
     res = run(args)
-    write_json_atomic(args.out, res, indent=2)
+    provenance.write_json(args.out, res, prov, indent=2)
     print(table(res))
     print(f"wrote {args.out}")
     return 0

@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     md = "\n".join(lines) + "\n"
     print(md)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(md)
+        from baiseg.fileio import write_text_atomic
+
+        write_text_atomic(args.out, md)
     return 0
 
 

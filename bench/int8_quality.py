@@ -17,6 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
+from bench.common import MODELS, evaluate_cmd, export_float_and_int8  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -39,9 +46,6 @@ def boundary_agreement(a: Path, b: Path, data: str, n: int) -> dict:
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    from common import MODELS, evaluate_cmd, export_float_and_int8, write_report
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="pennfudan,coco128", help="comma-separated: " + ", ".join(MODELS))
     from baiseg.onnx_quant import CALIB_IMAGES
@@ -50,6 +54,7 @@ def main() -> None:
     ap.add_argument("--agreement-images", type=int, default=10)
     ap.add_argument("--out", default=str(REPO / "docs/results/int8_quality.json"))
     args = ap.parse_args()
+    prov = provenance.start()
     from baiseg.weights_io import read_weights_meta
 
     cache = REPO / ".cache" / "bench_onnx"
@@ -74,7 +79,7 @@ def main() -> None:
         entry["agreement"] = boundary_agreement(fp, q, val, args.agreement_images)
         print(f"{name} agreement: {entry['agreement']}", flush=True)
         report["models"][name] = entry
-    write_report(report, args.out)
+    provenance.write_json(args.out, report, prov)
 
 
 if __name__ == "__main__":

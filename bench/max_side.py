@@ -29,6 +29,12 @@ import os
 import sys
 from pathlib import Path
 
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -91,8 +97,7 @@ def plot(report: dict, path: str | Path) -> None:
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    from common import MODELS, evaluate_cmd, export_float_and_int8, write_report
+    from bench.common import MODELS, evaluate_cmd, export_float_and_int8
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=("quality", "speed", "all"), default="all")
@@ -112,7 +117,9 @@ def main() -> None:
         if args.plot:
             plot(report, args.plot)
         return
-    from bench_predict import predict_stats
+    from bench.bench_predict import predict_stats
+
+    prov = provenance.start()
 
     sides = [int(s) for s in args.sides.split(",")]
     out = Path(args.out)
@@ -121,7 +128,7 @@ def main() -> None:
     report.update(backend="onnx-int8", cpus=os.cpu_count(), split=args.split)
     parts = ("quality", "speed") if args.part == "all" else (args.part,)
     for part in parts:  # rows measured now replace their earlier values; the others are kept
-        report.setdefault(part, {})["load_1min_start"] = os.getloadavg()[0]
+        report.setdefault(part, {})
         if part == "speed":
             report[part]["threads"] = args.threads
     cache = REPO / ".cache" / "bench_onnx"
@@ -152,9 +159,10 @@ def main() -> None:
     if not measured:
         print(f"no trained weights found: {out} left as it was")
         return
-    for part in parts:
-        report[part]["load_1min_end"] = os.getloadavg()[0]
-    write_report(report, out)
+    record = prov.finish()
+    for part in parts:  # a part's rows may come from several runs: each run that measured some adds its record
+        report[part].setdefault("provenance", []).append(record)
+    provenance.write_json(out, report, prov)
     print(markdown(report))
 
 

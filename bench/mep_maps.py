@@ -15,14 +15,16 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from bench_mep import coco_items, pennfudan_items, realistic_map, resized  # noqa: E402
-
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
 from baiseg.config import MEPConfig  # noqa: E402
 from baiseg.postprocess import extract_masks  # noqa: E402
+from bench.bench_mep import coco_items, pennfudan_items, realistic_map, resized  # noqa: E402
 
 CONFIGS = {  # name -> MEPConfig overrides
     "default": {},
@@ -38,7 +40,7 @@ SIZES = ((500, 375), (1024, 768))
 
 def dump(out: str) -> None:
     cv2.setNumThreads(1)
-    items = pennfudan_items("val")[:20] + coco_items("val")[:20]
+    items = pennfudan_items("val", 20) + coco_items("val", 20)
     maps = {}
     for w, h in SIZES:
         for i, item in enumerate(items):

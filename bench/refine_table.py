@@ -12,8 +12,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from baiseg.fileio import write_text_atomic  # noqa: E402
+from bench import provenance  # noqa: E402
 
 ROWS = (  # (label, kind, folder pattern under runs/refine; {ds}, {seed})
     ("BAISeg (model semantics)", "baiseg", "baiseg_{ds}_s{seed}_model"),
@@ -107,13 +115,13 @@ def main() -> int:
     ap.add_argument("--results-page", default="docs/RESULTS.md", help="page whose refine:<val> block is replaced "
                     "('' to leave it)")
     args = ap.parse_args()
+    prov = provenance.start()
     info = collect(Path(args.root), args.dataset, args.val, args.seed, args.eval_suffix)
     info["command"] = (f"python bench/refine_table.py --dataset {args.dataset} --val {args.val}"
                        + (f" --eval-suffix {args.eval_suffix}" if args.eval_suffix else ""))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.val}.json").write_text(json.dumps(info, indent=2) + "\n")
-    (out / f"{args.val}.md").write_text(render(info))
+    provenance.write_json(out / f"{args.val}.json", info, prov, indent=2)
+    write_text_atomic(out / f"{args.val}.md", render(info))
     if args.results_page:
         update_page(Path(args.results_page), args.val, render(info))
     print(render(info))
@@ -128,7 +136,7 @@ def update_page(page: Path, name: str, md: str) -> None:
         raise SystemExit(f"{page} has no marker {start}")
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1] if end in rest else rest
-    page.write_text(f"{head}{start}\n{md}{end}{tail}")
+    write_text_atomic(page, f"{head}{start}\n{md}{end}{tail}")
 
 
 if __name__ == "__main__":

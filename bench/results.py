@@ -14,8 +14,6 @@ and with the model's own (``model``) semantics. The network runs once per image 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,12 +22,15 @@ import cv2
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Bench  # noqa: E402
-
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
 from baiseg.config import PAPER_MEP  # noqa: E402
 from baiseg.evaluation.run import COCO_KEYS, VOC_KEYS  # noqa: E402
-from baiseg.fileio import write_json_atomic, write_text_atomic  # noqa: E402
+from baiseg.fileio import write_text_atomic  # noqa: E402
+from bench import provenance  # noqa: E402
+from bench.common import Bench  # noqa: E402
 
 # (label, method, MEP changes from the library defaults)
 VARIANTS = [
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         method, _, kv = item.partition(":")
         key, _, value = kv.partition("=")
         tuned.setdefault(method, {})[key] = yaml.safe_load(value)
+    prov = provenance.start(argv)
     cv2.setNumThreads(1)
     t0 = time.perf_counter()
     benches = [Bench(args.data, w) for w in args.weights]
@@ -141,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{semantic:5s} {label:50s} mAP50 all {new[0]['mAP50']['mean']} touching {new[1]['mAP50']['mean']}"
                   f" ({time.perf_counter() - t1:.0f} s)", file=sys.stderr)  # fmt: skip
     info = {"data": args.data, "weights": args.weights, "rows": rows, "total_wall_s": round(time.perf_counter() - t0),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+            "machine": provenance.machine_line(),
             "command": " ".join(["bench/results.py", *(argv if argv is not None else sys.argv[1:])])}  # fmt: skip
     out = Path(args.out)
-    write_json_atomic(out / f"{args.name}.json", info, indent=1)
+    provenance.write_json(out / f"{args.name}.json", info, prov)
     md = render(rows)
     write_text_atomic(out / f"{args.name}.md", md)
     if args.sheets > 0:

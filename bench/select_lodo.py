@@ -23,6 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+
 
 def _key(setting: dict[str, Any]) -> str:
     return json.dumps(setting, sort_keys=True)
@@ -117,7 +122,8 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from baiseg.fileio import write_json_atomic
+    from baiseg.fileio import write_text_atomic
+    from bench import provenance
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baiseg", nargs="+", required=True, help="bench/sweep.py JSONs, one per domain, same grid")
@@ -126,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
     args = ap.parse_args(argv)
+    prov = provenance.start(argv)
     sweeps = load_sweeps(args.baiseg)
     if len(sweeps) < 2:
         raise SystemExit("leave-one-domain-out needs sweeps of at least two domains")
@@ -133,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(res)
     print(md)
     if args.json:
-        write_json_atomic(args.json, {**res, "command": " ".join(["bench/select_lodo.py", *(argv or sys.argv[1:])])},
-                          indent=1)
+        provenance.write_json(args.json, {**res, "command": " ".join(["bench/select_lodo.py",
+                                                                       *(argv or sys.argv[1:])])}, prov)  # fmt: skip
     if args.md:
-        Path(args.md).write_text(md)
+        write_text_atomic(args.md, md)
     return 0
 
 

@@ -20,10 +20,12 @@ from pathlib import Path
 import cv2
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Bench  # noqa: E402
-
-from baiseg.fileio import write_json_atomic  # noqa: E402
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
+from bench.common import Bench  # noqa: E402
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixed", nargs="*", default=[], metavar="KEY=V", help="MEP keys held fixed")
     ap.add_argument("--out", default=None, help="JSON of every row")
     args = ap.parse_args(argv)
+    prov = provenance.start(argv)
     cv2.setNumThreads(1)
     bench = Bench(args.data, args.weights, args.limit)
     grid, fixed = parse_grid(args.grid), {k: v[0] for k, v in parse_grid(args.fixed).items()}
@@ -63,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['all']['mAP50']:6.2f} {r['all']['mAP75']:6.2f} | {r['touching']['mAP50']:6.2f} "
               f"{r['touching']['mAP75']:6.2f}  {r['setting']}")
     if args.out:
-        write_json_atomic(args.out, {"data": args.data, "weights": args.weights, "method": args.method,
-                                     "semantic": args.semantic, "limit": args.limit, "rows": rows,
-                                     "command": " ".join(["bench/sweep.py", *(argv or sys.argv[1:])])}, indent=1)
+        provenance.write_json(args.out, {"data": args.data, "weights": args.weights, "method": args.method,
+                                         "semantic": args.semantic, "limit": args.limit, "rows": rows,
+                                         "command": " ".join(["bench/sweep.py", *(argv or sys.argv[1:])])}, prov)
     return 0
 
 

@@ -18,11 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mep import coco_items, matched_iou, pennfudan_items, realistic_map  # noqa: E402
-
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
 from baiseg.config import MEPConfig  # noqa: E402
 from baiseg.postprocess import extract_masks  # noqa: E402
+from bench.bench_mep import coco_items, matched_iou, pennfudan_items, realistic_map  # noqa: E402
 
 GRID = {
     "boundary_thr": [0.3, 0.4, 0.5],
@@ -51,7 +53,7 @@ def main() -> None:
     ap.add_argument("--defaults-only", action="store_true", help="only score the defaults (boundary vs image)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    items = pennfudan_items("train")[: args.images] + coco_items("train")[: args.images]
+    items = pennfudan_items("train", args.images) + coco_items("train", args.images)
     data = []
     for i, (img, inst, sem) in enumerate(items):
         inst = np.where(sem == 255, 0, inst)
