@@ -146,6 +146,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch CPU threads, 0 = torch default
     val_max_images: int = 0  # validate on at most this many images, 0 = all
+    val_images: int = 4  # boundary maps of the first N val images saved at each validation (val_images/), 0 = none
     val_boundary_thr: float = 0.5  # boundary probability threshold of the validation F-score
     val_tolerance_px: int = 2  # boundary match tolerance of the validation F-score
     best_metric: str = "auto"  # auto | val_map50_gt | val_map50_model | val_boundary_f | val_miou | val_map50
@@ -423,6 +424,7 @@ _RULES: dict[str, tuple[Any, str]] = {
     "train.ckpt_every": (_positive, "> 0"),
     "train.threads": (_non_negative, ">= 0 (0 = torch default)"),
     "train.val_max_images": (_non_negative, ">= 0 (0 = all)"),
+    "train.val_images": (_non_negative, ">= 0 (0 = none)"),
     "train.val_boundary_thr": (_unit, "in [0, 1]"),
     "train.val_tolerance_px": (_non_negative, ">= 0"),
     "mep.nms_margin": (_positive, "> 0"),

@@ -28,6 +28,7 @@ from baiseg.engine.plot import plot_metrics
 from baiseg.engine.run_dir import MetricsCSV, create_run_dir, write_run_info
 from baiseg.engine.schedule import poly_lr, set_lr
 from baiseg.engine.tasks import task_for
+from baiseg.engine.val_images import save_val_images
 from baiseg.engine.validate import has_instance_gt
 from baiseg.errors import BaisegError
 from baiseg.weights_io import save_weights, unwrap_model
@@ -204,6 +205,8 @@ class _Loop:
             self._save_weights("best.safetensors", {"iteration": t.iters})
         if dist.is_main:
             plot_metrics(self.run_dir / "metrics.csv")
+        if self.tb is not None:
+            self.tb.close()
         return last_val
 
     def step(self, it_loader: Any, it: int, lr: float) -> dict[str, float]:
@@ -250,6 +253,13 @@ class _Loop:
         if self.dist.is_main:
             result = self.task.validate(self.model, val_ds, self.dist.device)
             self.metrics.append({"iteration": n, **result})
+            if self.tb is not None:
+                for k, v in result.items():
+                    self.tb.add_scalar(f"val/{k}", v, n)
+            if self.cfg.model.arch == "baiseg" and self.cfg.train.val_images > 0:  # engine/val_images.py
+                save_val_images(self.model, val_ds, self.cfg, self.dist.device, self.run_dir, n, self.tb)
+            if self.tb is not None:
+                self.tb.flush()
             self.bar.write(f"[{n}] " + " ".join(f"{k}={v:.4f}" for k, v in result.items()), file=sys.stderr)
             plot_metrics(self.run_dir / "metrics.csv")
             key = self.cfg.train.best_metric

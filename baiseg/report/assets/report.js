@@ -95,7 +95,7 @@ function renderGrid() {
   for (const i of state.order.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE)) {
     const row = R.images[i];
     const t = el("div", {class: "thumb", "data-id": row.id, "data-index": i, tabindex: 0});
-    t.innerHTML = `<img loading="lazy" src="thumb/${row.n}.jpg" alt="${escapeHtml(row.id)}">` +
+    t.innerHTML = `<img src="thumb/${row.n}.jpg" alt="${escapeHtml(row.id)}">` +
                   `<div class="cap">${escapeHtml(row.id)}</div><div class="badges">${badges(row)}</div>`;
     t.onclick = () => openImage(i);
     grid.appendChild(t);
@@ -301,4 +301,5 @@ if (R.kind === "run") {
   browserSection();
   detailSection();
 }
+window.REPORT_READY_MS = performance.now();  // read by bench/bench_report.py
 document.body.dataset.ready = "1";
