@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,53 @@ def test_generalisation_page_shows_the_tables_of_its_json(tmp_path) -> None:
     assert _bench_module("select_lodo").markdown(lodo) == (tuning / "lodo.md").read_text()
     for line in (tuning / "lodo.md").read_text().splitlines():
         assert line in page, line
+
+
+def _mep_section() -> str:
+    """docs/SPEED.md's "## MEP" section, whitespace collapsed."""
+    page = (REPO / "docs" / "SPEED.md").read_text()
+    part = page[page.index("## MEP ("):]
+    return " ".join(part[: part.find("\n## ", 1)].split())
+
+
+def test_speed_page_mep_figures_are_those_of_speed_mep_json() -> None:
+    """The MEP speed is stated in docs/SPEED.md from docs/results/speed_mep.json: its table and text show its values."""
+    d = json.loads((REPO / "docs" / "results" / "speed_mep.json").read_text())
+    s = d["sizes"]["500x375"]
+    text = _mep_section()
+    rows = {cells[0]: cells[1:] for cells in _speed_rows("## MEP (")}
+    ours = next(v for k, v in rows.items() if "C kernels)" in k and "without" not in k)
+    assert ours == [f"{s['ours_median_ms']:.2f}", f"{s['ours_p90_ms']:.2f}"]
+    assert next(v for k, v in rows.items() if "fallback" in k)[0] == f"{s['fallback_median_ms']:.2f}"
+    assert next(v for k, v in rows.items() if "reference" in k)[0] == f"{s['reference_median_ms']:.2f}"
+    iou = f"{s['matched_mean_iou']:.3f}"
+    for phrase in (f"## MEP (500x375, one thread, {d['images']} images",
+                   f"--images {d['images'] // 2} --repeats {d['repeats']} --sizes 500x375 --json",
+                   f"speed-up over the reference is {s['speedup']:.1f}x",
+                   f"{s['matched']} of its {s['reference_masks']} masks are matched (mean IoU {iou})",
+                   f"identical label maps on all {s['fallback_identical_maps']} images",
+                   f"met ({s['ours_median_ms']:.2f} ms)", f"met ({s['speedup']:.1f}x)",
+                   f"met (mean IoU {iou}"):  # fmt: skip
+        assert phrase in text, phrase
+    assert s["fallback_identical_maps"] == d["images"]
+
+
+def test_mep_speed_is_stated_only_on_the_speed_page() -> None:
+    """No other page repeats a measured MEP timing (a decimal number of ms, or a decimal speed-up such as 4.4x, in a
+    sentence or table row on the MEP, or anywhere in a section that shows the MEP bench's command): they link to
+    SPEED.md. Targets (integers: "at most 15 ms") may be stated."""
+    timing = re.compile(r"\b\d+\.\d+ ?ms\b|\b\d+\.\d+x\b")
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    found = []
+    for page in pages:
+        if page.name == "SPEED.md":
+            continue
+        for section in page.read_text().split("\n#"):
+            if "bench_mep.py" in section and timing.search(section):
+                found.append(f"{page.name}: section {section.splitlines()[0]!r}: {timing.search(section).group(0)}")
+        for paragraph in page.read_text().split("\n\n"):
+            table = paragraph.lstrip().startswith("|")
+            for line in paragraph.splitlines() if table else re.split(r"(?<=\.)\s+(?=[A-Z])", paragraph):
+                if re.search(r"\bMEP\b|bench_mep|extract_masks", line) and timing.search(line):
+                    found.append(f"{page.name}: {' '.join(line.split())[:120]}")
+    assert not found, found
