@@ -31,10 +31,10 @@ if not __package__:  # run by its path: the repository root on sys.path for ``te
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baiseg.data.synthetic import SyntheticDataset  # noqa: E402
-from baiseg.fileio import write_json_atomic  # noqa: E402
 from baiseg.instances import coco_image_id, encode_rle  # noqa: E402
 from baiseg.report.build import build_image_report  # noqa: E402
 from baiseg.report.collect import Method  # noqa: E402
+from bench import provenance  # noqa: E402
 from tests.report.tiny import predictions_for  # noqa: E402
 
 
@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="time the report already in --out")
     ap.add_argument("--json", default=None, help="also write the result here")
     args = ap.parse_args()
+    prov = provenance.start()
     out = Path(args.out)
     build_s = None if args.reuse else round(build(out, args.images, args.size), 1)
     runs = load_times(out / "index.html", args.repeats)
@@ -111,7 +112,7 @@ def main() -> None:
               "max_thumbs_ms": max(r["thumbs_ms"] for r in runs), **sizes(out, args.images)}  # fmt: skip
     print(json.dumps(result, indent=1))
     if args.json:
-        write_json_atomic(args.json, result, indent=1)
+        provenance.write_json(args.json, result, prov)
 
 
 if __name__ == "__main__":
