@@ -225,7 +225,9 @@ class OnnxModel:
                                f"--out {self.path}'")
         self.session = _session(self.path, threads)
         self.meta = read_onnx_meta(self.path, self.session)
-        mean, std = self.meta.get("input_norm") or ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))
+        from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+        mean, std = self.meta.get("input_norm") or (IMAGENET_MEAN, IMAGENET_STD)
         self.input_norm = (tuple(mean), tuple(std))
         self.training = False
 

@@ -17,8 +17,17 @@ from torch import nn
 
 from baiseg.errors import WeightsError
 from baiseg.models.lite_weights import LITE_MEAN_STD, LITE_PACKAGES, is_lukemelas_state_dict, load_lite_weights
+from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN_STD = ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375))  # 0-255 pixel units
+
+def timm_input_norm(body: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` in 0-255 pixel units from a timm model's ``pretrained_cfg`` (given in [0, 1] units; ImageNet's
+    statistics when it has none), rounded to 6 places (``0.485 * 255`` -> ``123.675``)."""
+    cfg = getattr(body, "pretrained_cfg", None) or {}
+    mean, std = cfg.get("mean"), cfg.get("std")
+    if not (mean and std and len(mean) == 3 and len(std) == 3):
+        return IMAGENET_MEAN, IMAGENET_STD
+    return tuple(round(float(v) * 255, 6) for v in mean), tuple(round(float(v) * 255, 6) for v in std)
 
 
 def _hub_reachable(host: str = "huggingface.co") -> bool:
@@ -83,7 +92,8 @@ class Backbone(nn.Module):
         self.strides: list[int] = list(self.body.feature_info.reduction())
         if self.strides != [4, 8, 16, 32]:
             raise WeightsError(f"model.backbone='{name}' gives feature strides {self.strides}, need [4, 8, 16, 32]")
-        self.input_norm = LITE_MEAN_STD if name in LITE_PACKAGES else IMAGENET_MEAN_STD
+        # the packaged Lite weights expect (x - 127) / 128; any other backbone what its timm config says
+        self.input_norm = LITE_MEAN_STD if name in LITE_PACKAGES else timm_input_norm(self.body)
         if weights:
             self.load_file(weights)
         elif pretrained:

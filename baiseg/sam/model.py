@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from baiseg.errors import BaisegError, WeightsError
+from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from baiseg.sam.tiny_vit import TinyViT
 
 FETCH_HINT = "bash ../shared/tools/fetch_mobilesam.sh .cache/mobilesam"
@@ -55,8 +56,8 @@ def build_mobilesam(*, img_size: int = 1024) -> torch.nn.Module:
             iou_head_depth=3,
             iou_head_hidden_dim=256,
         ),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
+        pixel_mean=list(IMAGENET_MEAN),  # SAM normalises with ImageNet's statistics
+        pixel_std=list(IMAGENET_STD),
     )
 
 

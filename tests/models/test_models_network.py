@@ -123,3 +123,16 @@ def test_lowres_mapping_is_the_same_function():
     feats = torch.randn(2, 12, 9, 11)
     a, b = full(feats, (36, 44)), low(feats, (36, 44))
     assert torch.allclose(a[0], b[0], atol=1e-4) and torch.allclose(a[1], b[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("name,mean,std", [
+    ("resnet18", (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),  # ImageNet statistics
+    ("tf_mobilenetv3_small_100", (127.5,) * 3, (127.5,) * 3),  # a TF port: (x - 0.5) / 0.5 in [0, 1] units
+])  # fmt: skip
+def test_non_lite_backbones_take_their_normalisation_from_timm(name, mean, std):
+    from baiseg.models.backbone import Backbone
+    from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    norm = Backbone(name=name).input_norm
+    assert norm == (mean, std)
+    assert Backbone(name="resnet18").input_norm == (IMAGENET_MEAN, IMAGENET_STD)  # the one ImageNet constant
