@@ -8,6 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from baiseg.errors import BaisegError
 from baiseg.postprocess import kernels
 from baiseg.postprocess.labels import mask_bbox, relabel, thing_classes
 
@@ -27,12 +28,15 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
 
     Returns:
         int32 H x W label map; unallowed or unreachable pixels keep their marker value (usually 0).
+
+    Raises:
+        BaisegError: a negative marker (no label; the two implementations would read it differently).
     """
+    check_markers(markers)
     top = int(markers.max()) if markers.size else 0
-    exact_components = bool(markers.min(initial=0) >= 0)  # unlabelled pixels hold 0 (a negative marker wraps)
-    if kernels.USE_C_KERNELS and exact_components and markers.ndim == 2:
+    if kernels.USE_C_KERNELS and markers.ndim == 2:
         return _flood_c(elevation, markers, allowed, levels, top)
-    if exact_components and top < 255:
+    if top < 255:
         lab = markers.astype(np.uint8)  # cv2.dilate: the narrower the type the faster
     else:
         lab = markers.astype(np.uint16 if top < 65535 else np.float32)
@@ -48,9 +52,6 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
     sub_todo8, sub_ev = np.ascontiguousarray(todo8[y0:y1, x0:x1]), ev[y0:y1, x0:x1]
     for t in thresholds:
         open8 = cv2.bitwise_and(sub_todo8, (sub_ev <= t).view(np.uint8))
-        if not exact_components:
-            _grow_level(sub, open8, sub_todo8)
-            continue
         x, y, w, h = cv2.boundingRect(open8)
         if w == 0:
             continue
@@ -62,6 +63,13 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
         cv2.bitwise_and(td, cv2.compare(s, 0, cv2.CMP_EQ), dst=td)  # labelled pixels are done
     lab[y0:y1, x0:x1] = sub
     return lab.astype(np.int32)
+
+
+def check_markers(markers: np.ndarray) -> None:
+    """Refuse negative markers (``flood``'s contract: 0 = unlabelled, > 0 = seeds), one line."""
+    low = int(markers.min()) if markers.size else 0
+    if low < 0:
+        raise BaisegError(f"flood: markers must be >= 0 (0 = unlabelled, > 0 = seeds), got {low}")
 
 
 def flood_thresholds(ev: np.ndarray, todo8: np.ndarray, levels: int) -> np.ndarray:
@@ -87,22 +95,8 @@ def _flood_c(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | N
 _KERNEL3 = np.ones((3, 3), np.uint8)
 
 
-def _grow_level(sub: np.ndarray, open8: np.ndarray, todo8: np.ndarray | None = None) -> None:
-    """Geodesic growth of the labels of ``sub`` (in place) into the pixels of ``open8`` (uint8 0/1, cleared as they
-    are labelled; ``todo8`` likewise), one pixel per step, the larger label on a tie."""
-    while True:
-        grown = cv2.dilate(sub, _KERNEL3)
-        new8 = cv2.bitwise_and(open8, (grown > 0).view(np.uint8))
-        if not cv2.countNonZero(new8):
-            break
-        np.copyto(sub, grown, where=new8.view(bool))
-        cv2.bitwise_xor(open8, new8, dst=open8)  # new is a subset of open: xor clears it
-        if todo8 is not None:
-            cv2.bitwise_xor(todo8, new8, dst=todo8)
-
-
 def _grow_steps(sub: np.ndarray, open8: np.ndarray, max_steps: int) -> bool:
-    """At most ``max_steps`` steps of ``_grow_level`` for a label map whose unlabelled pixels hold 0: every open pixel
+    """At most ``max_steps`` steps of a level's growth for a label map whose unlabelled pixels hold 0: every open pixel
     takes the largest label of its 8 neighbours (0 while it has none) and leaves the open set once labelled.
 
     Returns:
@@ -122,11 +116,11 @@ def _grow_steps(sub: np.ndarray, open8: np.ndarray, max_steps: int) -> bool:
 
 
 def _grow_level_components(sub: np.ndarray, open8: np.ndarray, recheck: int = 8) -> None:
-    """``_grow_level`` with the same result, component by component. The growth has no memory (each step depends
-    only on the current labels and open pixels), and the 8-connected components of the open pixels grow
-    independently: after a few plain steps, a component whose next-step pixels (those next to a label) all see the
-    same largest neighbour label is filled with that label at once (every later step can only copy it); the
-    components that see two or more labels grow ``recheck`` steps, then their open rest is split into components
+    """A level's growth to its end (``_grow_steps`` until nothing changes), component by component. The growth has no
+    memory (each step depends only on the current labels and open pixels), and the 8-connected components of the open
+    pixels grow independently: after a few plain steps, a component whose next-step pixels (those next to a label)
+    all see the same largest neighbour label is filled with that label at once (every later step can only copy it);
+    the components that see two or more labels grow ``recheck`` steps, then their open rest is split into components
     again. Unlabelled pixels of ``sub`` must hold 0; ``open8`` (uint8 0/1) is used up."""
     while True:
         # A few steps everywhere first: small components end here (fewer components to label and look up).
@@ -177,6 +171,7 @@ def flood_per_class(
     Returns:
         int32 H x W label map, 0 outside the semantic foreground.
     """
+    check_markers(markers)
     classes = thing_classes(semantic) if classes is None else classes
     if kernels.USE_C_KERNELS and semantic.dtype == np.uint8 and semantic.ndim == 2 and markers.shape == semantic.shape:
         return _flood_per_class_c(elevation, markers, semantic, levels, classes)
