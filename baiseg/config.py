@@ -248,13 +248,19 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     if typ is int:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        try:
-            f = float(value)
-        except ValueError:
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
-        if f != int(f):
+        if isinstance(value, str):  # an exact integer first: float() would round 20-digit values
+            try:
+                value = int(value.strip())
+            except ValueError:
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+        if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return int(f)
+        if abs(int(value)) >= 2**63:  # beyond int64: torch, NumPy and the C kernels cannot hold it
+            raise ConfigError(f"{key}: {value!r} is out of range (an integer below 2^63 in absolute value)")
+        return int(value)
     if typ is float:
         if isinstance(value, bool):
             raise ConfigError(f"{key}: expected a number, got {value!r}")

@@ -25,6 +25,8 @@ def load_json(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"annotation file '{path}' cannot be read as JSON ({e}): re-export it") from None
+    except RecursionError:
+        raise DataError(f"annotation file '{path}' nests too deeply to be COCO JSON: re-export it") from None
     if not isinstance(data, dict):
         raise DataError(f"annotation file '{path}' must hold a JSON object with {', '.join(keys)}")
     missing = [k for k in keys if k not in data]

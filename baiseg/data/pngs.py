@@ -63,8 +63,10 @@ class InstancePngDataset(BaseDataset):
 
     @staticmethod
     def _read_classes_file(path: Path, names: list[str]) -> dict[str, dict[int, int]]:
+        from baiseg.yamlio import read_text_utf8
+
         table: dict[str, dict[int, int]] = {}
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        for n, line in enumerate(read_text_utf8(path, f"classes file '{path}'", DataError).splitlines(), 1):
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue

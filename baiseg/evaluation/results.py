@@ -106,6 +106,8 @@ def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
         entries = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise EvaluationError(f"results file '{p}' is not valid JSON ({e}): give a COCO results list") from None
+    except RecursionError:
+        raise EvaluationError(f"results file '{p}' nests too deeply to be COCO results: give a results list") from None
     if not isinstance(entries, list):
         raise EvaluationError(f"results file '{p}' must hold a JSON list of results, got {type(entries).__name__}")
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
