@@ -72,3 +72,16 @@ def test_val_images_zero_writes_none(tmp_path: Path) -> None:
 def test_negative_val_images_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="val_images"):
         load_config(None, ["train.val_images=-1"])
+
+
+def test_real_tensorboard_events(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="the optional extra baiseg[tb] is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = load_config(None, BASE + [f"train.out_dir={tmp_path}", "train.val_images=1", "train.tensorboard=true",
+                                    "train.iters=1"])  # fmt: skip
+    run = trainer.train(cfg, name="tb", build_fn=build_tiny, progress=False)
+    acc = EventAccumulator(str(run / "tb"))
+    acc.Reload()
+    assert {"train/loss", "train/lr", "val/val_boundary_f"} <= set(acc.Tags()["scalars"])
+    assert {t.split("/")[1] for t in acc.Tags()["images"]} == {"boundary", "instances"}
