@@ -1,7 +1,7 @@
 """COCO mask AP through pycocotools (``iouType='segm'``), plus COCOeval at the VOC thresholds as a second view.
 
 Ground truth is gathered from dataset samples (crowd instances become ``iscrowd=1`` regions that COCOeval ignores;
-void pixels are left out of the GT masks) and predictions from instances dicts, both as compressed RLE; COCOeval runs
+void pixels are left out of the other GT masks, not out of a crowd region, which is void itself in COCO data) and predictions from instances dicts, both as compressed RLE; COCOeval runs
 in memory at :meth:`COCOInstanceEvaluator.evaluate`. The "VOC view" is COCOeval with ``iouThrs=[.25, .5, .7, .75]``
 (how CIM reports VOC): 101-point interpolated precision and greedy matching with fall-back, so it differs slightly
 from :mod:`baiseg.evaluation.voc`.
@@ -18,7 +18,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample
+from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample, gt_masks_without_void
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
 from baiseg.instances import coco_results, encode_rle
 
@@ -111,7 +111,7 @@ class COCOInstanceEvaluator:
         img_id = len(self._images) + 1
         self._max_gt = max(self._max_gt, int((~np.asarray(gt["crowd"], bool)).sum()))
         self._images.append({"id": img_id, "height": int(height), "width": int(width), "file_name": image_id})
-        gt_masks = gt["masks"] if void is None or not void.any() else gt["masks"] & ~void[None]
+        gt_masks = gt_masks_without_void(gt, void)
         for rle, cls, crowd in zip(encode_rle(gt_masks), gt["classes"], gt["crowd"]):
             cat = self._cat(int(cls), image_id, "ground truth")
             self._gt.append(_ann(len(self._gt) + 1, img_id, cat, rle, {"iscrowd": int(crowd)}))

@@ -89,3 +89,18 @@ def gt_from_sample(sample: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.nd
             raise EvaluationError(f"ground-truth masks of image '{image_id}' must be N x H x W")
         masks = masks.reshape(0, *void.shape)
     return {"masks": masks, "classes": classes, "crowd": crowd}, void
+
+
+def gt_masks_without_void(gt: dict[str, np.ndarray], void: np.ndarray | None) -> np.ndarray:
+    """The GT masks of ``gt_from_sample`` with void pixels removed from every instance except the crowd regions (in
+    COCO data a crowd region is itself void in the semantic map: cutting void from it would leave it empty, and the
+    evaluators could no longer ignore the predictions on it).
+
+    Returns:
+        bool N x H x W.
+    """
+    masks = gt["masks"]
+    if void is None or not void.any() or not len(masks):
+        return masks
+    cut = ~np.asarray(gt["crowd"], bool)
+    return np.where(cut[:, None, None], masks & ~void[None], masks)

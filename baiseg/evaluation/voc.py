@@ -1,8 +1,8 @@
 """PASCAL VOC instance-segmentation mAP^r (the protocol IRNet and BESTIE report; docs/ARCHITECTURE.md "Evaluators").
 
 Per image and class, predictions are sorted by score; each prediction's candidate is the ground-truth (GT) instance of
-its class with the highest mask IoU (over the whole image; void pixels belong to no GT mask, so a prediction covering
-them pays for them in the union). It is a true positive when that IoU reaches the threshold and the GT is not yet
+its class with the highest mask IoU (over the whole image; void pixels belong to no GT mask but a crowd region, so a
+prediction covering them pays for them in the union). It is a true positive when that IoU reaches the threshold and the GT is not yet
 taken, otherwise a false positive (no fall-back to the second-best GT). Over the dataset, all predictions of a class
 are sorted by score, cumulative TP/FP give precision and recall (``n_pos`` = number of GT instances), and AP is the
 area under the monotone precision envelope at every recall change. mAP is the mean over the classes that have GT;
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.evaluation.common import check_prediction, gt_from_sample
+from baiseg.evaluation.common import check_prediction, gt_from_sample, gt_masks_without_void
 
 VOC_IOU_THRESHOLDS: tuple[float, ...] = (0.25, 0.5, 0.7, 0.75)
 
@@ -143,7 +143,8 @@ class VOCInstanceEvaluator:
 
         Args:
             gt_sample: dataset sample with ``instances`` (masks bool N x H x W, classes int N in 1..K, crowd bool N)
-                and ``semantic`` (uint8 H x W, 255 = void) — void pixels are removed from every GT mask.
+                and ``semantic`` (uint8 H x W, 255 = void) — void pixels are removed from every GT mask but the
+                crowd regions.
             prediction: instances dict (masks bool P x H x W, classes int P, scores float P).
 
         Raises:
@@ -152,9 +153,7 @@ class VOCInstanceEvaluator:
         gt, void = gt_from_sample(gt_sample)
         height, width = gt["masks"].shape[1:] if void is None else void.shape
         pred = check_prediction(prediction, height, width, str(gt_sample.get("image_id", "?")))
-        gt_masks, gt_classes, crowd = gt["masks"], gt["classes"], gt["crowd"]
-        if void is not None and void.any() and len(gt_masks):
-            gt_masks = gt_masks & ~void[None]
+        gt_masks, gt_classes, crowd = gt_masks_without_void(gt, void), gt["classes"], gt["crowd"]
         self.num_images += 1
         for cls in np.union1d(gt_classes, pred["classes"]):
             cls = int(cls)

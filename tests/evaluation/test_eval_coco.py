@@ -103,3 +103,11 @@ def test_per_class_ap_follows_the_category_ids_not_their_sorted_order(ev):
     per_class = coco.evaluate()["per_class_AP"]
     assert per_class["first"] == pytest.approx(1.0)
     assert per_class["second"] == pytest.approx(0.0)
+
+
+def test_a_prediction_on_a_void_crowd_region_is_ignored(ev):
+    # COCO data: crowd regions are void in the semantic map; void is cut from the other GT masks only, so COCOeval
+    # still sees the crowd region and ignores the prediction on it (it counted as a false positive)
+    s = ev.sample([ev.A, ev.B], [1, 1], crowd=[False, True], void=ev.B)
+    voc, coco = both([(s, ev.pred([ev.B, ev.A], [1, 1], [0.9, 0.5]))], num_classes=1)
+    assert coco["AP50"] == pytest.approx(1.0) and voc["mAP50"] == 1.0

@@ -107,6 +107,10 @@ def test_a_prediction_matching_a_crowd_region_is_ignored(ev):
     near_b = ev.box(2, 14, 10, 16)  # IoU 16 / 64 with B
     out = run([(s, ev.pred([near_b, ev.A], [1, 1], [0.9, 0.5]))])
     assert out["mAP50"] == 0.5 and out["mAP25"] == 1.0
+    # COCO data: the crowd region is void in the semantic map; void leaves the other GT masks, not the crowd region
+    s_void = ev.sample([ev.A, ev.B], [1, 1], crowd=[False, True], void=ev.B)
+    out = run([(s_void, ev.pred([ev.B, ev.A], [1, 1], [0.9, 0.5]))])
+    assert out["mAP50"] == 1.0 and out["num_gt"] == 1
     # a crowd region of another class is no match either
     s2 = ev.sample([ev.A, ev.B], [1, 2], crowd=[False, True])
     out = run([(s2, ev.pred([ev.B, ev.A], [1, 1], [0.9, 0.5]))])
