@@ -1,8 +1,9 @@
 """COCO mask AP through pycocotools (``iouType='segm'``), plus COCOeval at the VOC thresholds as a second view.
 
 Ground truth is gathered from dataset samples (crowd instances become ``iscrowd=1`` regions that COCOeval ignores;
-void pixels are left out of the other GT masks, not out of a crowd region, which is void itself in COCO data) and predictions from instances dicts, both as compressed RLE; COCOeval runs
-in memory at :meth:`COCOInstanceEvaluator.evaluate`. The "VOC view" is COCOeval with ``iouThrs=[.25, .5, .7, .75]``
+void pixels are left out of the other GT masks, not out of a crowd region, which is void itself in COCO data) and
+predictions from instances dicts, both as compressed RLE; COCOeval runs in memory at
+:meth:`COCOInstanceEvaluator.evaluate`. The "VOC view" is COCOeval with ``iouThrs=[.25, .5, .7, .75]``
 (how CIM reports VOC): 101-point interpolated precision and greedy matching with fall-back, so it differs slightly
 from :mod:`baiseg.evaluation.voc`.
 """

@@ -2,13 +2,13 @@
 
 Per image and class, predictions are sorted by score; each prediction's candidate is the ground-truth (GT) instance of
 its class with the highest mask IoU (over the whole image; void pixels belong to no GT mask but a crowd region, so a
-prediction covering them pays for them in the union). It is a true positive when that IoU reaches the threshold and the GT is not yet
-taken, otherwise a false positive (no fall-back to the second-best GT). Over the dataset, all predictions of a class
-are sorted by score, cumulative TP/FP give precision and recall (``n_pos`` = number of GT instances), and AP is the
-area under the monotone precision envelope at every recall change. mAP is the mean over the classes that have GT;
+prediction covering them pays for them in the union). It is a true positive when that IoU reaches the threshold and the
+GT is not yet taken, otherwise a false positive (no fall-back to the second-best GT). Over the dataset, all predictions
+of a class are sorted by score, cumulative TP/FP give precision and recall (``n_pos`` = number of GT instances), and AP
+is the area under the monotone precision envelope at every recall change. mAP is the mean over the classes that have GT;
 a class with GT and no prediction scores 0. Crowd GT instances (COCO data) are VOC's "difficult" objects, as in
-chainercv's ``eval_instance_segmentation_voc``: they do not count in ``n_pos``, but they take part in the arg-max, and
-a prediction whose best-IoU GT is a crowd region of its class at the threshold is ignored (neither TP nor FP). Equal
+chainercv's ``eval_instance_segmentation_voc``: they do not count in ``n_pos``, but they take part in the arg-max, and a
+prediction whose best-IoU GT is a crowd region of its class at the threshold is ignored (neither TP nor FP). Equal
 scores keep the order in which predictions were processed (a stable sort, as COCOeval's).
 """
 
