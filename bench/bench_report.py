@@ -31,7 +31,7 @@ if not __package__:  # run by its path: the repository root on sys.path for ``te
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baiseg.data.synthetic import SyntheticDataset  # noqa: E402
-from baiseg.instances import coco_image_id, encode_rle  # noqa: E402
+from baiseg.instances import coco_image_id, coco_results  # noqa: E402
 from baiseg.report.build import build_image_report  # noqa: E402
 from baiseg.report.collect import Method  # noqa: E402
 from bench import provenance  # noqa: E402
@@ -46,9 +46,7 @@ def build(out: Path, n: int, size: int) -> float:
     for i in range(n):  # predictions = GT with errors of each kind (tests/report/tiny.py), cycling over 4 images
         s = ds[i]
         inst = predictions_for(i % 4, s["instances"])
-        grouped[str(coco_image_id(s["image_id"]))] = [
-            {"image_id": coco_image_id(s["image_id"]), "category_id": int(c), "segmentation": r, "score": float(p)}
-            for r, c, p in zip(encode_rle(inst["masks"]), inst["classes"], inst["scores"])]  # fmt: skip
+        grouped[str(coco_image_id(s["image_id"]))] = coco_results(inst, s["image_id"])
     method = Method("synthetic", out, grouped, None, {"semantic": "gt"})
     build_image_report(out, ds, list(range(n)), [method], title=f"bench: {n} synthetic images",
                        category_ids=list(ds.category_ids), class_names=list(ds.class_names), progress=True)  # fmt: skip
