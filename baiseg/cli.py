@@ -7,6 +7,7 @@ parsed ``argparse.Namespace`` and returning an exit status.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -62,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"baiseg {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the gate of path lengths: any path the command was given (or a YAML named) is over a limit
+        if e.errno != errno.ENAMETOOLONG:
+            raise
+        name = str(e.filename or "")
+        name = name if len(name) <= 80 else f"{name[:40]}...{name[-30:]}"
+        print(f"baiseg {args.command}: error: '{name}' is too long a path (names of at most 255 bytes, paths of at "
+              "most 4095): give a shorter one", file=sys.stderr)  # fmt: skip
+        return 2
     finally:
         from baiseg.outdir import release_all
 

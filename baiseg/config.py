@@ -355,6 +355,9 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
+MAX_THREADS = 1024  # torch aborts the process (OpenMP) for thread counts far above the cores
+
+
 def _positive(v: Any) -> bool:
     return v > 0
 
@@ -428,7 +431,7 @@ _RULES: dict[str, tuple[Any, str]] = {
     "train.log_every": (_positive, "> 0"),
     "train.val_every": (_positive, "> 0"),
     "train.ckpt_every": (_positive, "> 0"),
-    "train.threads": (_non_negative, ">= 0 (0 = torch default)"),
+    "train.threads": (lambda v: 0 <= v <= MAX_THREADS, f">= 0 (0 = torch default) and <= {MAX_THREADS}"),
     "train.val_max_images": (_non_negative, ">= 0 (0 = all)"),
     "train.val_images": (_non_negative, ">= 0 (0 = none)"),
     "train.val_boundary_thr": (_unit, "in [0, 1]"),

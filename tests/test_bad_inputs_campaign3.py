@@ -89,3 +89,55 @@ def test_json_nested_too_deeply_is_one_line(tmp_path):
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps([]))
     assert read_results(ok) == {}
+
+
+LONG = "n" * 300  # one path component over NAME_MAX (255 bytes)
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "check", f"{LONG}.yaml"],
+    ["config", f"{LONG}.yaml"],
+    ["evaluate", "--data", "synthetic", "--predictions", f"{LONG}.json"],
+    ["predict", "--weights", "w.safetensors", "--input", f"{LONG}.png", "--out", "{tmp}/o"],
+    ["predict", "--weights", f"{LONG}.safetensors", "--input", "{tmp}", "--out", "{tmp}/o"],
+    ["sweep", "cpu_lite0", "--rows", f"{LONG}.yaml", "--out", "{tmp}/s"],
+])  # fmt: skip
+def test_an_input_path_with_a_name_over_255_bytes_is_one_line(tmp_path, capsys, argv):
+    """ENAMETOOLONG from any path a command is given was an OSError traceback (six commands)."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert "is too long a path" in _one_line(capsys)
+
+
+def test_thread_and_worker_counts_are_bounded(tmp_path, capsys):
+    """``predict --threads 100000`` aborted the process (SIGABRT in torch's OpenMP set-up)."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    for flag in ("--threads", "--workers", "--mep-workers"):
+        rc = main(["predict", "--weights", "w.safetensors", "--input", str(tmp_path / "a.png"), "--out",
+                   str(tmp_path / "o"), flag, "100000"])  # fmt: skip
+        assert rc == 2 and "must be <= 1024" in _one_line(capsys)
+    with pytest.raises(ConfigError, match="<= 1024"):
+        load_config(resolve_preset("cpu_lite0"), ["train.threads=100000"])
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"iscrowd": "yes"}, "has iscrowd 'yes': give 0 or 1"),  # was read as a crowd region without a word
+    ({"iscrowd": 2}, "has iscrowd 2"),
+    ({"area": "big"}, "has area 'big'"),  # was a ValueError traceback when the image was loaded
+    ({"area": None}, "has area None"),
+])  # fmt: skip
+def test_coco_iscrowd_and_area_are_checked(tmp_path, change, match):
+    from baiseg.data import build_dataset
+
+    (tmp_path / "img").mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "img" / "a.png")
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 36,
+           "segmentation": [[2, 2, 8, 2, 8, 8, 2, 8]], **change}  # fmt: skip
+    coco = {"images": [{"id": 1, "file_name": "a.png", "width": 16, "height": 16}], "annotations": [ann],
+            "categories": [{"id": 1, "name": "x"}]}  # fmt: skip
+    (tmp_path / "ann.json").write_text(json.dumps(coco))
+    (tmp_path / "d.yaml").write_text("format: coco\nimages: img\nannotations: ann.json\n")
+    ds = build_dataset(tmp_path / "d.yaml", strict=False)
+    assert any(match in p for p in ds.problems), ds.problems
+    with pytest.raises(DataError):
+        build_dataset(tmp_path / "d.yaml")

@@ -7,6 +7,7 @@ Semantic masks: thing class ids 1..K (categories sorted by COCO id), crowd regio
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ def load_json(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _flag_problem(ann: dict[str, Any]) -> str | None:
+    """What is wrong with an annotation's ``iscrowd`` (0 or 1) or ``area`` (a finite number), or None."""
+    crowd, area = ann.get("iscrowd", 0), ann.get("area", 0)
+    if not isinstance(crowd, (int, float)) or crowd not in (0, 1):
+        return f"has iscrowd {crowd!r}: give 0 or 1"
+    if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area):
+        return f"has area {area!r}: give a finite number of pixels"
+    return None
 
 
 def segmentation_problem(segmentation: Any, height: int, width: int) -> str | None:
@@ -207,7 +218,7 @@ class CocoDataset(_CocoBase):
                 self._error(f"'{self._json}': {what} of image '{rec['image']}' has category_id "
                             f"{ann['category_id']!r}, which is not in 'categories'")  # fmt: skip
                 continue
-            problem = segmentation_problem(ann["segmentation"], rec["height"], rec["width"])
+            problem = segmentation_problem(ann["segmentation"], rec["height"], rec["width"]) or _flag_problem(ann)
             if problem is not None:
                 self._error(f"'{self._json}': {what} of image '{rec['image']}' {problem}")
                 continue
