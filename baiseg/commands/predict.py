@@ -40,6 +40,7 @@ from baiseg.commands.predict_io import (  # noqa: F401 (public names stay import
     prepare_out_dir,
 )
 from baiseg.commands.predict_jobs import Job, compact_semantics, mep_and_write  # noqa: F401
+from baiseg.config import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
@@ -81,6 +82,8 @@ def _validate(args: argparse.Namespace) -> None:
     for name in ("workers", "mep_workers", "threads"):
         if getattr(args, name) < 0:
             raise BaisegError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 0")
+        if getattr(args, name) > MAX_THREADS:  # torch aborts the process for such thread counts; a pool would fork them
+            raise BaisegError(f"--{name.replace('_', '-')} {getattr(args, name)} must be <= {MAX_THREADS}")
     if args.batch < 1:
         raise BaisegError(f"--batch {args.batch} must be >= 1")
 
