@@ -1,10 +1,11 @@
 """How fast a large report opens: a synthetic N-image evaluation report (default 5,000) loaded from disk in headless
 Chromium (Selenium, Debian's chromium + chromium-driver), and its size per image.
 
-The report is built by the library (``baiseg.report.build.build_image_report``) from 16 synthetic scenes (``--size``
-px, about 10-20 instances each) repeated under distinct ids, and predictions made from their ground truth with
-errors (instances dropped, joined, cut) so that the error columns are not all zero. Then the page is opened ``--repeats`` times (a fresh browser each time)
-and two times are read from the page's own clock (``performance.now()``, from the start of navigation):
+The report is built by the library (``baiseg.report.build.build_image_report``) from 16 synthetic scenes
+(``--size`` px, about 10-20 instances each) repeated under distinct ids, and predictions made from their ground
+truth with errors (instances dropped, joined, cut) so that the error columns are not all zero. Then the page is
+opened ``--repeats`` times (a fresh browser each time) and two times are read from the page's own clock
+(``performance.now()``, from the start of navigation):
 
 - ``ready_ms``: the summary script parsed and the first page of the browser (60 thumbnails, sorted worst first)
   rendered;
