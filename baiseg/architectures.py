@@ -33,6 +33,7 @@ class Architecture:
         exportable: ``baiseg export`` can write it to ONNX.
         metrics: the validation keys its training writes to ``metrics.csv`` (fractions in [0, 1]).
         components: dotted attribute paths of the submodules ``baiseg info`` counts.
+        info_keys: the ``model.*`` keys ``baiseg info`` prints in its title line.
         info_note: a line ``baiseg info`` prints under its table.
     """
 
@@ -45,6 +46,7 @@ class Architecture:
     exportable: bool
     metrics: tuple[str, ...]
     components: tuple[str, ...]
+    info_keys: tuple[str, ...] = ()
     info_note: str = ""
 
 
@@ -58,6 +60,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             metrics=("val_map50_gt", "val_map50_model", "val_boundary_f", "val_boundary_p", "val_boundary_r",
                      "val_miou"),
             components=("backbone", "semantic_head", "iabm", "projection_head"),
+            info_keys=("sem_head", "iabm_r", "iabm_dim", "iabm_stride"),
             info_note="projection_head is used in training only (pixel-to-pixel contrast).",
         ),
         Architecture(
@@ -65,6 +68,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="baiseg.engine.tasks:MaskRCNNTask", segmenter="baiseg.rcnn_predictor:MaskRCNNPredictor", maps=False,
             exportable=False, metrics=("val_map50",),
             components=("net.backbone", "net.rpn", "net.roi_heads"),
+            info_keys=("fpn_dim", "rcnn_mask_dim", "rcnn_min_size"),
             info_note="MACs of the encoder + FPN only: the RPN and ROI heads' cost depends on the proposals.",
         ),
     )

@@ -61,6 +61,23 @@ def _graph(model: Any) -> Any:
     return Graph(model).eval()
 
 
+def check_exportable(weights: str | os.PathLike) -> None:
+    """Refuse weights whose architecture cannot be exported (``exportable`` in baiseg/architectures.py: Mask R-CNN's
+    detections are not the two maps of the graph's contract).
+
+    Raises:
+        WeightsError: unreadable weights; BaisegError: an architecture that is not exportable (one line).
+    """
+    from baiseg.architectures import get_architecture
+    from baiseg.weights_io import read_weights_meta
+
+    arch = get_architecture(read_weights_meta(weights)["config"].model.arch)
+    if not arch.exportable:
+        raise BaisegError(f"'{weights}' holds {arch.title} weights, which cannot be exported to ONNX (the graph gives "
+                          "boundary and semantic maps, a BAISeg network's outputs): run them with 'baiseg predict "
+                          "--weights' on the .safetensors file")  # fmt: skip
+
+
 def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: int = 17) -> Path:
     """Export released weights (``*.safetensors``) to an ONNX file with dynamic batch, height and width.
 
@@ -73,7 +90,8 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: in
         ``out`` as a Path.
 
     Raises:
-        WeightsError: unreadable weights; BaisegError: ``onnx`` missing or the export failed.
+        WeightsError: unreadable weights; BaisegError: ``onnx`` missing, weights of an architecture that is not
+        exportable (``check_exportable``) or the export failed.
     """
     import torch
 
@@ -81,6 +99,7 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike, *, opset: in
     from baiseg.fileio import atomic_write
     from baiseg.weights_io import load_weights
 
+    check_exportable(weights)
     onnx = _need("onnx")
     model, meta = load_weights(weights, device="cpu")
     graph = _graph(model)
@@ -265,29 +284,3 @@ def load_onnx(path: str | os.PathLike, threads: int | None = None) -> tuple[Onnx
     """``(OnnxModel, meta)`` for an exported file (``meta`` as ``read_onnx_meta``; a copy of the config)."""
     model = OnnxModel(path, threads)
     return model, copy.deepcopy(model.meta)
-
-
-def compare_backends(
-    weights: str | os.PathLike, onnx_path: str | os.PathLike, image: np.ndarray | None = None
-) -> dict[str, Any]:
-    """Max |difference| of the probability maps of PyTorch and onnxruntime on one image.
-
-    Args:
-        weights: the ``*.safetensors`` file; onnx_path: its export.
-        image: uint8 H x W x 3 (default: a 200 x 300 pattern, not a multiple of 32).
-
-    Returns:
-        ``{"boundary": float, "semantic": float, "size": (H, W)}``.
-    """
-    from baiseg.predictor import Predictor
-
-    if image is None:
-        yy, xx = np.mgrid[:200, :300]
-        image = np.stack([(xx * 3) % 256, (yy * 5) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
-    a = Predictor.from_pretrained(weights).infer(image)
-    b = Predictor.from_pretrained(onnx_path).infer(image)
-    return {
-        "boundary": float(np.abs(a["boundary_prob"] - b["boundary_prob"]).max()),
-        "semantic": float(np.abs(a["sem_prob"] - b["sem_prob"]).max()),
-        "size": tuple(image.shape[:2]),
-    }

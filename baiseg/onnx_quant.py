@@ -40,7 +40,7 @@ def calibration_images(data: str, count: int, max_side: int = 1024) -> list[np.n
         BaisegError: the dataset cannot be read or ``count`` < 1.
     """
     from baiseg.data import build_dataset
-    from baiseg.predictor import working_image
+    from baiseg.segmenter import working_image
 
     if count < 1:
         raise BaisegError(f"--calib-images {count}: give at least 1 ({CALIB_IMAGES} is a good default)")

@@ -18,79 +18,23 @@ masks are resized back (nearest neighbour); see docs/MEP.md "Large-image policy"
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
+from baiseg.architectures import get_architecture, resolve
 from baiseg.config import MEPConfig
-from baiseg.data.io import check_semantic_ids  # noqa: F401 (public here too; the check lives with the readers)
+from baiseg.data.io import check_semantic_ids
 from baiseg.errors import BaisegError
-from baiseg.instances import mask_boxes
-from baiseg.postprocess.scale import (  # noqa: F401 (resize_masks: importable from here as before)
-    MEP_AT,
-    argmax_channels,
-    compact_semantics,
-    instances_at_size,
-    resize_masks,
-)
+from baiseg.postprocess.scale import MEP_AT, argmax_channels, compact_semantics, instances_at_size
+from baiseg.segmenter import Segmenter, as_rgb_uint8
 
 
-@dataclass
-class Instance:
-    """One predicted instance.
+class Predictor(Segmenter):
+    """Runs a BAISeg network and the Mask Extraction Pipeline on single images (CPU or GPU); ``from_pretrained``
+    loads any weights and returns the segmenter of their architecture (baiseg/architectures.py)."""
 
-    Attributes:
-        mask: bool H x W at the image's size.
-        class_id: semantic id 1..K.
-        class_name: the class's name.
-        score: confidence in [0, 1].
-        box: ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive.
-        category_id: the dataset category id used in results JSON files.
-    """
-
-    mask: np.ndarray
-    class_id: int
-    class_name: str
-    score: float
-    box: tuple[float, float, float, float]
-    category_id: int
-
-
-def as_rgb_uint8(image: np.ndarray | str | os.PathLike) -> np.ndarray:
-    """An image path or array (gray, RGB, RGBA; uint8, uint16 or float in [0, 1]) as uint8 H x W x 3 RGB."""
-    if isinstance(image, (str, os.PathLike)):
-        from baiseg.data.io import read_image
-
-        return read_image(image)
-    a = np.asarray(image)
-    if a.dtype.kind not in "uif":
-        raise BaisegError(f"image array has dtype {a.dtype}: give uint8, uint16 or float in [0, 1] (a bool mask is "
-                          "not an image)")  # fmt: skip
-    if a.ndim == 3 and a.shape[2] in (2, 4):
-        a = a[..., :-1]
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.ndim != 3 or a.shape[2] not in (1, 3) or a.shape[0] == 0 or a.shape[1] == 0:
-        raise BaisegError(f"image array has shape {a.shape}: give H x W, H x W x 3 or H x W x 4")
-    finite = a.dtype in (np.uint8, np.uint16) or not a.size or np.isfinite(a).all()
-    bad = not finite or (a.dtype not in (np.uint8, np.uint16) and a.size and not 0 <= a.min() <= a.max() <= 255)
-    if bad:
-        raise BaisegError(f"image array ({a.dtype}) has values in [{a.min()}, {a.max()}], outside 0..255: give uint8, "
-                          "uint16 or float in [0, 1]")  # fmt: skip
-    if a.dtype == np.uint16:
-        a = (a.astype(np.float32) / 257.0).round()
-    elif a.dtype.kind == "f" and float(a.max(initial=0)) <= 1.0:
-        a = a * 255.0
-    a = np.clip(a, 0, 255).astype(np.uint8)
-    if a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
-    return np.ascontiguousarray(a)
-
-
-class Predictor:
-    """Runs a BAISeg network and the Mask Extraction Pipeline on single images (CPU or GPU)."""
+    architecture = get_architecture("baiseg")
 
     def __init__(
         self,
@@ -109,52 +53,43 @@ class Predictor:
         ``mep_at``: where the MEP runs when the network saw the image shrunk (``max_side``): ``image`` (default,
         chosen on train splits: the maps are upsampled to the image's size, ``baiseg.postprocess.scale``) or ``work``
         (at the shrunk size, faster, masks resized back)."""
-        import torch
-
-        from baiseg.devices import resolve_device
-
-        self.device = torch.device(resolve_device(device, "device"))
-        self.model = model.to(self.device).eval()
-        self.class_names = list(class_names)
-        self.model_class_names = list(class_names)  # what the network was trained on (see for_classes)
-        self.category_ids = list(category_ids) if category_ids else list(range(1, len(self.class_names) + 1))
+        super().__init__(model, class_names, category_ids, device=device, max_side=max_side)
         self.mep = mep or MEPConfig()
-        self.max_side = int(max_side)
-        if self.max_side < 32:
-            raise BaisegError(f"max_side={max_side} is too small: give the longer side in pixels (>= 32, e.g. 1024)")
         self.method = method
         if mep_at not in MEP_AT:
             raise BaisegError(f"mep_at='{mep_at}': give one of {', '.join(MEP_AT)}")
         self.mep_at = mep_at
-        self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
         from baiseg.preprocess import model_input_norm
 
         self._mean, self._std = model_input_norm(model)
 
     @classmethod
-    def from_pretrained(cls, weights: str | os.PathLike, device: str = "cpu", **kwargs: Any) -> Predictor:
+    def from_pretrained(cls, weights: str | os.PathLike, device: str = "cpu", **kwargs: Any) -> Segmenter:
         """Load released weights (``*.safetensors`` from ``baiseg train``) or an exported ``*.onnx`` (``baiseg export``,
-        run by onnxruntime on the CPU; ``threads=`` sets its intra-op threads); the MEP config stored with them is
-        used unless ``mep=`` is given."""
+        run by onnxruntime on the CPU; ``threads=`` sets its intra-op threads).
+
+        Returns:
+            the segmenter the architecture registry names for the weights' ``model.arch``: a ``Predictor`` for
+            BAISeg (the MEP config stored with the weights is used unless ``mep=`` is given), a
+            ``MaskRCNNPredictor`` for Mask R-CNN weights.
+        """
         if str(weights).lower().endswith(".onnx"):  # exported by 'baiseg export' (baiseg.onnx_backend)
             from baiseg.onnx_backend import load_onnx
 
             model, meta = load_onnx(weights, threads=kwargs.pop("threads", None))
-            kwargs.setdefault("mep", meta["config"].mep)
-            return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
+            return Predictor.from_loaded(model, meta, device, source=str(weights), **kwargs)
         from baiseg.weights_io import load_weights
 
         kwargs.pop("threads", None)
         model, meta = load_weights(weights, device=device)
-        if meta["config"].model.arch == "maskrcnn":  # the refined instance segmenter (baiseg/rcnn_predictor.py)
-            from baiseg.rcnn_predictor import MaskRCNNPredictor
+        segmenter = resolve(get_architecture(meta["config"].model.arch).segmenter)
+        return segmenter.from_loaded(model, meta, device, source=str(weights), **kwargs)
 
-            if kwargs.pop("method", "baiseg") not in ("baiseg", "maskrcnn"):
-                raise BaisegError(f"'{weights}' holds Mask R-CNN weights, which predict instances themselves: "
-                                  "drop --method (cc, dtws and sam need a semantic map, not these weights)")
-            kwargs.pop("mep", None)
-            kwargs.setdefault("mask_thr", meta["config"].model.rcnn_mask_thr)
-            return MaskRCNNPredictor(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
+    @classmethod
+    def from_loaded(cls, model: Any, meta: dict[str, Any], device: str = "cpu", *, source: str = "",
+                    **kwargs: Any) -> Predictor:
+        """A predictor for a loaded network and its metadata (``load_weights`` / ``load_onnx``); ``kwargs`` as
+        ``__init__`` (``mep`` defaults to the stored config's)."""
         kwargs.setdefault("mep", meta["config"].mep)
         return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
 
@@ -238,10 +173,6 @@ class Predictor:
         maps["semantic"] = sem
         return inst, maps
 
-    def working_image(self, rgb: np.ndarray) -> np.ndarray:
-        """The image the network sees: ``rgb`` shrunk so that its longer side is at most ``max_side``."""
-        return working_image(rgb, self.max_side)
-
     def instances_from_maps(
         self,
         maps: dict[str, np.ndarray],
@@ -272,60 +203,6 @@ class Predictor:
             sem = classes.astype(np.uint8)[sem]
         return inst, sem
 
-    def predict(self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None) -> list[Instance]:
-        """Instances of one image, best score first (see ``predict_instances`` for the arguments)."""
-        inst, _ = self.predict_instances(image, semantic)
-        return self.to_instances(inst)
-
-    def to_instances(self, inst: dict[str, np.ndarray]) -> list[Instance]:
-        """The user-facing view of an instances dict."""
-        boxes = mask_boxes(inst["masks"])
-        return [
-            Instance(
-                mask=m,
-                class_id=int(c),
-                class_name=self.class_names[int(c) - 1] if 0 < int(c) <= len(self.class_names) else str(int(c)),
-                score=float(s),
-                box=tuple(float(v) for v in b),
-                category_id=int(self.category_ids[int(c) - 1]) if 0 < int(c) <= len(self.category_ids) else int(c),
-            )
-            for m, c, s, b in zip(inst["masks"], inst["classes"], inst["scores"], boxes, strict=True)
-        ]
-
-    def for_classes(self, class_names: list[str], category_ids: list[int] | None = None) -> Predictor:
-        """A copy of this predictor (same model) that reports another class list, matched by name.
-
-        A model trained on COCO's 80 classes can so be evaluated on a VOC-class dataset: each of the model's classes
-        maps to the target class of the same name (COCO names are also tried under their VOC names, e.g. ``couch`` ->
-        ``sofa``); the others become background. Semantic probabilities of classes mapped together are summed.
-
-        Raises:
-            BaisegError: none of the model's classes is in ``class_names``.
-        """
-        from baiseg.data.classes import COCO_TO_VOC
-
-        if list(class_names) == self.class_names and self._class_map is None:
-            if not category_ids or [int(c) for c in category_ids] == self.category_ids:
-                return self
-            new = object.__new__(type(self))
-            new.__dict__.update(self.__dict__)
-            new.category_ids = [int(c) for c in category_ids]
-            return new
-        source = self.model_class_names
-        target = {n: k + 1 for k, n in enumerate(class_names)}
-        ids = [target.get(n, target.get(COCO_TO_VOC.get(n, ""), 0)) for n in source]
-        if not any(ids):
-            raise BaisegError(
-                f"none of the model's classes {source[:5]}... is among {list(class_names)[:5]}...: "
-                "use weights trained on these classes"
-            )
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new._class_map = np.array([0, *ids], dtype=np.int64)
-        new.class_names = list(class_names)
-        new.category_ids = list(category_ids) if category_ids else list(range(1, len(class_names) + 1))
-        return new
-
     def with_mep(self, **changes: Any) -> Predictor:
         """A copy of this predictor (same model) with some MEP parameters changed, checked as a loaded config is.
 
@@ -339,16 +216,6 @@ class Predictor:
         new.__dict__.update(self.__dict__)
         new.mep = mep
         return new
-
-
-def working_image(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    """``rgb`` shrunk (area interpolation) so that its longer side is at most ``max_side``; unchanged otherwise."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale >= 1.0:
-        return rgb
-    size = (max(round(w * scale), 1), max(round(h * scale), 1))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 class NonFiniteOutputError(BaisegError):
@@ -368,3 +235,27 @@ def semantic_input(maps: dict[str, np.ndarray], semantic: np.ndarray | None) -> 
     if semantic is None:
         return argmax_channels(maps["sem_prob"]), maps["sem_prob"]
     return np.asarray(semantic).astype(np.uint8), None
+
+
+def compare_backends(
+    weights: str | os.PathLike, onnx_path: str | os.PathLike, image: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Max |difference| of the probability maps of PyTorch and onnxruntime on one image.
+
+    Args:
+        weights: the ``*.safetensors`` file; onnx_path: its export.
+        image: uint8 H x W x 3 (default: a 200 x 300 pattern, not a multiple of 32).
+
+    Returns:
+        ``{"boundary": float, "semantic": float, "size": (H, W)}``.
+    """
+    if image is None:
+        yy, xx = np.mgrid[:200, :300]
+        image = np.stack([(xx * 3) % 256, (yy * 5) % 256, ((xx + yy) * 2) % 256], -1).astype(np.uint8)
+    a = Predictor.from_pretrained(weights).infer(image)
+    b = Predictor.from_pretrained(onnx_path).infer(image)
+    return {
+        "boundary": float(np.abs(a["boundary_prob"] - b["boundary_prob"]).max()),
+        "semantic": float(np.abs(a["sem_prob"] - b["sem_prob"]).max()),
+        "size": tuple(image.shape[:2]),
+    }

@@ -1,7 +1,7 @@
 """Python API for the refined instance segmenter (Mask R-CNN weights from ``baiseg train maskrcnn_lite0``).
 
 ``Predictor.from_pretrained`` returns a ``MaskRCNNPredictor`` when the weights' stored config has
-``model.arch: maskrcnn``, so user code does not change::
+``model.arch: maskrcnn`` (the segmenter the architecture registry names), so user code does not change::
 
     pred = Predictor.from_pretrained("runs/rcnn-001/best.safetensors")
     for inst in pred.predict("street.jpg"):          # no semantic map needed
@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from baiseg.architectures import get_architecture
 from baiseg.errors import BaisegError
-from baiseg.predictor import Predictor, as_rgb_uint8
+from baiseg.segmenter import Segmenter, as_rgb_uint8
 
 
-class MaskRCNNPredictor(Predictor):
+class MaskRCNNPredictor(Segmenter):
     """Runs a Mask R-CNN (``baiseg.models.maskrcnn.MaskRCNN``) on single images.
 
     Args:
@@ -31,39 +32,33 @@ class MaskRCNNPredictor(Predictor):
         mask_thr: soft mask threshold (default: the model config's ``rcnn_mask_thr``).
         device: ``cpu`` or ``cuda``.
         max_side: images whose longer side exceeds this are downscaled first (masks are resized back).
+
+    It has no boundary or semantic maps and no MEP (``architecture.maps`` is False): no ``infer``, ``mep`` or
+    ``with_mep``; callers ask ``architecture`` instead of testing for them.
     """
 
-    needs_maps = False  # predict() / evaluate() call predict_instances directly: there are no maps and no MEP
+    architecture = get_architecture("maskrcnn")
     method = "maskrcnn"
 
     def __init__(self, model: Any, class_names: list[str], category_ids: list[int] | None = None, *,
-                 mask_thr: float = 0.5, device: str = "cpu", max_side: int = 1024, **_: Any) -> None:
-        import torch
-
-        from baiseg.config import MEPConfig
-        from baiseg.devices import resolve_device
-
-        self.device = torch.device(resolve_device(device, "device"))
-        self.model = model.to(self.device).eval()
-        self.class_names = list(class_names)
-        self.model_class_names = list(class_names)
-        self.category_ids = list(category_ids) if category_ids else list(range(1, len(self.class_names) + 1))
-        self.mep = MEPConfig()  # unused; kept so that code printing a predictor's settings works unchanged
-        self.max_side = int(max_side)
-        if self.max_side < 32:
-            raise BaisegError(f"max_side={max_side} is too small: give the longer side in pixels (>= 32, e.g. 1024)")
+                 mask_thr: float = 0.5, device: str = "cpu", max_side: int = 1024) -> None:
+        super().__init__(model, class_names, category_ids, device=device, max_side=max_side)
         self.mask_thr = float(mask_thr)
-        self._class_map: np.ndarray | None = None
         self._warned_semantic = False
 
-    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        raise BaisegError("Mask R-CNN weights have no boundary or semantic maps: use predict / predict_instances")
-
-    def instances_from_maps(self, *args: Any, **kwargs: Any) -> Any:
-        raise BaisegError("Mask R-CNN weights have no boundary or semantic maps: use predict / predict_instances")
-
-    def with_mep(self, **changes: Any) -> MaskRCNNPredictor:
-        raise BaisegError("MEP settings do not apply to Mask R-CNN weights (it predicts instances directly)")
+    @classmethod
+    def from_loaded(cls, model: Any, meta: dict[str, Any], device: str = "cpu", *, source: str = "",
+                    **kwargs: Any) -> MaskRCNNPredictor:
+        """A predictor for loaded Mask R-CNN weights (``load_weights``); ``mask_thr`` defaults to the stored
+        ``model.rcnn_mask_thr``. The BAISeg-only options (``mep``, ``mep_at``) are ignored; a ``method`` other than
+        ``baiseg`` / ``maskrcnn`` is refused (one line naming ``source``)."""
+        if kwargs.pop("method", "baiseg") not in ("baiseg", "maskrcnn"):
+            raise BaisegError(f"'{source}' holds Mask R-CNN weights, which predict instances themselves: "
+                              "drop --method (cc, dtws and sam need a semantic map, not these weights)")
+        for key in ("mep", "mep_at"):
+            kwargs.pop(key, None)
+        kwargs.setdefault("mask_thr", meta["config"].model.rcnn_mask_thr)
+        return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
 
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
@@ -74,7 +69,7 @@ class MaskRCNNPredictor(Predictor):
 
         from baiseg.models.maskrcnn import detections_to_instances
         from baiseg.postprocess.scale import resize_masks
-        from baiseg.predictor import working_image
+        from baiseg.segmenter import working_image
 
         if semantic is not None and not self._warned_semantic:
             warnings.warn("a semantic map was given to Mask R-CNN weights, which do not use one: ignored", stacklevel=2)

@@ -20,6 +20,8 @@ def test_every_entry_resolves(name):
     assert arch.name == name
     assert callable(resolve(arch.builder))
     assert inspect.isclass(resolve(arch.task))
+    segmenter = resolve(arch.segmenter)
+    assert callable(getattr(segmenter, "from_loaded", None)) and segmenter.architecture is arch
     assert set(arch.metrics) <= set(METRIC_FIELDS)  # metrics.csv has a column for each
 
 

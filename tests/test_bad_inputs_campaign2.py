@@ -98,14 +98,14 @@ def test_evaluate_negative_limit_is_refused(tmp_path: Path, capsys) -> None:
 )
 def test_predictor_refuses_arrays_that_are_not_images(array: np.ndarray, expected: str) -> None:
     from baiseg.errors import BaisegError
-    from baiseg.predictor import as_rgb_uint8
+    from baiseg.segmenter import as_rgb_uint8
 
     with pytest.raises(BaisegError, match=expected.replace(".", r"\.")):
         as_rgb_uint8(array)
 
 
 def test_predictor_still_takes_int_arrays_and_lists_within_0_255() -> None:
-    from baiseg.predictor import as_rgb_uint8
+    from baiseg.segmenter import as_rgb_uint8
 
     out = as_rgb_uint8(np.full((4, 5), 200, np.int64))
     assert out.shape == (4, 5, 3) and out.dtype == np.uint8 and (out == 200).all()

@@ -9,7 +9,8 @@ from torch import nn
 
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
-from baiseg.predictor import Instance, Predictor, as_rgb_uint8
+from baiseg.predictor import Predictor
+from baiseg.segmenter import Instance, as_rgb_uint8
 
 
 def _scene(h: int = 96, w: int = 130) -> np.ndarray:

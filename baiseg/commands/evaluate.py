@@ -143,7 +143,7 @@ class _Source:
                                              args.mep_at)
             # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
             self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
-            if args.overrides:
+            if args.overrides and self.predictor.architecture.maps:  # no MEP otherwise: refused in run()
                 self.predictor = self.predictor.with_mep(**vars(mep_with_overrides(self.predictor.mep, args.overrides)))
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = build_dataset(args.data, split=args.split)
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
-    if getattr(source.predictor, "needs_maps", True) is False:  # Mask R-CNN weights: no semantic map, no method
+    if source.predictor is not None and not source.predictor.architecture.maps:  # Mask R-CNN: no maps, no MEP
         if args.semantic is not None or args.overrides:
             raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights, which predict instances without a "
                               "semantic map or MEP: drop --semantic and the mep.* overrides")

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from torch.onnx import _constants
 
-    from baiseg.onnx_backend import compare_backends, export_onnx
+    from baiseg.onnx_backend import check_exportable, export_onnx
+    from baiseg.predictor import compare_backends
 
     top = _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET  # the exporter we use (dynamo=False)
     if not MIN_OPSET <= args.opset <= top:
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise BaisegError(f"--out '{out}': its folder '{out.parent}' cannot be created: {e.strerror or e}") from None
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise BaisegError(f"--out '{out}' is not writable ('{out.parent}' does not let us create files)")
+    check_exportable(args.weights)  # Mask R-CNN weights: refused before anything is written
     if args.int8:
         _export_int8(args, out)
     else:

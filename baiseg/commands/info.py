@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from baiseg.architectures import get_architecture
 from baiseg.config import load_config, resolve_preset
 from baiseg.models.complexity import model_complexity
 
@@ -32,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"size": args.size, "components": comps}))
         return 0
-    m = cfg.model
-    print(f"{args.config}: backbone {m.backbone}, IABM R={m.iabm_r} dim={m.iabm_dim} stride={m.iabm_stride}, "
-          f"input {args.size}x{args.size}")
+    m, arch = cfg.model, get_architecture(cfg.model.arch)
+    keys = " ".join(f"{k}={getattr(m, k)}" for k in arch.info_keys)
+    print(f"{args.config}: {arch.title}, backbone {m.backbone}, {keys}, input {args.size}x{args.size}")
     print(f"{'component':<16}{'params (M)':>12}{'GMACs':>12}")
     for name, c in comps.items():
         print(f"{name:<16}{c['params'] / 1e6:>12.3f}{c['macs'] / 1e9:>12.2f}")
-    print("projection_head is used in training only (pixel-to-pixel contrast).")
+    if arch.info_note:
+        print(arch.info_note)
     return 0

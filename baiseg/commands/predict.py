@@ -134,9 +134,12 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
                                          mep_at=args.mep_at,
                                          **({"threads": args.threads} if str(args.weights).endswith(".onnx") and
                                             args.threads else {}))  # fmt: skip
-        if args.overrides and hasattr(pred, "with_mep"):
+        if args.overrides and not pred.architecture.maps:
+            raise BaisegError(f"'{args.weights}' holds {pred.architecture.title} weights, which predict instances "
+                              "without a MEP: drop the mep.* overrides")  # fmt: skip
+        if args.overrides:
             pred = pred.with_mep(**to_dict(mep_with_overrides(pred.mep, args.overrides)))
-        if info.is_main and getattr(pred, "mep", None) is not None:
+        if info.is_main and pred.architecture.maps:  # the MEP parameters used (none when no MEP runs)
             write_text_atomic(out / "mep.yaml", dump_yaml(pred.mep))
             print(f"MEP parameters: {to_dict(pred.mep)}")
         inputs.num_classes = len(pred.class_names)
@@ -182,7 +185,7 @@ def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[i
     from baiseg.predictor import NonFiniteOutputError, semantic_input
     from baiseg.preprocess import padded_size
 
-    uses_maps = hasattr(pred, "infer") and getattr(pred, "needs_maps", True)
+    uses_maps = pred.architecture.maps
     # forkserver, not fork: forking a process that runs torch / tqdm threads can deadlock the child
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["baiseg.commands.predict", "baiseg.data", "baiseg.postprocess"])

@@ -90,7 +90,7 @@ class _Inputs:
 
     def read(self, i: int) -> Item:
         from baiseg.data.io import read_image, read_semantic_map
-        from baiseg.predictor import working_image
+        from baiseg.segmenter import working_image
 
         t0 = time.perf_counter()
         item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), path=self.name(i))

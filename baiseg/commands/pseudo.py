@@ -54,7 +54,7 @@ def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int
         from baiseg.predictor import Predictor
 
         predictor = Predictor.from_pretrained(args.weights, device=device, method=args.method, mep=mep)
-        if getattr(predictor, "needs_maps", True) is False:
+        if not predictor.architecture.maps:
             raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights: pseudo labels come from BAISeg weights")
 
     def semantic_of(sample: dict[str, Any]) -> np.ndarray | None:

@@ -35,6 +35,10 @@ class BAISeg(nn.Module):
         self.projection_head = projection_head
         self.input_norm: tuple[tuple[float, ...], tuple[float, ...]] = backbone.input_norm
 
+    def count_forward(self, images: torch.Tensor) -> None:
+        """The forward whose operations ``baiseg info`` counts (models/complexity.py): every branch, embeddings too."""
+        self(images, with_embeddings=True)
+
     def forward(self, images: torch.Tensor, with_embeddings: bool | None = None) -> dict[str, torch.Tensor]:
         """Run the network on normalised images of any size (padded inside to a multiple of 32, outputs cropped).
 

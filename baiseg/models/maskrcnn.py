@@ -114,6 +114,11 @@ class MaskRCNN(nn.Module):
         t.min_size = self._train_sizes if mode else (self.test_min_size,)
         return self
 
+    def count_forward(self, images: torch.Tensor) -> None:
+        """The forward whose operations ``baiseg info`` counts (models/complexity.py): the encoder and FPN on a
+        normalised N x 3 x H x W batch; the RPN and ROI heads' cost depends on the proposals (not counted)."""
+        self.net.backbone(images)
+
     def forward(
         self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]] | None = None
     ) -> dict[str, torch.Tensor] | list[dict[str, torch.Tensor]]:

@@ -98,8 +98,9 @@ def test_maskrcnn_weights_in_predictor(rcnn_weights):
     assert np.all(np.diff(inst["scores"]) <= 0) and set(inst["classes"].tolist()) <= {1, 2, 3}
     for i in pred.predict(image):
         assert i.class_name in pred.class_names and 0 <= i.score <= 1
-    with pytest.raises(BaisegError, match="Mask R-CNN"):
-        pred.infer(image)
+    assert not pred.architecture.maps and not hasattr(pred, "infer") and not hasattr(pred, "mep")  # no placebo MEP
+    voc = pred.for_classes(["box", "zzz"])  # the shared class renaming (segmenter.py)
+    assert voc.class_names == ["box", "zzz"] and set(voc.predict_instances(image)[0]["classes"].tolist()) <= {1}
     with pytest.raises(BaisegError, match="drop --method"):
         Predictor.from_pretrained(rcnn_weights, method="cc")
 
@@ -129,6 +130,23 @@ def test_maskrcnn_weights_in_predict(rcnn_weights, tmp_path):
     assert rc == 0
     results = json.loads((tmp_path / "p" / "results.json").read_text())
     assert isinstance(results, list) and (tmp_path / "p" / "instances" / "a.png").is_file()
+    assert not (tmp_path / "p" / "mep.yaml").exists()  # no MEP ran: no MEP parameters written
+    assert main(["predict", "--weights", str(rcnn_weights), "--input", str(img_dir), "--out", str(tmp_path / "p2"),
+                 "--workers", "0", "mep.boundary_thr=0.3"]) == 2  # MEP overrides refused, not ignored
+
+
+def test_maskrcnn_weights_refused_by_export(rcnn_weights, tmp_path, capsys):
+    assert main(["export", "--weights", str(rcnn_weights), "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "Mask R-CNN" in err and "ONNX" in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_info_counts_a_maskrcnn_config(capsys):
+    assert main(["info", "maskrcnn_lite0", "model.pretrained=false", "--size", "64", "--json"]) == 0
+    comps = json.loads(capsys.readouterr().out)["components"]
+    assert set(comps) == {"net.backbone", "net.rpn", "net.roi_heads", "total"}
+    assert comps["net.backbone"]["macs"] > 0 and comps["total"]["params"] > comps["net.backbone"]["params"]
 
 
 def test_maskrcnn_config_errors(tmp_path):

@@ -169,7 +169,7 @@ def test_border_strengths_skip_negative_labels_in_both_paths(monkeypatch):
 
 @pytest.mark.parametrize("channels", [1, 2, 21, 81, 256])
 def test_argmax_channels_c_equals_numpy_with_ties(channels, monkeypatch):
-    from baiseg.predictor import argmax_channels
+    from baiseg.postprocess.scale import argmax_channels
 
     rng = np.random.default_rng(channels)
     h, w = 37, 4100 // 37 + 3  # more pixels than one block of the kernel, not a multiple of it
