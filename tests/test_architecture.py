@@ -20,15 +20,12 @@ MAX_FUNCTION_LINES = 60
 
 #: Today's offenders (issue 22), with their sizes: this list may only shrink (a size may only go down; a new name
 #: fails). Split a file or function and remove its line.
-FILE_ALLOW: dict[str, int] = {
-    "baiseg/config.py": 545,  # grows with issue 22 item 5 (config validation, another change): split it
-    "baiseg/engine/sweep.py": 411,
-}
+FILE_ALLOW: dict[str, int] = {}
 FUNCTION_ALLOW: dict[str, int] = {  # "file:function" (no line number: it moves with every edit above)
     "baiseg/commands/predict.py:predict": 73,
     "baiseg/commands/predict.py:_pipeline": 129,
     "baiseg/data/check.py:check_dataset": 71,
-    "baiseg/engine/sweep_spec.py:plan": 62,
+    "baiseg/experiments/sweep_spec.py:plan": 62,
     "baiseg/engine/trainer.py:train": 66,
     "baiseg/evaluation/run.py:evaluate_instances": 62,
     "baiseg/onnx_quant.py:quantize_onnx": 82,

@@ -63,7 +63,8 @@ def _reuse_dirs(folders: list[str] | None, out: str) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from baiseg.engine.sweep import Sweep, SweepSpec, load_rows, parse_grid
+    from baiseg.experiments.sweep import Sweep
+    from baiseg.experiments.sweep_spec import SweepSpec, load_rows, parse_grid
 
     outdir.check_path(args.out)  # the output-folder gate (read only) before any work
     if bool(args.grid) == bool(args.rows):

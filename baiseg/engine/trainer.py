@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from baiseg.architectures import get_architecture
 from baiseg.config import Config, config_from_dict, dump_yaml, parse_overrides
 from baiseg.engine import distributed as D
 from baiseg.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
@@ -256,7 +257,7 @@ class _Loop:
             if self.tb is not None:
                 for k, v in result.items():
                     self.tb.add_scalar(f"val/{k}", v, n)
-            if self.cfg.model.arch == "baiseg" and self.cfg.train.val_images > 0:  # engine/val_images.py
+            if get_architecture(self.cfg.model.arch).maps and self.cfg.train.val_images > 0:  # val_images.py
                 save_val_images(self.model, val_ds, self.cfg, self.dist.device, self.run_dir, n, self.tb)
             if self.tb is not None:
                 self.tb.flush()

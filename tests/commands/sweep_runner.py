@@ -29,7 +29,7 @@ if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(1)
-    import baiseg.engine.sweep as sweep_mod
+    import baiseg.experiments.sweep as sweep_mod
 
     original_init = sweep_mod.Sweep.__init__
 

@@ -15,7 +15,8 @@ import pytest
 
 from baiseg.cli import main
 from baiseg.config import CONFIGS_DIR, ConfigError
-from baiseg.engine.sweep import Sweep, SweepRow, SweepSpec, load_rows, parse_grid
+from baiseg.experiments.sweep import Sweep
+from baiseg.experiments.sweep_spec import SweepRow, SweepSpec, load_rows, parse_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from engine_tiny_model import build_tiny  # noqa: E402
@@ -197,7 +198,7 @@ def test_reuse_takes_the_same_training_from_another_sweep_and_trains_the_rest(tm
 
 
 def test_a_shipped_preset_is_named_in_the_table_not_its_path():
-    from baiseg.engine.sweep import _config_name
+    from baiseg.experiments.sweep import _config_name
 
     assert _config_name(CONFIGS_DIR / "cpu_lite0.yaml") == "cpu_lite0"
     assert _config_name("my/own.yaml") == "my/own.yaml"

@@ -1,6 +1,6 @@
 """What a sweep runs: its rows (a grid or a rows file), its base config and seeds, and the plan of trainings.
 
-``baiseg.engine.sweep`` runs the plan; this module only reads and checks what the user gave, so that a bad row or
+``baiseg.experiments.sweep`` runs the plan; this module only reads and checks what the user gave, so that a bad row or
 override is refused before any work (docs/ABLATIONS.md).
 """
 
