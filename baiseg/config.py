@@ -11,7 +11,6 @@ Only ``baiseg.models.build_model`` reads ``ModelConfig``; the other sections are
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 
 from baiseg.architectures import ARCHITECTURES
+from baiseg.config_rules import check_values, coerce
 from baiseg.errors import BaisegError
 
 
@@ -228,53 +228,6 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def _coerce(value: Any, typ: Any, key: str) -> Any:
-    """Convert ``value`` (from YAML or a string override) to ``typ``; raise ConfigError if impossible."""
-    origin = typing.get_origin(typ)
-    args = typing.get_args(typ)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key)
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-            return value.lower() in ("true", "yes", "on", "1")
-        raise ConfigError(f"{key}: expected a boolean (true/false), got {value!r}")
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if isinstance(value, str):  # an exact integer first: float() would round 20-digit values
-            try:
-                value = int(value.strip())
-            except ValueError:
-                try:
-                    value = float(value)
-                except ValueError:
-                    raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
-        if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if abs(int(value)) >= 2**63:  # beyond int64: torch, NumPy and the C kernels cannot hold it
-            raise ConfigError(f"{key}: {value!r} is out of range (an integer below 2^63 in absolute value)")
-        return int(value)
-    if typ is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if typ is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return str(value)
-    return value
-
-
 def _apply(obj: Any, tree: dict[str, Any], prefix: str, source: str) -> None:
     if not isinstance(tree, dict):
         raise ConfigError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {tree!r}")
@@ -288,7 +241,7 @@ def _apply(obj: Any, tree: dict[str, Any], prefix: str, source: str) -> None:
         if dataclasses.is_dataclass(current):
             _apply(current, value, full + ".", source)
         else:
-            setattr(obj, key, _coerce(value, types[key], full))
+            setattr(obj, key, coerce(value, types[key], full, ConfigError))
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
@@ -355,131 +308,9 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
-MAX_THREADS = 1024  # torch aborts the process (OpenMP) for thread counts far above the cores
-
-
-def _positive(v: Any) -> bool:
-    return v > 0
-
-
-def _non_negative(v: Any) -> bool:
-    return v >= 0
-
-
-def _unit(v: Any) -> bool:
-    return 0 <= v <= 1
-
-
-#: The string choices of the MEP, checked on load (``validate``) rather than when a stage first reads them.
-MARKER_SOURCES = ("boundary", "distance")
-WATERSHED_ON = ("boundary", "image")
-SCORE_RULES = ("evidence", "area")
-#: The C flood kernels (``native/flood.c``) hold a pixel's level in 16 bits, 65535 meaning "closed".
-MAX_WATERSHED_LEVELS = 65534
-
-
-def _one_of(choices: tuple[Any, ...]) -> tuple[Any, str]:
-    return (lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
-
-
-#: ``section.key -> (rule, what it must be)``; ``validate`` checks them at load time so that a bad value is one line
-#: naming the key instead of a crash (or an untrained model) later. Every float must also be finite.
-_RULES: dict[str, tuple[Any, str]] = {
-    "model.num_classes": (lambda v: v >= 2, ">= 2 (background + at least one class)"),
-    "model.sem_dim": (_positive, "> 0"),
-    "model.iabm_r": (_positive, "> 0"),
-    "model.iabm_dim": (_positive, "> 0"),
-    "model.iabm_stride": (lambda v: v in (1, 2, 4), "1 (full resolution, paper), 2 or 4"),
-    "model.sem_head": _one_of(("auto", "hrnetv2", "fpn")),
-    "model.fpn_dim": (_positive, "> 0"),
-    "model.rcnn_min_size": (_positive, "> 0"),
-    "model.rcnn_max_size": (_positive, "> 0"),
-    "model.rcnn_detections": (_positive, "> 0"),
-    "model.rcnn_roi_batch": (_positive, "> 0"),
-    "model.rcnn_rpn_test_top_n": (_positive, "> 0"),
-    "model.rcnn_mask_dim": (_positive, "> 0"),
-    "model.rcnn_mask_convs": (_positive, "> 0"),
-    "model.rcnn_scale_jitter": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.rcnn_score_thr": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.proj_dim": (_positive, "> 0"),
-    "model.mau_reduction": (_positive, "> 0"),
-    "data.crop_size": (lambda v: v >= 8, ">= 8"),
-    "data.scale_min": (_positive, "> 0"),
-    "data.scale_max": (_positive, "> 0"),
-    "data.color_jitter": (_unit, "in [0, 1]"),
-    "data.num_workers": (_non_negative, ">= 0"),
-    "data.contour.neighbourhood": (lambda v: v in (4, 8), "4 or 8"),
-    "data.contour.width_px": (lambda v: v >= 1, ">= 1"),
-    "data.contour.void_fill_px": (_non_negative, ">= 0"),
-    "loss.w_contrast": (_non_negative, ">= 0"),
-    "loss.w_boundary": (_non_negative, ">= 0"),
-    "loss.w_sem": (_non_negative, ">= 0"),
-    "loss.temperature": (_positive, "> 0"),
-    "loss.contrast_max_samples": (_positive, "> 0"),
-    "loss.contrast_max_views": (_positive, "> 0"),
-    "loss.contrast_warmup_iters": (_non_negative, ">= 0"),
-    "loss.sem_topk": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "loss.ignore_index": (lambda v: 0 <= v <= 255, "in [0, 255]"),
-    "train.iters": (_positive, "> 0"),
-    "train.batch_size": (_positive, "> 0"),
-    "train.accum_steps": (_positive, "> 0"),
-    "train.lr": (_positive, "> 0"),
-    "train.weight_decay": (_non_negative, ">= 0"),
-    "train.poly_power": (_non_negative, ">= 0"),
-    "train.warmup_iters": (_non_negative, ">= 0"),
-    "train.clip_grad_norm": (_non_negative, ">= 0 (0 disables)"),
-    "train.log_every": (_positive, "> 0"),
-    "train.val_every": (_positive, "> 0"),
-    "train.ckpt_every": (_positive, "> 0"),
-    "train.threads": (lambda v: 0 <= v <= MAX_THREADS, f">= 0 (0 = torch default) and <= {MAX_THREADS}"),
-    "train.val_max_images": (_non_negative, ">= 0 (0 = all)"),
-    "train.val_images": (_non_negative, ">= 0 (0 = none)"),
-    "train.val_boundary_thr": (_unit, "in [0, 1]"),
-    "train.val_tolerance_px": (_non_negative, ">= 0"),
-    "mep.nms_margin": (_positive, "> 0"),
-    "mep.nms_smooth_sigma": (_non_negative, ">= 0"),
-    "mep.boundary_thr": (_unit, "in [0, 1]"),
-    "mep.boundary_dilate_px": (_non_negative, ">= 0"),
-    "mep.sure_fg_px": (_non_negative, ">= 0"),
-    "mep.min_marker_px": (_non_negative, ">= 0"),
-    "mep.marker_source": _one_of(MARKER_SOURCES),
-    "mep.watershed_on": _one_of(WATERSHED_ON),
-    "mep.watershed_levels": (lambda v: 1 <= v <= MAX_WATERSHED_LEVELS, f"in 1..{MAX_WATERSHED_LEVELS}"),
-    "mep.score_rule": _one_of(SCORE_RULES),
-    "mep.close_px": (_non_negative, ">= 0"),
-    "mep.min_area_px": (_non_negative, ">= 0"),
-    "mep.merge_thr": (_unit, "in [0, 1]"),
-    "mep.merge_neck_ratio": (_non_negative, ">= 0"),
-    "mep.merge_neck_max_strength": (_non_negative, ">= 0"),
-    "mep.score_area_px": (_non_negative, ">= 0"),
-    "mep.split_min_frac": (_unit, "in [0, 1]"),
-    "mep.cc_min_area_px": (_non_negative, ">= 0"),
-    "mep.dtws_peak_frac": (_unit, "in [0, 1]"),
-    "mep.dtws_min_area_px": (_non_negative, ">= 0"),
-    "mep.adapt_ref": (_non_negative, ">= 0"),
-    "mep.adapt_quantile": (_unit, "in [0, 1]"),
-    "mep.marker_band": (_unit, "in [0, 1]"),
-    "mep.marker_band_min_free": (_unit, "in [0, 1]"),
-    "mep.marker_band_max_px": (_non_negative, ">= 0"),
-}
-
-
-def _check_values(obj: Any, prefix: str) -> None:
-    for f in dataclasses.fields(obj):
-        key, value = prefix + f.name, getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            _check_values(value, key + ".")
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value}")
-        rule = _RULES.get(key)
-        if rule is not None and isinstance(value, (int, float, str)) and not rule[0](value):
-            raise ConfigError(f"{key}: must be {rule[1]}, got {value!r}")
-
-
 def validate(cfg: Any, prefix: str | None = None) -> Any:
     """Check the values of a ``Config`` (or of one section, e.g. ``MEPConfig`` with ``prefix="mep."``) against
-    ``_RULES``; returns ``cfg``.
+    ``baiseg.config_rules.RULES`` and across keys; returns ``cfg``.
 
     Raises:
         ConfigError: the first bad value, one line naming its key (``train.iters: must be > 0, got -5``).
@@ -487,7 +318,7 @@ def validate(cfg: Any, prefix: str | None = None) -> Any:
     if prefix is None:
         prefix = {MEPConfig: "mep.", TrainConfig: "train.", DataConfig: "data.", LossConfig: "loss.",
                   ModelConfig: "model.", ContourConfig: "data.contour."}.get(type(cfg), "")  # fmt: skip
-    _check_values(cfg, prefix)
+    check_values(cfg, prefix, ConfigError)
     train = getattr(cfg, "train", cfg if isinstance(cfg, TrainConfig) else None)
     if isinstance(train, TrainConfig):
         from baiseg.devices import parse_device

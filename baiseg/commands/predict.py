@@ -40,7 +40,7 @@ from baiseg.commands.predict_io import (  # noqa: F401 (public names stay import
     prepare_out_dir,
 )
 from baiseg.commands.predict_jobs import Job, compact_semantics, mep_and_write  # noqa: F401
-from baiseg.config import MAX_THREADS
+from baiseg.config_rules import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic

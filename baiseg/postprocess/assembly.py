@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baiseg.config import SCORE_RULES, MEPConfig
+from baiseg.config import MEPConfig
+from baiseg.config_rules import SCORE_RULES
 from baiseg.errors import BaisegError
 from baiseg.instances import empty_instances
 
