@@ -75,7 +75,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from baiseg.data import build_dataset
-    from baiseg.data.check import write_sheets
+    from baiseg.data_sheets import write_sheets
     from baiseg.errors import DataError
 
     if args.n < 1:
