@@ -7,6 +7,8 @@ pictures (``images``) and the static page (``writer`` and ``assets/``); ``run`` 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from baiseg.report.collect import KINDS, ReportError, folder_kind
@@ -22,6 +24,19 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             raise ReportError(f"--out '{out}' is an input folder: write the report elsewhere (e.g. {p}/report)")
 
 
+def _staged(out: Path, build: Callable[[Path], Path]) -> Path:
+    """Run ``build(staging folder)``, then put the staged report in place (``staging``); returns ``index.html``."""
+    from baiseg.report.staging import publish, staging_dir
+
+    stage = staging_dir(out)
+    try:
+        build(stage)
+        publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out / "index.html"
+
+
 def build_report(
     folders: list[str | os.PathLike], out: str | os.PathLike, *, images: str | None = None, progress: bool = False
 ) -> Path:
@@ -30,7 +45,7 @@ def build_report(
     Args:
         folders: one training run, one predict output, or one or more evaluate outputs of the same dataset (shown
             side by side).
-        out: the report folder (created; files of an earlier report there are replaced).
+        out: the report folder: new, empty or an earlier report (replaced as a whole once the new one is complete).
         images: the input images of a predict output that has no ``predict.json`` (its ``--input``).
         progress: show a progress bar.
 
@@ -54,7 +69,7 @@ def build_report(
         raise ReportError(f"folders of kinds {kinds}: give one training run, one predict output, or evaluate "
                           "outputs of the same data")  # fmt: skip
     if kinds[0] == "run":
-        return build_run_report(paths[0], out)
+        return _staged(out, lambda stage: build_run_report(paths[0], stage))
     meta: dict = {}
     if kinds[0] == "evaluate":
         methods = [collect.load_evaluation(p) for p in paths]
@@ -69,5 +84,5 @@ def build_report(
         title = f"predictions {paths[0].name} on {meta.get('input') or images} ({len(indices)} images)"
         cats = list(meta["category_ids"]) if meta.get("category_ids") else (list(dataset.category_ids) or None)
     names = list(dataset.class_names) or list(meta.get("class_names") or [])
-    return build_image_report(out, dataset, indices, methods, title=title, category_ids=cats, class_names=names,
-                              progress=progress)  # fmt: skip
+    return _staged(out, lambda stage: build_image_report(stage, dataset, indices, methods, title=title,
+                                                         category_ids=cats, class_names=names, progress=progress))

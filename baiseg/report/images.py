@@ -5,12 +5,13 @@ instance outlines as polygons in display pixels (drawn as SVG by the viewer, so 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from baiseg.fileio import write_bytes_atomic, write_png_atomic
+from baiseg.report.staging import write_file
 
 DISPLAY_SIDE = 640  # longer side of the image shown in the viewer (px)
 THUMB_SIDE = 128  # longer side of a thumbnail (px)
@@ -33,12 +34,12 @@ def resize_to(image: np.ndarray, scale: float, nearest: bool = False) -> np.ndar
 
 
 def write_jpeg(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY) -> None:
-    """Write a uint8 H x W x 3 RGB array as a JPEG atomically."""
+    """Write a uint8 H x W x 3 RGB array as a JPEG (into the report's staging folder)."""
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(np.asarray(rgb)[..., ::-1]),
                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])  # fmt: skip
     if not ok:
         raise OSError(f"JPEG encoding of a {rgb.shape} image failed")
-    write_bytes_atomic(path, buf.tobytes())
+    write_file(Path(path), buf.tobytes())
 
 
 def write_image_pair(folder: str | os.PathLike, name: str, rgb: np.ndarray) -> tuple[int, int]:
@@ -62,12 +63,20 @@ def write_image_pair(folder: str | os.PathLike, name: str, rgb: np.ndarray) -> t
     return disp.shape[0], disp.shape[1]
 
 
+def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a uint8 H x W (gray) or H x W x 3 (BGR) array as a PNG."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(array), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise OSError(f"PNG encoding of a {array.shape} array failed")
+    write_file(Path(path), buf.tobytes())
+
+
 def write_boundary(path: str | os.PathLike, prob: np.ndarray, size_hw: tuple[int, int]) -> None:
     """A boundary map (float H x W in [0, 1], or uint8 x 255) as a gray PNG of the display size ``size_hw``."""
     p = np.asarray(prob)
     u8 = p if p.dtype == np.uint8 else (np.clip(p, 0.0, 1.0) * 255).round().astype(np.uint8)
     u8 = cv2.resize(u8, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_AREA)
-    write_png_atomic(path, u8, compression=6)
+    write_png(path, u8)
 
 
 def write_semantic(path: str | os.PathLike, semantic: np.ndarray, size_hw: tuple[int, int]) -> None:
@@ -75,7 +84,7 @@ def write_semantic(path: str | os.PathLike, semantic: np.ndarray, size_hw: tuple
     from baiseg.visualize import colourise
 
     ids = cv2.resize(np.asarray(semantic, np.uint8), (size_hw[1], size_hw[0]), interpolation=cv2.INTER_NEAREST)
-    write_png_atomic(path, colourise(ids), compression=6)
+    write_png(path, colourise(ids)[..., ::-1])
 
 
 def mask_polygons(mask: np.ndarray, scale: float, tol_px: float = 0.8) -> list[list[float]]:

@@ -12,9 +12,8 @@ from typing import Any
 
 import cv2
 
-from baiseg.fileio import write_bytes_atomic
 from baiseg.report.collect import ReportError, read_json
-from baiseg.report.images import display_scale, resize_to
+from baiseg.report.images import display_scale, resize_to, write_png
 from baiseg.report.writer import write_page
 
 VAL_SIDE = 256  # longer side of the validation maps in the report (px)
@@ -77,7 +76,7 @@ def _val_images(run: Path, out: Path) -> list[dict[str, Any]]:
                 continue
             small = resize_to(img, display_scale(*img.shape[:2], VAL_SIDE))
             rel = f"val/{step_dir.name}_{png.stem}.png"
-            write_bytes_atomic(out / rel, cv2.imencode(".png", small)[1].tobytes())
+            write_png(out / rel, small)
             items.append({"id": png.stem, "src": rel})
         if items:
             steps.append({"iteration": int(step_dir.name), "images": items})

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from baiseg.fileio import write_text_atomic
+from baiseg.report.staging import write_file
 
 ASSETS = Path(__file__).with_name("assets")
 ASSET_FILES = ("charts.js", "report.js", "report.css")
@@ -31,7 +31,7 @@ def _plain(x: Any) -> Any:
 
 def write_image_data(out: Path, name: str, detail: dict[str, Any]) -> None:
     """``data/img/<name>.js``: one image's instances, loaded when the image is opened."""
-    write_text_atomic(out / "data" / "img" / f"{name}.js", f"REPORT_IMAGE({json.dumps(name)},{_js_json(detail)});\n")
+    write_file(out / "data" / "img" / f"{name}.js", f"REPORT_IMAGE({json.dumps(name)},{_js_json(detail)});\n")
 
 
 PAGE = """<!DOCTYPE html>
@@ -54,7 +54,7 @@ PAGE = """<!DOCTYPE html>
 
 
 def write_page(out: Path, summary: dict[str, Any]) -> Path:
-    """Write ``data/summary.js``, the assets and ``index.html`` (last, so a complete page means a complete report).
+    """Write ``data/summary.js``, the assets and ``index.html`` into the staging folder ``out``.
 
     Args:
         out: the report folder.
@@ -63,7 +63,8 @@ def write_page(out: Path, summary: dict[str, Any]) -> Path:
     Returns:
         The path of ``index.html``.
     """
-    write_text_atomic(out / "data" / "summary.js", f"window.REPORT = {_js_json(summary)};\n")
+    write_file(out / "data" / "summary.js", f"window.REPORT = {_js_json(summary)};\n")
     for f in ASSET_FILES:
-        write_text_atomic(out / "assets" / f, (ASSETS / f).read_text(encoding="utf-8"))
-    return write_text_atomic(out / "index.html", PAGE.format(title=html.escape(str(summary.get("title", "report")))))
+        write_file(out / "assets" / f, (ASSETS / f).read_bytes())
+    write_file(out / "index.html", PAGE.format(title=html.escape(str(summary.get("title", "report")))))
+    return out / "index.html"

@@ -124,3 +124,18 @@ def test_cli_default_out(evaluation: Path, tmp_path: Path, capsys: pytest.Captur
     shutil.copytree(evaluation, ev)
     assert main(["report", str(ev), "--no-progress"]) == 0
     assert (ev / "report" / "index.html").is_file() and "file://" in capsys.readouterr().out
+
+
+def test_out_holding_other_files_is_refused_and_a_report_is_replaced(evaluation: Path, tmp_path: Path) -> None:
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ReportError, match="not a report"):
+        build_report([evaluation], other)
+    assert (other / "notes.txt").read_text() == "keep me"
+    out = tmp_path / "r"
+    build_report([evaluation], out)
+    (out / "img" / "stale.jpg").write_bytes(b"old")
+    build_report([evaluation], out)
+    assert not (out / "img" / "stale.jpg").exists() and (out / "index.html").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging / old folder left
