@@ -26,24 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from baiseg import outdir
-from baiseg.commands.predict_io import (  # noqa: F401 (public names stay importable from here)
-    IMAGE_EXTS,
-    MIN_FREE_BYTES,
-    OUTPUT_DIRS,
-    OUTPUT_FILES,
-    Item,
-    _Inputs,
-    _read_job,
-    _shipped_dataset,
-    _worker_init,
-    check_out_dir,
-    prepare_out_dir,
-)
-from baiseg.commands.predict_jobs import Job, compact_semantics, mep_and_write  # noqa: F401
+from baiseg.commands.predict_io import Item, _Inputs, _read_job, _worker_init, check_out_dir, prepare_out_dir
+from baiseg.commands.predict_jobs import Job, mep_and_write
 from baiseg.config_rules import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
+from baiseg.postprocess.scale import compact_semantics
 
 
 def register(subparsers: Any) -> None:

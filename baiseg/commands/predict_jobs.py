@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from baiseg.errors import DataError
-from baiseg.postprocess.scale import compact_semantics  # noqa: F401  (re-exported: predict.py and tests)
 
 
 @dataclass

@@ -203,8 +203,8 @@ def test_pipeline_matches_predictor_on_shrunk_images(tmp_path, stand_in, edge_ne
 
 
 def test_compact_semantics_same_instances():
-    from baiseg.commands.predict import compact_semantics
     from baiseg.postprocess import instances_from_semantic
+    from baiseg.postprocess.scale import compact_semantics
 
     rng = np.random.default_rng(1)
     prob = rng.random((6, 60, 70)).astype(np.float32)

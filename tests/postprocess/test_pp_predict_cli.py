@@ -96,7 +96,7 @@ def test_predict_with_real_tiny_model(tmp_path):
 
 
 def test_shipped_dataset_names_are_inputs():
-    from baiseg.commands.predict import _shipped_dataset
+    from baiseg.commands.predict_io import _shipped_dataset
 
     assert _shipped_dataset("pennfudan_val")
     assert not _shipped_dataset("no_such_dataset")
