@@ -145,6 +145,36 @@ def test_no_import_cycle_between_modules():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+#: The layers, lowest first (docs/ARCHITECTURE.md): a module imports its own layer or lower ones, never a higher one.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "version", "yamlio", "fileio", "devices", "architectures", "config_rules", "config", "outdir"),
+    ("preprocess", "instances", "data", "models", "losses", "postprocess", "evaluation", "sam", "weights_io",
+     "onnx_backend"),
+    ("segmenter", "predictor", "rcnn_predictor", "onnx_quant", "visualize", "pseudo"),
+    ("engine",),
+    ("experiments", "data_sheets", "report"),
+    ("commands", "cli", "__main__", ""),  # "": the package's __init__ (``from baiseg import Predictor``)
+)
+#: Known upward imports (module, imported module), to be removed.
+LAYER_EXCEPTIONS = {("baiseg.report.collect", "baiseg.commands.predict_io")}  # IMAGE_EXTS: move it below
+
+
+def layer_of(module: str) -> int:
+    """Index in ``LAYERS`` of a module's first-level part (``baiseg.engine.tasks`` -> ``engine``)."""
+    part = module.split(".")[1] if "." in module else ""
+    for i, names in enumerate(LAYERS):
+        if part in names:
+            return i
+    raise AssertionError(f"{module}: add '{part}' to a layer in tests/test_architecture.py LAYERS")
+
+
+def test_imports_never_climb_a_layer():
+    graph = import_graph()
+    up = sorted((a, b) for a, bs in graph.items() for b in bs if layer_of(b) > layer_of(a))
+    assert [e for e in up if e not in LAYER_EXCEPTIONS] == [], "imports from a higher layer"
+    assert LAYER_EXCEPTIONS <= set(up), "remove the fixed exceptions"
+
+
 def _sizes() -> tuple[dict[str, int], dict[str, int]]:
     files, funcs = {}, {}
     for path in sorted(ROOT.rglob("*.py")):
