@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # a BLAS thread pool on a busy 2-core machine only slows
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 if not __package__:  # run by its path: the repository root on sys.path for ``tests.report``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -106,3 +106,19 @@ def test_pr_curve_ap_equals_the_voc_evaluator() -> None:
 
 def test_pr_curve_without_gt() -> None:
     assert pr_curve([0.5], [0], 0) == {"recall": [], "precision": [], "ap": None}
+
+
+def test_overlaps_equal_the_evaluator_iou() -> None:
+    from baiseg.evaluation.voc import mask_iou
+    from baiseg.report.analysis import _overlaps
+
+    rng = np.random.default_rng(1)
+    pred, gt = rng.random((5, 30, 40)) > 0.7, rng.random((4, 30, 40)) > 0.8
+    pred[1] = False  # an empty mask
+    pred[2], gt[0] = False, False
+    pred[2, 2:6, 3:9], gt[0, 20:25, 30:38] = True, True  # boxes that do not meet
+    iou, in_pred, in_gt = _overlaps(pred, gt)
+    assert np.array_equal(iou, mask_iou(pred, gt))
+    inter = (pred[:, None] & gt[None]).sum((2, 3))
+    assert np.allclose(in_gt, inter / gt.sum((1, 2))[None, :])
+    assert np.allclose(in_pred[[0, 2, 3, 4]], (inter / np.maximum(pred.sum((1, 2)), 1)[:, None])[[0, 2, 3, 4]])
