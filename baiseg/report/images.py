@@ -30,7 +30,7 @@ def resize_to(image: np.ndarray, scale: float, nearest: bool = False) -> np.ndar
         return np.asarray(image)
     h, w = image.shape[:2]
     size = (max(round(w * scale), 1), max(round(h * scale), 1))
-    return cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+    return cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_NEAREST_EXACT if nearest else cv2.INTER_AREA)
 
 
 def write_jpeg(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY) -> None:
@@ -83,7 +83,7 @@ def write_semantic(path: str | os.PathLike, semantic: np.ndarray, size_hw: tuple
     """A semantic map (uint8 H x W ids, 255 void) as a VOC-coloured PNG of the display size ``size_hw``."""
     from baiseg.visualize import colourise
 
-    ids = cv2.resize(np.asarray(semantic, np.uint8), (size_hw[1], size_hw[0]), interpolation=cv2.INTER_NEAREST)
+    ids = cv2.resize(np.asarray(semantic, np.uint8), (size_hw[1], size_hw[0]), interpolation=cv2.INTER_NEAREST_EXACT)
     write_png(path, colourise(ids)[..., ::-1])
 
 
