@@ -169,8 +169,8 @@ def build_fixtures(work: Path) -> None:
     for i in range(40):
         Image.fromarray(_scene(i)[0]).save(many / f"m{i:02d}.png")
     r = baiseg(work, ["predict", "--weights", "w.safetensors", "--input", "ds/good.yaml", "--out", "pred0",
-                      "--no-progress"])  # fmt: skip
-    assert r.returncode == 0, r.stderr
+                      "--no-progress"], background=True)  # fmt: skip
+    assert r.wait() == 0, r.stderr.read()
     (work / ".built").write_text("")
 
 
@@ -327,8 +327,18 @@ def main() -> int:
         return 0
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    pid = os.fork()  # the fixtures' torch calls start thread pools: not in the process the cases are forked from
+    if pid == 0:
+        try:
+            build_fixtures(work)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0, "building the fixtures failed"
     preload()
-    build_fixtures(work)
     cases = all_cases()
     assert len({c.id for c in cases}) == len(cases), "duplicate case ids"
     only = {s for s in args.only.split(",") if s}
