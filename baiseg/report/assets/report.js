@@ -212,17 +212,25 @@ function drawInstances(svg, data, m) {
   });
 }
 
-function panel(data, m, mi) {
-  const p = el("div", {class: "panel", "data-method": mi});
+/* Display scale of the panels: all methods in one row when they fit at half size or more, else wrapped at full size. */
+function panelScale(data) {
+  const n = data.methods.length, room = document.getElementById("panels").clientWidth - 12 * n;
+  const s = Math.min(1, room / (n * data.w));
+  return s >= 0.5 ? s : Math.min(1, room / data.w);
+}
+
+function panel(data, m, mi, s) {
+  const p = el("div", {class: "panel", "data-method": mi, style: `width:${Math.round(data.w * s)}px`});
   const row = R.images[state.open], e = errorsOf(row, mi);
   const errs = e ? " — " + R.errors.map((k, i) => `${k} ${e[i]}`).join(", ") : "";
   p.appendChild(el("div", {class: "panel-title"}, escapeHtml(R.methods[mi] + ` (${m.inst.length} instances)` + errs)));
-  const st = el("div", {class: "stack", style: `width:${data.w}px;height:${data.h}px`});
-  st.appendChild(el("img", {class: "photo", src: data.img, width: data.w, height: data.h, alt: data.id}));
+  const w = Math.round(data.w * s), h = Math.round(data.h * s);
+  const st = el("div", {class: "stack", style: `width:${w}px;height:${h}px`});
+  st.appendChild(el("img", {class: "photo", src: data.img, width: w, height: h, alt: data.id}));
   for (const layer of ["semantic", "boundary"]) {
-    if (m[layer]) st.appendChild(el("img", {class: `map map-${layer}`, src: m[layer], width: data.w, height: data.h}));
+    if (m[layer]) st.appendChild(el("img", {class: `map map-${layer}`, src: m[layer], width: w, height: h}));
   }
-  const svg = svgEl("svg", {width: data.w, height: data.h, viewBox: `0 0 ${data.w} ${data.h}`, class: "overlay"});
+  const svg = svgEl("svg", {width: w, height: h, viewBox: `0 0 ${data.w} ${data.h}`, class: "overlay"});
   drawInstances(svg, data, m);
   st.appendChild(svg);
   p.appendChild(st);
@@ -238,7 +246,8 @@ function renderDetail(data) {
   const panels = document.getElementById("panels");
   panels.innerHTML = "";
   showInfo("click an instance");
-  data.methods.forEach((m, mi) => panels.appendChild(panel(data, m, mi)));
+  const s = panelScale(data);
+  data.methods.forEach((m, mi) => panels.appendChild(panel(data, m, mi, s)));
   const classes = [...new Set(data.methods.flatMap(m => m.inst.map(i => i.cls)).concat(data.gt.map(g => g.cls)))];
   document.getElementById("legend").innerHTML = classes.map(c => `<span><span class="swatch" style="background:` +
     `${classColour(c)}"></span>${escapeHtml(c)}</span>`).join("") + (data.gt.length ? " · GT outline: " +
