@@ -185,12 +185,8 @@ class SweepSpec:
             out[row.name] = slug
         return out
 
-    def plan(self) -> list[_Training]:
-        """Validate the rows and group them into trainings (rows x seeds, identical training configs merged).
-
-        Raises:
-            ConfigError: no rows, duplicate row names, a reserved or unknown key, a bad value, no ``data.val``.
-        """
+    def _check_settings(self) -> None:
+        """The checks of ``plan`` that need no config: rows, reserved keys, baselines, size, limit, MEP overrides."""
         if not self.rows:
             raise ConfigError("the sweep has no rows: give --grid KEY=V1,V2 or --rows FILE.yaml")
         names = [r.name for r in self.rows]
@@ -217,6 +213,14 @@ class SweepSpec:
                     mep_with_overrides(None, row.mep_overrides)
                 except ConfigError as e:
                     raise ConfigError(f"row '{row.name}': {e}") from None
+
+    def plan(self) -> list[_Training]:
+        """Validate the rows and group them into trainings (rows x seeds, identical training configs merged).
+
+        Raises:
+            ConfigError: no rows, duplicate row names, a reserved or unknown key, a bad value, no ``data.val``.
+        """
+        self._check_settings()
         slugs = self.row_slugs()
         config_text = Path(self.config).read_text() if Path(self.config).is_file() else str(self.config)
         seeds: list[int | None] = list(self.seeds) if self.seeds else [None]

@@ -155,20 +155,48 @@ def merge_weak_borders(
         return relabel(labels)
     area = np.bincount(labels.ravel().astype(np.int64), minlength=n + 1).astype(np.int64)
     initial_area = area.copy()
-    # adjacency: region -> {neighbour: [sum, count]}
+    opened = open_border(labels, semantic) if enclosed else None
+    necks = _Necks(labels) if neck_ratio > 0 else None
+    parent = _merge_all(_adjacency(pairs, sums, counts), area, opened, necks, thr=thr, min_area_px=min_area_px,
+                        neck_ratio=neck_ratio, neck_max_strength=neck_max_strength)  # fmt: skip
+    return _relabel_roots(labels, _roots(parent), initial_area)
+
+
+def _relabel_roots(labels: np.ndarray, root: np.ndarray, initial_area: np.ndarray) -> np.ndarray:
+    """``relabel(root[labels])`` in one gather: renumber the roots of the ids present, then map the ids."""
+    present = np.zeros(len(root), bool)
+    present[root[initial_area > 0]] = True
+    present[0] = False
+    lut = np.cumsum(present).astype(np.int32)
+    lut[0] = 0
+    return np.take(lut[root], _as_int(labels))
+
+
+def _adjacency(pairs: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> dict[int, dict[int, list[float]]]:
+    """Region -> {neighbour: [border probability sum, border pixel-pair count]} (both directions share one list)."""
     adj: dict[int, dict[int, list[float]]] = {}
     for (a, c), s, k in zip(pairs.tolist(), sums.tolist(), counts.tolist(), strict=True):
         adj.setdefault(a, {})[c] = [s, k]
         adj.setdefault(c, {})[a] = [s, k]
-    opened = open_border(labels, semantic) if enclosed else None
-    necks = _Necks(labels) if neck_ratio > 0 else None
-    parent = np.arange(n + 1)
+    return adj
+
+
+def _merge_all(adj: dict[int, dict[int, list[float]]], area: np.ndarray, opened: np.ndarray | None,
+               necks: _Necks | None, *, thr: float, min_area_px: int, neck_ratio: float,
+               neck_max_strength: float) -> np.ndarray:  # fmt: skip
+    """Merge pairs until none qualifies (weakest border first; then the neck rule); ``adj``, ``area`` and ``opened``
+    are updated in place.
+
+    Returns:
+        int (n + 1,) parent of each region id (a merged region points to the one it merged into).
+    """
+    parent = np.arange(len(area))
     while True:
         best = _next_merge(adj, area, thr, min_area_px, opened)
         if best is None and necks is not None:
             best = necks.next_merge(adj, area, neck_ratio, neck_max_strength)
         if best is None:
-            break
+            return parent
         keep, gone = best
         if necks is not None:
             necks.merge(keep, gone)
@@ -184,14 +212,6 @@ def merge_weak_borders(
             cur[0] += s
             cur[1] += k
             adj[nb][keep] = cur
-    root = _roots(parent)
-    # relabel(root[labels]) in one gather: renumber the roots of the ids present, then map the ids
-    present = np.zeros(n + 1, bool)
-    present[root[initial_area > 0]] = True
-    present[0] = False
-    lut = np.cumsum(present).astype(np.int32)
-    lut[0] = 0
-    return np.take(lut[root], _as_int(labels))
 
 
 def _next_merge(
