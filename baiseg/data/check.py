@@ -51,21 +51,9 @@ def check_dataset(
             problems.append(f"'{rec.get('image', i)}': unexpected {type(e).__name__}: {e}")
             continue
         images += 1
-        sem = sample["semantic"]
-        contour_px += int((semantic_contour(sem, **(contour_kwargs or {})) == 1).sum())
-        ids = [int(v) for v in np.unique(sem) if 0 < v < 255]
-        present.update(ids)
-        if sem.size and (sem == 255).all():
-            problems.append(f"mask of '{sample['path']}' is entirely ignore (255): nothing to learn from it")
-        inst = sample["instances"]
-        if inst is not None:
-            n_crowd = int(inst["crowd"].sum())
-            crowd += n_crowd
-            instances += len(inst["classes"]) - n_crowd
-            for c, is_crowd in zip(inst["classes"].tolist(), inst["crowd"].tolist()):
-                present.add(int(c))
-                if not is_crowd:
-                    per_class[names[int(c) - 1]] += 1
+        contour_px += _semantic_stats(sample, present, problems, contour_kwargs)
+        n_inst, n_crowd = _instance_stats(sample["instances"], names, present, per_class)
+        instances, crowd = instances + n_inst, crowd + n_crowd
     if images and contour_px == 0 and present:
         problems.append(
             f"the contour label T has no contour pixel in any of the {images} images: L_B and L_P would be 0 "
@@ -83,3 +71,26 @@ def check_dataset(
         "contour_px": contour_px,
         "problems": problems,
     }
+
+
+def _semantic_stats(sample: dict[str, Any], present: set[int], problems: list[str],
+                    contour_kwargs: dict[str, Any] | None) -> int:  # fmt: skip
+    """Add the sample's class ids to ``present`` and its problems to ``problems``; return its contour pixels of T."""
+    sem = sample["semantic"]
+    present.update(int(v) for v in np.unique(sem) if 0 < v < 255)
+    if sem.size and (sem == 255).all():
+        problems.append(f"mask of '{sample['path']}' is entirely ignore (255): nothing to learn from it")
+    return int((semantic_contour(sem, **(contour_kwargs or {})) == 1).sum())
+
+
+def _instance_stats(inst: dict[str, Any] | None, names: list[str], present: set[int],
+                    per_class: Counter[str]) -> tuple[int, int]:  # fmt: skip
+    """Count a sample's instances (``per_class``: non-crowd ones by class name); return (non-crowd, crowd)."""
+    if inst is None:
+        return 0, 0
+    n_crowd = int(inst["crowd"].sum())
+    for c, is_crowd in zip(inst["classes"].tolist(), inst["crowd"].tolist()):
+        present.add(int(c))
+        if not is_crowd:
+            per_class[names[int(c) - 1]] += 1
+    return len(inst["classes"]) - n_crowd, n_crowd

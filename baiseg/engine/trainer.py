@@ -9,6 +9,7 @@ with the same iteration counter, schedule, optimiser state, RNG states and data 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -96,8 +97,6 @@ def train(
     Raises:
         TrainingDiverged: a loss became non-finite (the loss dict is in the message).
     """
-    from baiseg.data import build_dataset
-
     if build_fn is None:
         from baiseg.models import build_model as build_fn
     t = cfg.train
@@ -105,15 +104,9 @@ def train(
         torch.set_num_threads(t.threads)
     dist = D.init_distributed(t.device)
     task = task_for(cfg)
-    import contextlib
-
     stack = contextlib.ExitStack()
     try:
-        train_ds = build_dataset(cfg.data.train, load_instances=task.train_instances)
-        cfg.model.num_classes = len(train_ds.class_names) + 1
-        val_ds = build_dataset(cfg.data.val, load_instances=True) if cfg.data.val else None
-        if val_ds is not None and list(val_ds.class_names) != list(train_ds.class_names):
-            raise BaisegError(f"data.val classes {val_ds.class_names} differ from data.train {train_ds.class_names}")
+        train_ds, val_ds = _datasets(cfg, task)
         if val_ds is not None:  # "auto" -> the key itself, so config.yaml and the checkpoint record it
             t.best_metric = task.resolve_best_metric(t.best_metric, has_instance_gt(val_ds))
         ckpt = load_checkpoint(Path(resume_dir) / "checkpoint.pt") if resume_dir else None
@@ -140,6 +133,22 @@ def train(
     finally:
         stack.close()
         D.cleanup(dist)
+
+
+def _datasets(cfg: Config, task: Any) -> tuple[Any, Any]:
+    """``(train dataset, val dataset or None)``; sets ``cfg.model.num_classes`` to K + 1 of the training data.
+
+    Raises:
+        BaisegError: the val classes differ from the training classes.
+    """
+    from baiseg.data import build_dataset
+
+    train_ds = build_dataset(cfg.data.train, load_instances=task.train_instances)
+    cfg.model.num_classes = len(train_ds.class_names) + 1
+    val_ds = build_dataset(cfg.data.val, load_instances=True) if cfg.data.val else None
+    if val_ds is not None and list(val_ds.class_names) != list(train_ds.class_names):
+        raise BaisegError(f"data.val classes {val_ds.class_names} differ from data.train {train_ds.class_names}")
+    return train_ds, val_ds
 
 
 def _prepare_run_dir(cfg: Config, dist: D.DistInfo, resume_dir, name: str | None, start: int, stack: Any,
