@@ -141,3 +141,25 @@ def test_coco_iscrowd_and_area_are_checked(tmp_path, change, match):
     assert any(match in p for p in ds.problems), ds.problems
     with pytest.raises(DataError):
         build_dataset(tmp_path / "d.yaml")
+
+
+def test_compressed_rle_strings_must_decode_to_the_image_size(tmp_path):
+    """``counts: ""`` (and a string cut short, or of another size) passed the results gate and scored as an empty
+    mask."""
+    from pycocotools import mask as mask_util
+
+    from baiseg.evaluation.results import compressed_runs, read_results
+
+    m = np.zeros((12, 16), np.uint8)
+    m[2:7, 3:9] = 1
+    good = mask_util.encode(np.asfortranarray(m))["counts"].decode()
+    assert sum(compressed_runs(good)) == 12 * 16
+    for counts, ok in ((good, True), ("", False), (good[:-1], False), (good + "1", False), ("~~", False)):
+        p = tmp_path / "r.json"
+        p.write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.5,
+                                  "segmentation": {"size": [12, 16], "counts": counts}}]))  # fmt: skip
+        if ok:
+            assert len(read_results(p)["1"]) == 1
+        else:
+            with pytest.raises(BaisegError, match="compressed RLE string"):
+                read_results(p)

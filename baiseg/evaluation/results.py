@@ -86,6 +86,33 @@ def check_result_entry(e: Any, i: int, where: str) -> None:
     elif not isinstance(counts, str):
         raise EvaluationError(f"{where}: entry {i} has RLE counts of type {type(counts).__name__}: a string "
                               "(compressed) or a list of integers (uncompressed)")  # fmt: skip
+    elif (runs := compressed_runs(counts)) is None or min(runs, default=0) < 0 or sum(runs) != size[0] * size[1]:
+        raise EvaluationError(f"{where}: entry {i} has a compressed RLE string that does not decode to runs adding "
+                              f"up to {size[0]} x {size[1]} (truncated, empty or of another size)")  # fmt: skip
+
+
+def compressed_runs(counts: str) -> list[int] | None:
+    """The run lengths of a COCO compressed RLE string (6-bit groups from '0', 5 data bits, a continuation bit and a
+    sign bit in the last group; from the third run on, each value is a difference to the run two before), or None
+    when the string is not one (a character out of range or a value cut short)."""
+    runs: list[int] = []
+    p = 0
+    while p < len(counts):
+        x = k = 0
+        while True:
+            if p >= len(counts):
+                return None
+            c = ord(counts[p]) - 48
+            if not 0 <= c < 64:
+                return None
+            x |= (c & 0x1F) << (5 * k)
+            p, k = p + 1, k + 1
+            if not c & 0x20:
+                if c & 0x10:
+                    x |= -1 << (5 * k)
+                break
+        runs.append(x + runs[-2] if len(runs) > 2 else x)
+    return runs
 
 
 def write_results(path: str | os.PathLike, results: list[dict[str, Any]]) -> None:

@@ -74,7 +74,7 @@ def test_user_errors(tiny, tmp_path, capsys):
     rc, _, err = evaluate(capsys, "--data", tiny, "--method", "cc", "--semantic", tmp_path / "nope")
     assert rc == 2 and "--semantic" in err
     (tmp_path / "r.json").write_text(json.dumps([{"image_id": "ghost", "category_id": 1, "score": 1.0,
-                                                  "segmentation": {"size": [64, 64], "counts": "0"}}]))  # fmt: skip
+                                                  "segmentation": {"size": [64, 64], "counts": [4096]}}]))  # fmt: skip
     rc, _, err = evaluate(capsys, "--data", tiny, "--predictions", tmp_path / "r.json", "--out", tmp_path / "y")
     assert rc == 2 and "not in the dataset" in err
 
