@@ -33,6 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run by its path: import the package ``bench`` (the repository root on sys.path only for that)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import bench  # noqa: F401
+    del sys.path[0]
+from bench import provenance  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 HOLDER = ("import sys, time\nfrom baiseg import outdir\noutdir.claim(sys.argv[1], sys.argv[2])\n"
           "print('ready', flush=True)\ntime.sleep(600)\n")
@@ -191,7 +197,7 @@ def _coco(work: Path, ds: Path) -> None:
                          "segmentation": [[float(xs.min()), float(ys.min()), float(xs.max()), float(ys.min()),
                                            float(xs.max()), float(ys.max()), float(xs.min()), float(ys.max())]]})
     coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "c1"}]}
-    (work / "coco" / "ann.json").write_text(json.dumps(coco))
+    (work / "coco" / "ann.json").write_text(json.dumps(coco))  # an input, not a result
     (work / "coco" / "d.yaml").write_text("format: coco\nimages: img\nannotations: ann.json\n")
 
 
@@ -313,8 +319,7 @@ def markdown(runs: list[dict]) -> str:
 
 
 def main() -> int:
-    sys.path.insert(0, str(REPO / "bench"))
-    from campaign3_cases_b import all_cases
+    from bench.campaign3_cases_b import all_cases
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/campaign3")
@@ -322,6 +327,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign3.json"))
     ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
     args = ap.parse_args()
+    prov = provenance.start()
     if args.markdown:
         print(markdown([json.loads(Path(j).read_text()) for j in args.markdown]))
         return 0
@@ -353,9 +359,7 @@ def main() -> int:
     counts = Counter(r["verdict"] for r in rows)
     print(dict(counts))
     if not only:
-        from baiseg.fileio import write_json_atomic
-
-        write_json_atomic(args.out, {"cases": len(rows), "counts": dict(counts), "rows": rows}, indent=1)
+        provenance.write_json(args.out, {"cases": len(rows), "counts": dict(counts), "rows": rows}, prov)
     return 0
 
 

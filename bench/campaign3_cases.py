@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from campaign3 import Case, baiseg
+
+from bench.campaign3 import Case, baiseg
 
 P = ["--no-progress"]
 LONG = "n" * 300

@@ -11,8 +11,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from campaign3 import Case, _onnx, baiseg
-from campaign3_cases import (
+
+from bench.campaign3 import Case, _onnx, baiseg
+from bench.campaign3_cases import (
     LONG,
     P,
     _cv2,

@@ -127,8 +127,6 @@ def test_mep_speed_bench_tiny(tmp_path: Path) -> None:
     assert got["provenance"]["machine"]["torch_threads"] == 1
 
 
-#: benches being written by others at the time of this test (issue 22): converted once their owners commit them
-NOT_YET = {"campaign3.py", "campaign3_cases.py", "campaign3_cases_b.py"}
 INPUT = "# an input, not a result"  # marks a line that writes a JSON input of the bench (not its output)
 
 
@@ -150,7 +148,7 @@ def _json_writers(text: str) -> list[str]:
 
 
 def test_every_bench_writes_json_through_provenance_and_imports_the_package() -> None:
-    skip = {"__init__.py", "provenance.py", *NOT_YET}
+    skip = {"__init__.py", "provenance.py"}
     scripts = sorted(p for p in (REPO / "bench").glob("*.py") if p.name not in skip)
     assert len(scripts) > 10
     for path in scripts:
