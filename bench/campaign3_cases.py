@@ -103,6 +103,7 @@ def _one_class_copy(work: Path) -> None:
     """pred1: a copy of the predict run pred0 whose results are all of the dataset's one class."""
     shutil.copytree(work / "pred0", work / "pred1")
     rows = json.loads((work / "pred1" / "results.json").read_text())
+    # an input, not a result (of the cases that read it)
     (work / "pred1" / "results.json").write_text(json.dumps([{**r, "category_id": 1} for r in rows]))
 
 

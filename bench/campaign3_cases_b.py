@@ -123,6 +123,7 @@ def _mut_results(name: str, fn):
     def setup(work: Path) -> None:
         rows = [{**r, "category_id": 1} for r in json.loads((work / "pred0" / "results.json").read_text())]
         data = fn(rows)  # (the dataset's one class: every result of class 1)
+        # an input, not a result (of the cases that read it)
         (work / name).write_text(data if isinstance(data, str) else json.dumps(data, allow_nan=True))
 
     return setup
@@ -174,7 +175,7 @@ def _mut_coco(cid: str, fn, raw: bytes | None = None):
             (work / "coco" / name).write_bytes(raw)
         else:
             fn(base)
-            (work / "coco" / name).write_text(json.dumps(base, allow_nan=True))
+            (work / "coco" / name).write_text(json.dumps(base, allow_nan=True))  # an input, not a result
         (work / "coco" / f"d_{cid}.yaml").write_text(f"format: coco\nimages: img\nannotations: {name}\n")
 
     return setup
