@@ -326,6 +326,8 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated case ids")
     ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign3.json"))
     ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
+    ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
+                    "'rerun') and recount")
     args = ap.parse_args()
     prov = provenance.start()
     if args.markdown:
@@ -360,6 +362,13 @@ def main() -> int:
     print(dict(counts))
     if not only:
         provenance.write_json(args.out, {"cases": len(rows), "counts": dict(counts), "rows": rows}, prov)
+    elif args.merge_into:
+        old = json.loads(Path(args.merge_into).read_text())
+        new = {r["id"]: {**r, "rerun": True} for r in rows}
+        merged = [new.get(r["id"], r) for r in old["rows"]]
+        old.update(cases=len(merged), counts=dict(Counter(r["verdict"] for r in merged)), rows=merged)
+        old["rerun_ids"] = sorted(set(old.get("rerun_ids", [])) | set(new))
+        provenance.write_json(args.merge_into, old, prov)  # the provenance of the last rerun
     return 0
 
 

@@ -357,7 +357,7 @@ def _kill_and_rerun(work: Path) -> tuple[int, str]:
         time.sleep(0.2)
     a.send_signal(signal.SIGKILL)
     a.wait()
-    r = baiseg(work, predict("many", "k2", "--overwrite"))
+    r = baiseg(work, predict("many", "k2", "--overwrite"), timeout=900)  # 40 images: minutes on a loaded machine
     return r.returncode, r.stderr
 
 
