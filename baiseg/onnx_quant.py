@@ -69,26 +69,33 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequen
         BaisegError: ``onnxruntime`` missing, bad scope, no images, or quantization failed.
     """
     from baiseg.fileio import atomic_write
-    from baiseg.onnx_backend import INPUT, _need, read_onnx_meta
-    from baiseg.preprocess import normalize_pad
+    from baiseg.onnx_backend import _need, read_onnx_meta
 
     onnx = _need("onnx")
     _need("onnxruntime")
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     if scope not in SCOPES:
         raise BaisegError(f"--int8-scope '{scope}': give one of {', '.join(SCOPES)}")
     if not images:
         raise BaisegError("int8 quantization needs at least one calibration image")
     src, out = Path(src), Path(out)
-    mean, std = read_onnx_meta(src)["input_norm"]
+    proto = _quantized(onnx, src, out, scope, _calibration_reader(images, *read_onnx_meta(src)["input_norm"]))
+    meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    meta["quantization"] = json.dumps({"dtype": "int8", "scope": scope, "method": "static QDQ, per-channel "
+                                       "weights, min/max activation ranges", "calibration_data": calib_data,
+                                       "calibration_images": len(images)})  # fmt: skip
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    return atomic_write(out, lambda tmp: onnx.save(proto, tmp))
+
+
+def _calibration_reader(images: Sequence[np.ndarray], mean: Sequence[float], std: Sequence[float]) -> Any:
+    """An onnxruntime ``CalibrationDataReader`` giving each image normalised and padded as at inference."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    from baiseg.onnx_backend import INPUT
+    from baiseg.preprocess import normalize_pad
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -97,6 +104,18 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequen
         def get_next(self) -> dict[str, np.ndarray] | None:
             img = next(self.it, None)
             return None if img is None else {INPUT: normalize_pad([img], mean, std).numpy()}
+
+    return Reader()
+
+
+def _quantized(onnx: Any, src: Path, out: Path, scope: str, reader: Any) -> Any:
+    """The int8 ModelProto of ``src`` (static QDQ; temporary files beside ``out``, removed).
+
+    Raises:
+        BaisegError: no boundary-branch nodes for ``scope="iabm"``, or the quantizer failed (one line).
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     tmp_dir = out.parent if str(out.parent) else Path(".")
     pre = tmp_dir / f".{out.name}.{os.getpid()}.pre.tmp"  # our temp naming (fileio.clean_stale_temps)
@@ -111,10 +130,10 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequen
         if scope == "iabm" and len(exclude) == len(nodes):
             raise BaisegError(f"'{src}' has no boundary-branch nodes ('{IABM_PREFIX}*'): re-export it with this "
                               "version")  # fmt: skip
-        quantize_static(str(pre), str(raw), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(pre), str(raw), reader, quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=exclude)  # fmt: skip
-        proto = onnx.load(str(raw))
+        return onnx.load(str(raw))
     except BaisegError:
         raise
     except Exception as e:  # the quantizer raises many types; report one line
@@ -124,15 +143,6 @@ def quantize_onnx(src: str | os.PathLike, out: str | os.PathLike, images: Sequen
         root.setLevel(level)
         for p in (pre, raw):
             p.unlink(missing_ok=True)
-    meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
-    meta["quantization"] = json.dumps({"dtype": "int8", "scope": scope, "method": "static QDQ, per-channel "
-                                       "weights, min/max activation ranges", "calibration_data": calib_data,
-                                       "calibration_images": len(images)})  # fmt: skip
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    return atomic_write(out, lambda tmp: onnx.save(proto, tmp))
 
 
 def quantization_info(path: str | os.PathLike) -> dict[str, Any] | None:
