@@ -151,7 +151,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("commands", "cli", "__main__", ""),  # "": the package's __init__ (``from baiseg import Predictor``)
 )
 #: Known upward imports (module, imported module), to be removed.
-LAYER_EXCEPTIONS = {("baiseg.report.collect", "baiseg.commands.predict_io")}  # IMAGE_EXTS: move it below
+LAYER_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def layer_of(module: str) -> int:

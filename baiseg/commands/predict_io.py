@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from baiseg.data.io import IMAGE_EXTS
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import clean_stale_temps
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml", "predict.json")
 OUTPUT_DIRS = ("instances", "boundary", "overlays")
 MIN_FREE_BYTES = 64 * 2**20  # refuse to start with less free space than this in --out

@@ -19,6 +19,9 @@ Image.MAX_IMAGE_PIXELS = None  # replaced by our own bound below, which names th
 #: Default bound on the pixels of one image (PIL's own error threshold): a 300-byte PNG may declare 60000 x 60000.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
 
+#: Suffixes (lower case) of the files taken as images from a folder by ``baiseg predict`` and ``baiseg report``.
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+
 
 def max_image_pixels() -> int:
     """The bound on width x height of an image we decode: ``$BAISEG_MAX_IMAGE_PIXELS`` (0 = no bound) or

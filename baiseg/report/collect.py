@@ -140,7 +140,7 @@ class FolderImages:
     """Images of a predict input that is a file or a folder: ``[i]`` gives a sample without ground truth."""
 
     def __init__(self, source: str) -> None:
-        from baiseg.commands.predict_io import IMAGE_EXTS
+        from baiseg.data.io import IMAGE_EXTS
 
         p = Path(source)
         files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS)
