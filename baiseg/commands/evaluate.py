@@ -105,6 +105,20 @@ def _check_args(args: argparse.Namespace) -> str:
     return semantic
 
 
+def _refuse_mep_without_maps(args: argparse.Namespace) -> None:
+    """Refuse --semantic and mep.* overrides with weights of an architecture without maps (Mask R-CNN), from the
+    weights' header alone: before the dataset, the model or SAM is read (they would be ignored, not used)."""
+    if not args.weights or (args.semantic is None and not args.overrides):
+        return
+    from baiseg.architectures import get_architecture
+    from baiseg.weights_io import read_weights_meta
+
+    arch = get_architecture(read_weights_meta(args.weights)["config"].model.arch)
+    if not arch.maps:
+        raise BaisegError(f"'{args.weights}' holds {arch.title} weights, which predict instances without a "
+                          "semantic map or MEP: drop --semantic and the mep.* overrides")
+
+
 def _default_out(args: argparse.Namespace, semantic: str) -> Path:
     data = Path(str(args.data)).stem
     what = Path(args.predictions).stem if args.predictions else f"{args.method}-{Path(semantic).name}"
@@ -225,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.evaluation.run import evaluate_instances
 
     semantic = _check_args(args)
+    _refuse_mep_without_maps(args)
     if args.save_maps and not args.weights:
         raise BaisegError("--save-maps writes the network's boundary and semantic maps: give --weights (a baseline's "
                           "semantic map is read from --semantic by 'baiseg report')")
@@ -234,10 +249,7 @@ def run(args: argparse.Namespace) -> int:
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
     if source.predictor is not None and not source.predictor.architecture.maps:  # Mask R-CNN: no maps, no MEP
-        if args.semantic is not None or args.overrides:
-            raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights, which predict instances without a "
-                              "semantic map or MEP: drop --semantic and the mep.* overrides")
-        semantic, args.method = "none", "maskrcnn"
+        semantic, args.method = "none", "maskrcnn"  # --semantic and mep.* overrides: refused above
     out = outdir.claim(args.out or _default_out(args, semantic), "evaluate", beside=bool(args.predictions))
     source.maps_out = out if args.save_maps else None
     start = time.perf_counter()

@@ -117,6 +117,22 @@ def test_maskrcnn_weights_in_evaluate(rcnn_weights, tmp_path, capsys):
     assert "Mask R-CNN" in capsys.readouterr().err
 
 
+def test_maskrcnn_weights_with_mep_overrides_refused_before_any_work(rcnn_weights, tmp_path, capsys, monkeypatch):
+    import baiseg.commands.evaluate as evaluate
+    import baiseg.data
+
+    def no_work(*a, **k):
+        raise AssertionError("the dataset or the model was read before the refusal")
+
+    monkeypatch.setattr(baiseg.data, "build_dataset", no_work)
+    monkeypatch.setattr(evaluate, "_load_predictor", no_work)
+    assert main(["evaluate", "--data", "synthetic", "--weights", str(rcnn_weights), "--out", str(tmp_path / "ev"),
+                 "mep.boundary_thr=0.3"]) == 2  # refused, not ignored
+    err = capsys.readouterr().err
+    assert "Mask R-CNN" in err and "mep.* overrides" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "ev").exists()
+
+
 def test_maskrcnn_weights_in_predict(rcnn_weights, tmp_path):
     from PIL import Image
 
