@@ -22,7 +22,7 @@ import numpy as np
 from baiseg import outdir
 from baiseg.config import mep_with_overrides
 from baiseg.devices import device_arg, resolve_device
-from baiseg.errors import BaisegError
+from baiseg.errors import BaisegError, WeightsError
 from baiseg.evaluation.run import VOC_KEYS, percent
 from baiseg.fileio import write_json_atomic
 
@@ -105,6 +105,10 @@ def _check_args(args: argparse.Namespace) -> str:
     return semantic
 
 
+_NO_MAPS = ("'{weights}' holds {title} weights, which predict instances without a semantic map or MEP: drop "
+            "--semantic and the mep.* overrides")
+
+
 def _refuse_mep_without_maps(args: argparse.Namespace) -> None:
     """Refuse --semantic and mep.* overrides with weights of an architecture without maps (Mask R-CNN), from the
     weights' header alone: before the dataset, the model or SAM is read (they would be ignored, not used)."""
@@ -113,10 +117,12 @@ def _refuse_mep_without_maps(args: argparse.Namespace) -> None:
     from baiseg.architectures import get_architecture
     from baiseg.weights_io import read_weights_meta
 
-    arch = get_architecture(read_weights_meta(args.weights)["config"].model.arch)
+    try:
+        arch = get_architecture(read_weights_meta(args.weights)["config"].model.arch)
+    except WeightsError:
+        return  # unreadable weights: loading them says why (and the check after loading still holds)
     if not arch.maps:
-        raise BaisegError(f"'{args.weights}' holds {arch.title} weights, which predict instances without a "
-                          "semantic map or MEP: drop --semantic and the mep.* overrides")
+        raise BaisegError(_NO_MAPS.format(weights=args.weights, title=arch.title))
 
 
 def _default_out(args: argparse.Namespace, semantic: str) -> Path:
@@ -249,7 +255,9 @@ def run(args: argparse.Namespace) -> int:
     names, cats = list(dataset.class_names), list(dataset.category_ids)
     source = _Source(args, semantic, dataset)
     if source.predictor is not None and not source.predictor.architecture.maps:  # Mask R-CNN: no maps, no MEP
-        semantic, args.method = "none", "maskrcnn"  # --semantic and mep.* overrides: refused above
+        if args.semantic is not None or args.overrides:  # normally refused earlier, from the weights' header
+            raise BaisegError(_NO_MAPS.format(weights=args.weights, title="Mask R-CNN"))
+        semantic, args.method = "none", "maskrcnn"
     out = outdir.claim(args.out or _default_out(args, semantic), "evaluate", beside=bool(args.predictions))
     source.maps_out = out if args.save_maps else None
     start = time.perf_counter()
