@@ -75,19 +75,21 @@ def evaluate_instances(
             voc[s].process(sample, pred)
             if coco:
                 cev[s].process(sample, pred)
-    out = {}
-    for s in subsets:
-        v = voc[s].evaluate()
-        c = cev[s].evaluate() if coco else None
-        out[s] = {
-            "voc": {key: percent(v[key]) for key in VOC_KEYS},
-            "coco": {key: percent(c[key]) for key in COCO_KEYS} if c else None,
-            "images": v["num_images"],
-            "voc_raw": v,
-            "coco_raw": c,
-            "coco_evaluator": cev.get(s),
-        }
-    return out
+    return {s: _summary(voc[s], cev.get(s)) for s in subsets}
+
+
+def _summary(voc: VOCInstanceEvaluator, cev: COCOInstanceEvaluator | None) -> dict[str, Any]:
+    """One subset's entry of ``evaluate_instances`` (metrics in percent, raw outputs, the COCO evaluator or None)."""
+    v = voc.evaluate()
+    c = cev.evaluate() if cev is not None else None
+    return {
+        "voc": {key: percent(v[key]) for key in VOC_KEYS},
+        "coco": {key: percent(c[key]) for key in COCO_KEYS} if c else None,
+        "images": v["num_images"],
+        "voc_raw": v,
+        "coco_raw": c,
+        "coco_evaluator": cev,
+    }
 
 
 def _touching(sample: dict[str, Any], flags: Sequence[bool] | None, i: int) -> bool:
