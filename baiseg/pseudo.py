@@ -138,18 +138,8 @@ def make_pseudo_labels(
     if out.exists() and not out.is_dir():
         raise BaisegError(f"--out '{out}' is a file: give a folder for the pseudo labels")
     chunks_dir = out / "chunks"
-    key = _settings_key(settings)
-    stamp = out / "settings.json"
     if rank == 0:
-        chunks_dir.mkdir(parents=True, exist_ok=True)
-        if stamp.is_file():
-            old = json.loads(stamp.read_text())
-            if old != key:
-                diff = sorted(k for k in key if old.get(k) != key[k])
-                raise BaisegError(f"'{out}' holds pseudo labels made with other settings ({', '.join(diff)}): "
-                                  "give another --out, or delete the folder to start again")
-        else:
-            write_json_atomic(stamp, key)
+        _prepare_out(out, chunks_dir, settings)
     if barrier is not None:
         barrier()
     n = len(dataset)
@@ -158,6 +148,40 @@ def make_pseudo_labels(
     todo = sum(min(chunk, n - c * chunk) for c in mine)
     t0 = time.perf_counter()
     bar = tqdm(total=todo, desc="pseudo", unit="img", disable=not (progress and rank == 0), dynamic_ncols=True)
+    _label_chunks(dataset, mine, chunk, chunks_dir, extract, finish, workers, settings, bar)
+    bar.close()
+    if barrier is not None:
+        barrier()
+    if rank != 0:
+        return None
+    return _merge(dataset, out, chunks_dir, n_chunks, settings, time.perf_counter() - t0)
+
+
+def _prepare_out(out: Path, chunks_dir: Path, settings: PseudoSettings) -> None:
+    """Create ``chunks_dir`` and stamp ``out/settings.json`` with ``settings`` (rank 0).
+
+    Raises:
+        BaisegError: ``out`` holds pseudo labels made with other settings.
+    """
+    key = _settings_key(settings)
+    stamp = out / "settings.json"
+    chunks_dir.mkdir(parents=True, exist_ok=True)
+    if stamp.is_file():
+        old = json.loads(stamp.read_text())
+        if old != key:
+            diff = sorted(k for k in key if old.get(k) != key[k])
+            raise BaisegError(f"'{out}' holds pseudo labels made with other settings ({', '.join(diff)}): "
+                              "give another --out, or delete the folder to start again")
+    else:
+        write_json_atomic(stamp, key)
+
+
+def _label_chunks(dataset: Any, mine: list[int], chunk: int, chunks_dir: Path,
+                  extract: Callable[[dict[str, Any]], Any], finish: Callable[[Any], dict[str, np.ndarray]] | None,
+                  workers: int, settings: PseudoSettings, bar: Any) -> None:
+    """Label the chunks ``mine`` (``chunk`` images each) and write each as ``chunks_dir/NNNNN.json``; the ``finish``
+    jobs run in ``workers`` spawned processes when ``finish`` is given and ``workers`` > 0."""
+    n = len(dataset)
     pool = None
     if finish is not None and workers > 0:
         import multiprocessing as mp
@@ -165,33 +189,36 @@ def make_pseudo_labels(
         pool = mp.get_context("spawn").Pool(workers)
     try:
         for c in mine:
-            records = []
-            pending: list[tuple[int, dict[str, Any], Any]] = []
-            for i in range(c * chunk, min(n, (c + 1) * chunk)):
-                sample = dataset[i]
-                job = extract(sample)
-                if pool is not None:
-                    pending.append((i, _light(sample), pool.apply_async(finish, (job,))))
-                    continue
-                inst = finish(job) if finish is not None else job
-                records.append(_image_record(i, sample, filter_instances(inst, settings.score_thr,
-                                                                         settings.min_area_px)))
-                bar.update(1)
-            for i, sample, fut in pending:
-                inst = filter_instances(fut.get(), settings.score_thr, settings.min_area_px)
-                records.append(_image_record(i, sample, inst))
-                bar.update(1)
+            records = _label_chunk(dataset, range(c * chunk, min(n, (c + 1) * chunk)), extract, finish, pool,
+                                   settings, bar)
             write_json_atomic(chunks_dir / f"{c:05d}.json", records)
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
-    bar.close()
-    if barrier is not None:
-        barrier()
-    if rank != 0:
-        return None
-    return _merge(dataset, out, chunks_dir, n_chunks, settings, time.perf_counter() - t0)
+
+
+def _label_chunk(dataset: Any, indices: range, extract: Callable[[dict[str, Any]], Any],
+                 finish: Callable[[Any], dict[str, np.ndarray]] | None, pool: Any, settings: PseudoSettings,
+                 bar: Any) -> list[dict[str, Any]]:
+    """The image records of one chunk (samples ``indices`` of ``dataset``), in index order; with a ``pool`` the
+    ``finish`` jobs of the chunk run there while the next samples are extracted. Advances ``bar`` per image."""
+    records = []
+    pending: list[tuple[int, dict[str, Any], Any]] = []
+    for i in indices:
+        sample = dataset[i]
+        job = extract(sample)
+        if pool is not None:
+            pending.append((i, _light(sample), pool.apply_async(finish, (job,))))
+            continue
+        inst = finish(job) if finish is not None else job
+        records.append(_image_record(i, sample, filter_instances(inst, settings.score_thr, settings.min_area_px)))
+        bar.update(1)
+    for i, sample, fut in pending:
+        inst = filter_instances(fut.get(), settings.score_thr, settings.min_area_px)
+        records.append(_image_record(i, sample, inst))
+        bar.update(1)
+    return records
 
 
 def _light(sample: dict[str, Any]) -> dict[str, Any]:

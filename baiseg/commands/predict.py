@@ -95,12 +95,8 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         ``{"images", "instances", "skipped", "wall_s", "img_per_s", "read_s", "network_s", "mep_s", "write_s",
         "rank", "world", "summary"}``; the per-stage seconds are summed over this rank's images (busy time).
     """
-    import torch
-
-    from baiseg.config import dump_yaml, mep_with_overrides, to_dict
     from baiseg.engine.distributed import barrier, cleanup
     from baiseg.engine.shard import gather_json_parts, shard_indices, shard_info
-    from baiseg.predictor import Predictor
 
     _validate(args)
     t_start = time.perf_counter()
@@ -117,20 +113,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
             outdir.claim(out, "predict")  # locked before --overwrite removes anything
             prepare_out_dir(out, args.overwrite, not args.no_overlays)
         barrier(info)
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        pred = Predictor.from_pretrained(args.weights, device=str(info.device), max_side=args.max_side,
-                                         mep_at=args.mep_at,
-                                         **({"threads": args.threads} if str(args.weights).endswith(".onnx") and
-                                            args.threads else {}))  # fmt: skip
-        if args.overrides and not pred.architecture.maps:
-            raise BaisegError(f"'{args.weights}' holds {pred.architecture.title} weights, which predict instances "
-                              "without a MEP: drop the mep.* overrides")  # fmt: skip
-        if args.overrides:
-            pred = pred.with_mep(**to_dict(mep_with_overrides(pred.mep, args.overrides)))
-        if info.is_main and pred.architecture.maps:  # the MEP parameters used (none when no MEP runs)
-            write_text_atomic(out / "mep.yaml", dump_yaml(pred.mep))
-            print(f"MEP parameters: {to_dict(pred.mep)}")
+        pred = _load_segmenter(args, str(info.device), out if info.is_main else None)
         inputs.num_classes = len(pred.class_names)
         mine = shard_indices(len(inputs), info.rank, info.world_size)
         stats, results, skipped = _pipeline(args, pred, inputs, mine, out, show=info.is_main and not args.no_progress)
@@ -139,16 +122,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         cleanup(info)
     if parts is None:  # not rank 0
         return {**stats, "rank": info.rank, "world": info.world_size, "summary": ""}
-    merged = sorted((r for p in parts for r in p["results"]), key=lambda r: r[0])
-    records = [rec for _, recs in merged for rec in recs]
-    skipped_all = [s for p in parts for s in p["skipped"]]
-    write_json_atomic(out / "skipped.json", skipped_all, indent=1)
-    write_json_atomic(out / "results.json", records)
-    source = Path(args.input)
-    write_json_atomic(out / "predict.json", {  # what 'baiseg report' needs to find the images and name the classes
-        "input": str(source.resolve()) if source.exists() else str(args.input), "split": args.split,
-        "weights": str(args.weights), "class_names": list(getattr(pred, "class_names", [])),
-        "category_ids": [int(c) for c in getattr(pred, "category_ids", [])]}, indent=1)  # fmt: skip
+    records, skipped_all = _write_outputs(args, pred, parts, out)
     wall = time.perf_counter() - t_start
     total = {k: sum(p["stats"][k] for p in parts) for k in ("images", "read_s", "network_s", "mep_s", "write_s")}
     total.update(instances=len(records), skipped=len(skipped_all), wall_s=wall,
@@ -161,6 +135,50 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
         + (f"; {len(skipped_all)} unreadable input(s) skipped, listed in {out / 'skipped.json'}" if skipped_all else "")
     )
     return total
+
+
+def _load_segmenter(args: argparse.Namespace, device: str, out: Path | None) -> Any:
+    """The segmenter of ``--weights`` with the mep.* overrides applied (refused for weights without a MEP); writes
+    the MEP parameters used to ``out / mep.yaml`` when ``out`` is given (the main rank) and a MEP runs."""
+    import torch
+
+    from baiseg.config import dump_yaml, mep_with_overrides, to_dict
+    from baiseg.predictor import Predictor
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pred = Predictor.from_pretrained(args.weights, device=device, max_side=args.max_side, mep_at=args.mep_at,
+                                     **({"threads": args.threads} if str(args.weights).endswith(".onnx") and
+                                        args.threads else {}))  # fmt: skip
+    if args.overrides and not pred.architecture.maps:
+        raise BaisegError(f"'{args.weights}' holds {pred.architecture.title} weights, which predict instances "
+                          "without a MEP: drop the mep.* overrides")  # fmt: skip
+    if args.overrides:
+        pred = pred.with_mep(**to_dict(mep_with_overrides(pred.mep, args.overrides)))
+    if out is not None and pred.architecture.maps:  # the MEP parameters used (none when no MEP runs)
+        write_text_atomic(out / "mep.yaml", dump_yaml(pred.mep))
+        print(f"MEP parameters: {to_dict(pred.mep)}")
+    return pred
+
+
+def _write_outputs(args: argparse.Namespace, pred: Any, parts: list[dict[str, Any]], out: Path,
+                   ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Merge the ranks' parts (results in input order) and write skipped.json, results.json and predict.json.
+
+    Returns:
+        (the COCO result records of all images, the skipped inputs of all ranks).
+    """
+    merged = sorted((r for p in parts for r in p["results"]), key=lambda r: r[0])
+    records = [rec for _, recs in merged for rec in recs]
+    skipped_all = [s for p in parts for s in p["skipped"]]
+    write_json_atomic(out / "skipped.json", skipped_all, indent=1)
+    write_json_atomic(out / "results.json", records)
+    source = Path(args.input)
+    write_json_atomic(out / "predict.json", {  # what 'baiseg report' needs to find the images and name the classes
+        "input": str(source.resolve()) if source.exists() else str(args.input), "split": args.split,
+        "weights": str(args.weights), "class_names": list(getattr(pred, "class_names", [])),
+        "category_ids": [int(c) for c in getattr(pred, "category_ids", [])]}, indent=1)  # fmt: skip
+    return records, skipped_all
 
 
 def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[int], out: Path,

@@ -47,6 +47,35 @@ def assemble_instances(
         descending score (stable).
     """
     cfg = cfg or MEPConfig()
+    _check_inputs(sem_prob, boundary_prob, cfg)
+    h, w = semantic.shape
+    labels = np.asarray(labels)
+    n = int(labels.max()) if labels.size else 0
+    if n <= 0:
+        return empty_instances(h, w)
+    sem = semantic.astype(np.int64)
+    lut, piece_cls, major_of = _piece_table(labels, sem, n, cfg)
+    if not piece_cls:
+        return empty_instances(h, w)
+    pieces = lut[labels, np.clip(sem, 0, 255)]
+    if major_of:
+        pieces = _split_components(pieces, major_of, piece_cls, cfg.min_area_px)
+    m = len(piece_cls)
+    classes = np.asarray(piece_cls, np.int64)
+    area, score = _piece_scores(pieces, classes, sem_prob, boundary_prob, cfg)
+    keep = area > 0
+    order = np.argsort(-score[keep], kind="stable")
+    ids = (np.arange(1, m + 1)[keep])[order]
+    masks = pieces[None] == ids[:, None, None]
+    return {
+        "masks": masks,
+        "classes": classes[keep][order],
+        "scores": np.clip(score[keep][order], 0.0, 1.0).astype(np.float32),
+    }
+
+
+def _check_inputs(sem_prob: np.ndarray | None, boundary_prob: np.ndarray | None, cfg: MEPConfig) -> None:
+    """Refuse non-finite probability maps and an unknown ``score_rule`` (one-line errors)."""
     from baiseg.postprocess.nms import check_finite_map
 
     if sem_prob is not None:
@@ -55,12 +84,20 @@ def assemble_instances(
         check_finite_map(np.asarray(boundary_prob), "boundary map")
     if cfg.score_rule not in SCORE_RULES:
         raise BaisegError(f"mep.score_rule={cfg.score_rule!r} is not valid: use one of {', '.join(SCORE_RULES)}")
-    h, w = semantic.shape
-    labels = np.asarray(labels)
-    n = int(labels.max()) if labels.size else 0
-    if n <= 0:
-        return empty_instances(h, w)
-    sem = semantic.astype(np.int64)
+
+
+def _piece_table(labels: np.ndarray, sem: np.ndarray, n: int, cfg: MEPConfig,
+                 ) -> tuple[np.ndarray, list[int], dict[int, int]]:
+    """The pieces of masks 1..n by semantic class: each mask's majority class, plus split candidates (a class
+    covering at least ``split_min_frac`` of the mask's class pixels and ``min_area_px`` pixels).
+
+    Args:
+        labels: int H x W mask ids (0 = none); sem: int64 H x W semantic ids (0 background, 255 void).
+
+    Returns:
+        (lut: int64 (n + 1) x 256, (mask id, semantic id) -> piece id (0 = none); the class of pieces 1..M;
+        split candidate piece id -> the major piece id of its mask).
+    """
     cls = np.where((sem > 0) & (sem < 255), sem, 0)
     hist = np.bincount((labels.astype(np.int64) * 256 + cls).ravel(), minlength=(n + 1) * 256).reshape(n + 1, 256)
     hist[:, 0] = 0
@@ -82,13 +119,20 @@ def assemble_instances(
                 lut[i, c] = len(piece_cls)
                 major_of[len(piece_cls)] = major_id
     lut[0, :] = 0
-    if not piece_cls:
-        return empty_instances(h, w)
-    pieces = lut[labels, np.clip(sem, 0, 255)]
-    if major_of:
-        pieces = _split_components(pieces, major_of, piece_cls, cfg.min_area_px)
-    m = len(piece_cls)
-    classes = np.asarray(piece_cls, np.int64)
+    return lut, piece_cls, major_of
+
+
+def _piece_scores(pieces: np.ndarray, classes: np.ndarray, sem_prob: np.ndarray | None,
+                  boundary_prob: np.ndarray | None, cfg: MEPConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Area and score of pieces 1..M: mean class probability x (1 - mean boundary, rule "evidence") x size term.
+
+    Args:
+        pieces: int H x W piece ids (0 = none); classes: int64 M, the class of each piece.
+
+    Returns:
+        (area: float64 M in pixels, score: float64 M, not yet clipped to [0, 1]).
+    """
+    m = len(classes)
     flat = pieces.ravel()
     area = np.bincount(flat, minlength=m + 1)[1:].astype(np.float64)
     score = np.ones(m, np.float64)
@@ -101,15 +145,7 @@ def assemble_instances(
         bsum = np.bincount(flat, weights=np.asarray(boundary_prob, np.float64).ravel(), minlength=m + 1)[1:]
         score *= 1.0 - bsum / np.maximum(area, 1)
     score *= size_term(area, cfg.score_area_px)
-    keep = area > 0
-    order = np.argsort(-score[keep], kind="stable")
-    ids = (np.arange(1, m + 1)[keep])[order]
-    masks = pieces[None] == ids[:, None, None]
-    return {
-        "masks": masks,
-        "classes": classes[keep][order],
-        "scores": np.clip(score[keep][order], 0.0, 1.0).astype(np.float32),
-    }
+    return area, score
 
 
 def _split_components(pieces: np.ndarray, major_of: dict[int, int], piece_cls: list[int], min_px: int) -> np.ndarray:
