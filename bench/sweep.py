@@ -28,6 +28,15 @@ from bench import provenance  # noqa: E402
 from bench.common import Bench  # noqa: E402
 
 
+def _line(row: dict) -> str:
+    """mAP50 mAP75 on all images | on touching ones, 'n/a' where undefined (no image of that subset selected)."""
+    def f(x: float | None) -> str:
+        return "   n/a" if x is None else f"{x:6.2f}"
+
+    a, t = row["all"], row["touching"]
+    return f"{f(a['mAP50'])} {f(a['mAP75'])} | {f(t['mAP50'])} {f(t['mAP75'])}"
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
     """``["k=v1,v2", ...]`` -> ``{k: [v1, v2]}`` (values parsed as YAML)."""
     return {k: [yaml.safe_load(v) for v in vals.split(",")] for k, vals in (g.split("=", 1) for g in items)}
@@ -57,14 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                "images": [res["all"]["images"], res["touching"]["images"]],
                "wall_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
         rows.append(row)
-        print(f"{row['all']['mAP50']:6.2f} {row['all']['mAP75']:6.2f} | {row['touching']['mAP50']:6.2f} "
-              f"{row['touching']['mAP75']:6.2f}  {setting}", flush=True)  # fmt: skip
+        print(f"{_line(row)}  {setting}", flush=True)
     rows.sort(key=lambda r: -(r["all"]["mAP50"] or 0) - (r["touching"]["mAP50"] or 0))
     print(f"\n{args.data} ({rows[0]['images'][0]} images, {rows[0]['images'][1]} touching), {args.method}, "
           f"{args.semantic} semantics; mAP50 mAP75 all | touching; best (all + touching mAP50) first:")
     for r in rows[:5]:
-        print(f"{r['all']['mAP50']:6.2f} {r['all']['mAP75']:6.2f} | {r['touching']['mAP50']:6.2f} "
-              f"{r['touching']['mAP75']:6.2f}  {r['setting']}")
+        print(f"{_line(r)}  {r['setting']}")
     if args.out:
         provenance.write_json(args.out, {"data": args.data, "weights": args.weights, "method": args.method,
                                          "semantic": args.semantic, "limit": args.limit, "rows": rows,

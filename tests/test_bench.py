@@ -163,3 +163,11 @@ def test_bench_is_a_package_that_imports_nothing() -> None:
     init = REPO / "bench" / "__init__.py"
     tree = ast.parse(init.read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_sweep_line_prints_undefined_touching_scores_as_na():
+    """A sweep whose selected images hold no touching instances has None scores there (was a TypeError)."""
+    from bench.sweep import _line
+
+    row = {"all": {"mAP50": 97.2, "mAP75": 86.0}, "touching": {"mAP50": None, "mAP75": None}}
+    assert _line(row) == " 97.20  86.00 |    n/a    n/a"
