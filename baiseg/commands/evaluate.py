@@ -94,9 +94,12 @@ def _check_args(args: argparse.Namespace) -> str:
     if args.method == "sam" and (args.weights or semantic == "model"):
         raise BaisegError("--method sam takes its semantic map from --semantic gt or a folder of PNGs, not from a "
                           "model: drop --weights, or write the model's semantic maps to a folder first")
-    if args.sam_refine is not None and (not args.weights or args.method != "baiseg" or not 0 <= args.sam_refine <= 1):
-        raise BaisegError("--sam-refine IOU refines BAISeg's instances: give --weights, --method baiseg and an IoU "
-                          f"in [0, 1] (got {args.sam_refine})")
+    if args.sam_refine is not None:
+        if not args.weights or args.method != "baiseg":
+            raise BaisegError("--sam-refine IOU refines BAISeg's instances: give --weights and --method baiseg")
+        from baiseg.sam.refine import SAMRefineConfig
+
+        SAMRefineConfig(accept_iou=args.sam_refine)  # the stage's own checks, before any work
     if not args.weights and (args.method == "baiseg" or semantic == "model"):
         raise BaisegError(
             f"--method {args.method} with --semantic {semantic} needs a model: give --weights W, or use "
@@ -148,7 +151,7 @@ class _Source:
         self.mep = mep_with_overrides(None, args.overrides) if args.overrides else None
         self.sam = None
         self.maps_out: Path | None = None  # --save-maps: the folder of boundary/ and semantic/
-        if args.method == "sam" or getattr(args, "sam_refine", None) is not None:
+        if args.method == "sam" or args.sam_refine is not None:
             from baiseg.sam import load_mobilesam
 
             self.sam = load_mobilesam(args.sam_weights)
@@ -188,15 +191,7 @@ class _Source:
             if self.maps_out is not None:
                 _save_maps(self.maps_out, image_id, maps)
             if self.sam is not None:  # --sam-refine
-                import cv2
-
-                from baiseg.sam.refine import SAMRefineConfig, sam_refine
-
-                used = maps["semantic"] if sem is None else sem
-                if used.shape != (h, w):
-                    used = cv2.resize(used, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
-                cfg = SAMRefineConfig(accept_iou=self.args.sam_refine)
-                inst = sam_refine(sample["image"], inst, used, model=self.sam, cfg=cfg)
+                inst = self._sam_refine(sample["image"], inst, maps["semantic"] if sem is None else sem)
             return inst
         if self.sam is not None:
             from baiseg.sam import sam_instances
@@ -215,6 +210,18 @@ def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
     if maps.get("semantic") is not None:
         write_png_atomic(out / "semantic" / f"{image_id}.png", np.asarray(maps["semantic"], np.uint8))
 
+
+    def _sam_refine(self, image: np.ndarray, inst: dict[str, np.ndarray], sem: np.ndarray) -> dict[str, np.ndarray]:
+        """--sam-refine: MobileSAM redraws the borders of BAISeg's instances (baiseg.sam.refine); ``sem`` is the
+        semantic map the MEP used, brought to the image's size when the MEP ran on the shrunk image."""
+        import cv2
+
+        from baiseg.sam.refine import SAMRefineConfig, sam_refine
+
+        h, w = image.shape[:2]
+        if sem.shape != (h, w):
+            sem = cv2.resize(sem, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+        return sam_refine(image, inst, sem, model=self.sam, cfg=SAMRefineConfig(accept_iou=self.args.sam_refine))
 
 def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024, mep_at: str = "image") -> Any:
     from baiseg.predictor import Predictor

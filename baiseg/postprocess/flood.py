@@ -67,7 +67,9 @@ def flood(elevation: np.ndarray, markers: np.ndarray, allowed: np.ndarray | None
 
 def check_markers(markers: np.ndarray) -> None:
     """Refuse negative markers (``flood``'s contract: 0 = unlabelled, > 0 = seeds), one line."""
-    low = int(markers.min()) if markers.size else 0
+    if markers.dtype.kind == "u" or markers.size == 0:  # unsigned: nothing to scan
+        return
+    low = int(markers.min())
     if low < 0:
         raise BaisegError(f"flood: markers must be >= 0 (0 = unlabelled, > 0 = seeds), got {low}")
 

@@ -82,3 +82,15 @@ def test_evaluate_refuses_sam_refine_without_baiseg_weights(tmp_path, capsys, ex
         extra = [*extra, "--sam-refine", "0.5"]
     rc = main(["evaluate", "--data", str(data), *extra, "--out", str(tmp_path / "o")])
     assert rc == 2 and "--sam-refine IOU refines BAISeg's instances" in capsys.readouterr().err
+
+
+def test_evaluate_checks_the_acceptance_iou_before_any_work(tmp_path, capsys, monkeypatch):
+    from baiseg.cli import main
+    from baiseg.commands import evaluate as ev
+
+    monkeypatch.setattr(ev, "_Source", None)  # reached only if the check let the run go on
+    w = tmp_path / "w.safetensors"
+    w.write_bytes(b"x")
+    rc = main(["evaluate", "--data", "synthetic", "--weights", str(w), "--sam-refine", "1.5", "--out",
+               str(tmp_path / "o")])  # fmt: skip
+    assert rc == 2 and "accept_iou must be in [0, 1]" in capsys.readouterr().err
