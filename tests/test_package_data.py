@@ -90,7 +90,11 @@ def test_non_editable_install_ships_presets_and_datasets(tmp_path, shared_data):
     assert Path(out["dataset"]) == pkg / "configs" / "datasets" / "pennfudan_val.yaml"
     shipped = sorted(str(p.relative_to(CONFIGS_DIR)) for p in CONFIGS_DIR.rglob("*") if p.is_file())
     assert out["files"] == shipped and "datasets/pennfudan_val.txt" in shipped and "ablations/table3.yaml" in shipped
-    assert Path(out["root"]).resolve() == (shared_data / "PennFudanPed").resolve()
+    # the rule's first hit: a shared/data above the installed package (e.g. a /tmp/shared left beside a checkout
+    # in /tmp) wins over the working directory's, which is the shared data folder here
+    above_pkg = next((f / "shared" / "data" for f in pkg.resolve().parents if (f / "shared" / "data").is_dir()), None)
+    expected = (above_pkg or shared_data) / "PennFudanPed"
+    assert Path(out["root"]).resolve() == expected.resolve()
     # the documented CLI on a shipped dataset by name, from the installed package
     r = subprocess.run([sys.executable, "-P", "-m", "baiseg", "data", "check", "pennfudan_val", "--json"],
                        capture_output=True, text=True, cwd=shared_data.parent.parent, env=env, timeout=300)  # fmt: skip
