@@ -140,7 +140,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "version", "yamlio", "fileio", "devices", "architectures", "config_rules", "config", "outdir"),
     ("preprocess", "instances", "data", "models", "losses", "postprocess", "evaluation", "sam", "weights_io",
      "onnx_backend"),
-    ("segmenter", "predictor", "rcnn_predictor", "onnx_quant", "visualize", "pseudo"),
+    ("inference", "segmenter", "predictor", "rcnn_predictor", "onnx_quant", "visualize", "pseudo"),
     ("engine",),
     ("experiments", "data_sheets", "report"),
     ("commands", "cli", "__main__", ""),  # "": the package's __init__ (``from baiseg import Predictor``)
