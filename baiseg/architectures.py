@@ -33,7 +33,7 @@ class Architecture:
         exportable: ``baiseg export`` can write it to ONNX.
         metrics: the validation keys its training writes to ``metrics.csv`` (fractions in [0, 1]).
         components: dotted attribute paths of the submodules ``baiseg info`` counts.
-        info_keys: the ``model.*`` keys ``baiseg info`` prints in its title line.
+        info_keys: the ``model.*`` keys ``baiseg info`` prints in its title line (dotted: ``rcnn.min_size``).
         info_note: a line ``baiseg info`` prints under its table.
     """
 
@@ -68,7 +68,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             task="baiseg.engine.tasks:MaskRCNNTask", segmenter="baiseg.rcnn_predictor:MaskRCNNPredictor", maps=False,
             exportable=False, metrics=("val_map50",),
             components=("net.backbone", "net.rpn", "net.roi_heads"),
-            info_keys=("fpn_dim", "rcnn_mask_dim", "rcnn_min_size"),
+            info_keys=("rcnn.fpn_dim", "rcnn.mask_dim", "rcnn.min_size"),
             info_note="MACs of the encoder + FPN only: the RPN and ROI heads' cost depends on the proposals.",
         ),
     )

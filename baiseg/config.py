@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from baiseg.architectures import ARCHITECTURES
-from baiseg.config_rules import check_values, coerce
+from baiseg.config_rules import RENAMED_KEYS, check_values, coerce, upgrade_stored
 from baiseg.errors import BaisegError
 
 
@@ -29,12 +29,34 @@ class ConfigError(BaisegError, ValueError):
 
 
 @dataclass
+class RCNNConfig:
+    """The Mask R-CNN of ``model.arch: maskrcnn`` (baiseg/models/maskrcnn.py, docs/REFINEMENT.md): ``model.rcnn.*``.
+    Configs stored before this section existed hold these keys flat (``model.rcnn_min_size``, ``model.fpn_dim``):
+    ``config_from_dict`` moves them here (``config_rules.RENAMED_KEYS``)."""
+
+    fpn_dim: int = 256  # FPN width
+    min_size: int = 800  # shorter side at inference (and centre of the training jitter)
+    max_size: int = 1333  # longer side cap
+    scale_jitter: float = 0.0  # training shorter sides in min_size x (1 -/+ jitter), multiples of 32
+    frozen_bn: bool = True  # encoder batch norms frozen (ImageNet statistics)
+    fpn_gn: bool = True  # GroupNorm in the FPN (docs/REFINEMENT.md)
+    freeze_stem: bool = True  # no gradient for the encoder up to its stride-4 map
+    score_thr: float = 0.05  # detections below this score are dropped
+    detections: int = 100  # detections kept per image
+    mask_thr: float = 0.5  # soft mask -> binary mask threshold
+    mask_dim: int = 256  # width of the mask head's convs
+    mask_convs: int = 4  # number of 3x3 convs in the mask head
+    roi_batch: int = 512  # sampled RoIs per image in training
+    rpn_test_top_n: int = 1000  # RPN proposals kept before and after NMS at inference
+
+
+@dataclass
 class ModelConfig:
     """The network (paper Fig. 2). ``num_classes`` counts the background: K thing classes -> K + 1.
 
     ``arch`` picks the model type: ``baiseg`` (the paper's network) or ``maskrcnn`` (the refinement model of the †
-    rows, baiseg/models/maskrcnn.py; it reads ``backbone``, ``pretrained``, ``backbone_weights``, ``num_classes``,
-    ``fpn_dim`` and the ``rcnn_*`` keys)."""
+    rows, baiseg/models/maskrcnn.py; it reads ``backbone``, ``pretrained``, ``backbone_weights``, ``num_classes``
+    and the ``model.rcnn.*`` section)."""
 
     ARCHS: typing.ClassVar[tuple[str, ...]] = tuple(ARCHITECTURES)  # baiseg/architectures.py
 
@@ -53,21 +75,7 @@ class ModelConfig:
     use_dma: bool = True  # False: DMA replaced by a plain 3x3 conv-BN-ReLU (Table 3 row 2)
     proj_dim: int = 256  # pixel-contrast projection width
     mau_reduction: int = 16
-    # Mask R-CNN (arch: maskrcnn) only
-    fpn_dim: int = 256  # FPN width
-    rcnn_min_size: int = 800  # shorter side at inference (and centre of the training jitter)
-    rcnn_max_size: int = 1333  # longer side cap
-    rcnn_scale_jitter: float = 0.0  # training shorter sides in min_size x (1 -/+ jitter), multiples of 32
-    rcnn_frozen_bn: bool = True  # encoder batch norms frozen (ImageNet statistics)
-    rcnn_fpn_gn: bool = True  # GroupNorm in the FPN (docs/REFINEMENT.md)
-    rcnn_freeze_stem: bool = True  # no gradient for the encoder up to its stride-4 map
-    rcnn_score_thr: float = 0.05  # detections below this score are dropped
-    rcnn_detections: int = 100  # detections kept per image
-    rcnn_mask_thr: float = 0.5  # soft mask -> binary mask threshold
-    rcnn_mask_dim: int = 256  # width of the mask head's convs
-    rcnn_mask_convs: int = 4  # number of 3x3 convs in the mask head
-    rcnn_roi_batch: int = 512  # sampled RoIs per image in training
-    rcnn_rpn_test_top_n: int = 1000  # RPN proposals kept before and after NMS at inference
+    rcnn: RCNNConfig = field(default_factory=RCNNConfig)  # arch: maskrcnn only
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "arch" and value not in self.ARCHS:
@@ -235,6 +243,8 @@ def _apply(obj: Any, tree: dict[str, Any], prefix: str, source: str) -> None:
     for key, value in tree.items():
         full = prefix + str(key)
         if key not in types:
+            if full in RENAMED_KEYS:
+                raise ConfigError(f"{source}: '{full}' is now '{RENAMED_KEYS[full]}' (give {RENAMED_KEYS[full]}=...)")
             valid = ", ".join(prefix + k for k in types)
             raise ConfigError(f"{source}: unknown key '{full}'. Valid keys here: {valid}")
         current = getattr(obj, key)
@@ -317,7 +327,8 @@ def validate(cfg: Any, prefix: str | None = None) -> Any:
     """
     if prefix is None:
         prefix = {MEPConfig: "mep.", TrainConfig: "train.", DataConfig: "data.", LossConfig: "loss.",
-                  ModelConfig: "model.", ContourConfig: "data.contour."}.get(type(cfg), "")  # fmt: skip
+                  ModelConfig: "model.", RCNNConfig: "model.rcnn.",
+                  ContourConfig: "data.contour."}.get(type(cfg), "")  # fmt: skip
     check_values(cfg, prefix, ConfigError)
     train = getattr(cfg, "train", cfg if isinstance(cfg, TrainConfig) else None)
     if isinstance(train, TrainConfig):
@@ -361,9 +372,11 @@ def mep_with_changes(base: MEPConfig | None, changes: dict[str, Any], source: st
 
 
 def config_from_dict(tree: dict[str, Any], cls: type = Config) -> Any:
-    """Build a dataclass (default: Config) from a plain nested dict, e.g. one stored with a checkpoint."""
+    """Build a dataclass (default: Config) from a plain nested dict, e.g. one stored with a checkpoint: the one gate
+    of every stored config (weights, checkpoints, run folders), so keys of older versions are renamed here
+    (``config_rules.upgrade_stored``: the flat ``model.rcnn_*`` keys -> ``model.rcnn.*``)."""
     obj = cls()
-    _apply(obj, tree, "", "stored config")
+    _apply(obj, upgrade_stored(tree) if cls is Config else tree, "", "stored config")
     return validate(obj)
 
 

@@ -1,10 +1,12 @@
 """The value rules of the configuration (``baiseg.config``): one table, ``RULES``, checked by ``check_values`` when a
 config is loaded, built from a stored dict or changed (``baiseg.config.validate``), so that a bad value is one line
-naming its key instead of a crash (or an untrained model) later. The string choices of the MEP live here too.
+naming its key instead of a crash (or an untrained model) later. The string choices of the MEP live here too, and the
+keys renamed since older versions (``RENAMED_KEYS``; stored configs are moved on by ``upgrade_stored``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import typing
@@ -45,16 +47,17 @@ RULES: dict[str, tuple[Any, str]] = {
     "model.iabm_dim": (_positive, "> 0"),
     "model.iabm_stride": (lambda v: v in (1, 2, 4), "1 (full resolution, paper), 2 or 4"),
     "model.sem_head": _one_of(("auto", "hrnetv2", "fpn")),
-    "model.fpn_dim": (_positive, "> 0"),
-    "model.rcnn_min_size": (_positive, "> 0"),
-    "model.rcnn_max_size": (_positive, "> 0"),
-    "model.rcnn_detections": (_positive, "> 0"),
-    "model.rcnn_roi_batch": (_positive, "> 0"),
-    "model.rcnn_rpn_test_top_n": (_positive, "> 0"),
-    "model.rcnn_mask_dim": (_positive, "> 0"),
-    "model.rcnn_mask_convs": (_positive, "> 0"),
-    "model.rcnn_scale_jitter": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "model.rcnn_score_thr": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.rcnn.fpn_dim": (_positive, "> 0"),
+    "model.rcnn.min_size": (_positive, "> 0"),
+    "model.rcnn.max_size": (_positive, "> 0"),
+    "model.rcnn.detections": (_positive, "> 0"),
+    "model.rcnn.roi_batch": (_positive, "> 0"),
+    "model.rcnn.rpn_test_top_n": (_positive, "> 0"),
+    "model.rcnn.mask_dim": (_positive, "> 0"),
+    "model.rcnn.mask_convs": (_positive, "> 0"),
+    "model.rcnn.scale_jitter": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.rcnn.score_thr": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.rcnn.mask_thr": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.proj_dim": (_positive, "> 0"),
     "model.mau_reduction": (_positive, "> 0"),
     "data.crop_size": (lambda v: v >= 8, ">= 8"),
@@ -116,6 +119,40 @@ RULES: dict[str, tuple[Any, str]] = {
     "mep.marker_band_min_free": (_unit, "in [0, 1]"),
     "mep.marker_band_max_px": (_non_negative, ">= 0"),
 }
+
+
+#: Keys of older versions -> their key now. A stored config (weights, checkpoint, run folder) is renamed on load
+#: (``upgrade_stored``); an old key typed in a YAML file or an override is an error naming the new one.
+RENAMED_KEYS: dict[str, str] = {
+    "model.fpn_dim": "model.rcnn.fpn_dim",
+    **{f"model.rcnn_{k}": f"model.rcnn.{k}" for k in (
+        "min_size", "max_size", "scale_jitter", "frozen_bn", "fpn_gn", "freeze_stem", "score_thr", "detections",
+        "mask_thr", "mask_dim", "mask_convs", "roi_batch", "rpn_test_top_n")},
+}  # fmt: skip
+
+
+def upgrade_stored(tree: Any) -> Any:
+    """A copy of a stored config tree (nested dict) with the keys of ``RENAMED_KEYS`` moved to their new place
+    (``{"model": {"rcnn_detections": 500}}`` -> ``{"model": {"rcnn": {"detections": 500}}}``); a key given both ways
+    keeps its new-style value. Anything that is not a mapping is returned as is (the loader then says why)."""
+    if not isinstance(tree, dict):
+        return tree
+    out = copy.deepcopy(tree)
+    for old, new in RENAMED_KEYS.items():
+        *old_path, old_key = old.split(".")
+        *new_path, new_key = new.split(".")
+        src = out
+        for part in old_path:
+            src = src.get(part) if isinstance(src, dict) else None
+        if not isinstance(src, dict) or old_key not in src:
+            continue
+        value = src.pop(old_key)
+        dst: Any = out
+        for part in new_path:
+            dst = dst.setdefault(part, {}) if isinstance(dst, dict) else None
+        if isinstance(dst, dict):
+            dst.setdefault(new_key, value)
+    return out
 
 
 def coerce(value: Any, typ: Any, key: str, error: type[Exception]) -> Any:

@@ -29,7 +29,7 @@ class MaskRCNNPredictor(Segmenter):
     Args:
         model: the Mask R-CNN module.
         class_names / category_ids: as ``Predictor``.
-        mask_thr: soft mask threshold (default: the model config's ``rcnn_mask_thr``).
+        mask_thr: soft mask threshold (default: the model config's ``model.rcnn.mask_thr``).
         device: ``cpu`` or ``cuda``.
         max_side: images whose longer side exceeds this are downscaled first (masks are resized back).
 
@@ -50,14 +50,14 @@ class MaskRCNNPredictor(Segmenter):
     def from_loaded(cls, model: Any, meta: dict[str, Any], device: str = "cpu", *, source: str = "",
                     **kwargs: Any) -> MaskRCNNPredictor:
         """A predictor for loaded Mask R-CNN weights (``load_weights``); ``mask_thr`` defaults to the stored
-        ``model.rcnn_mask_thr``. The BAISeg-only options (``mep``, ``mep_at``) are ignored; a ``method`` other than
+        ``model.rcnn.mask_thr``. The BAISeg-only options (``mep``, ``mep_at``) are ignored; a ``method`` other than
         ``baiseg`` / ``maskrcnn`` is refused (one line naming ``source``)."""
         if kwargs.pop("method", "baiseg") not in ("baiseg", "maskrcnn"):
             raise BaisegError(f"'{source}' holds Mask R-CNN weights, which predict instances themselves: "
                               "drop --method (cc, dtws and sam need a semantic map, not these weights)")
         for key in ("mep", "mep_at"):
             kwargs.pop(key, None)
-        kwargs.setdefault("mask_thr", meta["config"].model.rcnn_mask_thr)
+        kwargs.setdefault("mask_thr", meta["config"].model.rcnn.mask_thr)
         return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
 
     def predict_instances(

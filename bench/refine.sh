@@ -15,7 +15,7 @@
 # DTWS="mep.k=v ..." / CC="mep.k=v ..." give the baselines their best setting on this train split (docs/GENERALISATION.md),
 # e.g. on DSB, where images hold up to 375 nuclei (so Mask R-CNN keeps up to 500 detections) and the train split has
 # 45 images (250 iterations of 2 images = 11 epochs, against 8 on Penn-Fudan's 120 with 500):
-#   DTWS="mep.dtws_peak_frac=0.6" EXTRA="train.iters=250 model.rcnn_detections=500 model.rcnn_rpn_test_top_n=1000" \
+#   DTWS="mep.dtws_peak_frac=0.6" EXTRA="train.iters=250 model.rcnn.detections=500 model.rcnn.rpn_test_top_n=1000" \
 #     bash bench/refine.sh dsb2018 runs/dsb2018_g_s0-001/last.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/.."

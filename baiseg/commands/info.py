@@ -6,6 +6,7 @@ Counted by ``torch.utils.flop_counter`` over a forward pass on the meta device (
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 
 from baiseg.architectures import get_architecture
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"size": args.size, "components": comps}))
         return 0
     m, arch = cfg.model, get_architecture(cfg.model.arch)
-    keys = " ".join(f"{k}={getattr(m, k)}" for k in arch.info_keys)
+    keys = " ".join(f"{k}={functools.reduce(getattr, k.split('.'), m)}" for k in arch.info_keys)
     print(f"{args.config}: {arch.title}, backbone {m.backbone}, {keys}, input {args.size}x{args.size}")
     print(f"{'component':<16}{'params (M)':>12}{'GMACs':>12}")
     for name, c in comps.items():

@@ -1,6 +1,6 @@
 """Training transform for instance models (Mask R-CNN): sample dict -> image in [0, 1] and torchvision targets.
 
-Random horizontal flip only; the scale jitter happens inside the model (``model.rcnn_scale_jitter``), which resizes
+Random horizontal flip only; the scale jitter happens inside the model (``model.rcnn.scale_jitter``), which resizes
 every image to a shorter side drawn per batch. Crowd regions and empty masks are left out of the targets.
 """
 

@@ -107,7 +107,7 @@ class MaskRCNNTask:
 
         was_training = model.training
         model.eval()
-        thr = self.cfg.model.rcnn_mask_thr
+        thr = self.cfg.model.rcnn.mask_thr
 
         def predict(sample: dict[str, Any]) -> dict[str, Any]:
             img = torch.from_numpy(sample["image"].transpose(2, 0, 1).copy()).float().div_(255.0).to(device)

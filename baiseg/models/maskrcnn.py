@@ -82,28 +82,28 @@ class MaskRCNN(nn.Module):
                             weights=cfg.backbone_weights if load_weights else None)
         mean, std = backbone.input_norm
         self.input_norm = (mean, std)
-        encoder = EncoderFPN(backbone, out_channels=cfg.fpn_dim, frozen_bn=cfg.rcnn_frozen_bn,
-                              gn=cfg.rcnn_fpn_gn, freeze_stem=cfg.rcnn_freeze_stem)
+        encoder = EncoderFPN(backbone, out_channels=cfg.rcnn.fpn_dim, frozen_bn=cfg.rcnn.frozen_bn,
+                              gn=cfg.rcnn.fpn_gn, freeze_stem=cfg.rcnn.freeze_stem)
         lo, hi = train_size_range(cfg)
-        d = cfg.rcnn_mask_dim  # torchvision's default is 256 x 4 convs, the costliest part on a CPU
-        mask_head = MaskRCNNHeads(cfg.fpn_dim, [d] * cfg.rcnn_mask_convs, 1)
+        d = cfg.rcnn.mask_dim  # torchvision's default is 256 x 4 convs, the costliest part on a CPU
+        mask_head = MaskRCNNHeads(cfg.rcnn.fpn_dim, [d] * cfg.rcnn.mask_convs, 1)
         mask_predictor = MaskRCNNPredictor(d, d, cfg.num_classes)
         self.net = TVMaskRCNN(
             encoder,
             box_predictor=FastRCNNPredictor(1024, cfg.num_classes),  # after torchvision's 2-layer MLP of width 1024
             min_size=tuple(range(lo, hi + 1, 32)),  # training: a random choice per batch (scale jitter)
-            max_size=cfg.rcnn_max_size,
+            max_size=cfg.rcnn.max_size,
             image_mean=[m / 255.0 for m in mean],
             image_std=[s / 255.0 for s in std],
-            rpn_pre_nms_top_n_test=cfg.rcnn_rpn_test_top_n,
-            rpn_post_nms_top_n_test=cfg.rcnn_rpn_test_top_n,
-            box_batch_size_per_image=cfg.rcnn_roi_batch,
-            box_score_thresh=cfg.rcnn_score_thr,
-            box_detections_per_img=cfg.rcnn_detections,
+            rpn_pre_nms_top_n_test=cfg.rcnn.rpn_test_top_n,
+            rpn_post_nms_top_n_test=cfg.rcnn.rpn_test_top_n,
+            box_batch_size_per_image=cfg.rcnn.roi_batch,
+            box_score_thresh=cfg.rcnn.score_thr,
+            box_detections_per_img=cfg.rcnn.detections,
             mask_head=mask_head,
             mask_predictor=mask_predictor,
         )
-        self.test_min_size = cfg.rcnn_min_size
+        self.test_min_size = cfg.rcnn.min_size
 
     def train(self, mode: bool = True) -> MaskRCNN:
         super().train(mode)
@@ -145,10 +145,11 @@ def freeze_until(module: nn.Module, name: str) -> int:
 
 
 def train_size_range(cfg: ModelConfig) -> tuple[int, int]:
-    """Shorter-side sizes used in training: ``rcnn_min_size`` x (1 -/+ ``rcnn_scale_jitter``), multiples of 32."""
-    base = cfg.rcnn_min_size
-    lo = max(32, int(round(base * (1 - cfg.rcnn_scale_jitter) / 32)) * 32)
-    hi = max(lo, int(round(base * (1 + cfg.rcnn_scale_jitter) / 32)) * 32)
+    """Shorter-side sizes used in training: ``model.rcnn.min_size`` x (1 -/+ ``model.rcnn.scale_jitter``),
+    multiples of 32."""
+    base = cfg.rcnn.min_size
+    lo = max(32, int(round(base * (1 - cfg.rcnn.scale_jitter) / 32)) * 32)
+    hi = max(lo, int(round(base * (1 + cfg.rcnn.scale_jitter) / 32)) * 32)
     return lo, hi
 
 

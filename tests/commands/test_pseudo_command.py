@@ -122,7 +122,7 @@ def test_mask_rcnn_weights_are_refused(tmp_path, pf_like, capsys):
     from baiseg.weights_io import save_weights
 
     cfg = load_config(None, ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false",
-                             "model.fpn_dim=32", "model.rcnn_mask_dim=16", "model.num_classes=4"])
+                             "model.rcnn.fpn_dim=32", "model.rcnn.mask_dim=16", "model.num_classes=4"])
     w = save_weights(tmp_path / "r.safetensors", build_model(cfg.model), cfg, ["a", "b", "c"])
     assert main(["pseudo", "--data", str(pf_like), "--weights", str(w), "--out", str(tmp_path / "x")]) == 2
     assert "Mask R-CNN" in capsys.readouterr().err

@@ -17,10 +17,11 @@ from baiseg.engine.trainer import resume_config, train
 from baiseg.errors import BaisegError
 from baiseg.weights_io import read_weights_meta
 
-TINY = ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false", "model.fpn_dim=32",
-        "model.rcnn_mask_dim=16", "model.rcnn_min_size=96", "model.rcnn_max_size=128", "model.rcnn_roi_batch=32",
-        "model.rcnn_rpn_test_top_n=50", "data.train=synthetic", "data.num_workers=0", "train.batch_size=2",
-        "train.log_every=1", "train.device=cpu", "train.deterministic=true", "train.val_every=100000"]
+TINY = ["model.arch=maskrcnn", "model.backbone=test_efficientnet", "model.pretrained=false",
+        "model.rcnn.fpn_dim=32", "model.rcnn.mask_dim=16", "model.rcnn.min_size=96", "model.rcnn.max_size=128",
+        "model.rcnn.roi_batch=32", "model.rcnn.rpn_test_top_n=50", "data.train=synthetic", "data.num_workers=0",
+        "train.batch_size=2", "train.log_every=1", "train.device=cpu", "train.deterministic=true",
+        "train.val_every=100000"]
 
 
 def _cfg(tmp_path, *extra):
@@ -185,7 +186,7 @@ def test_maskrcnn_ddp_two_processes_gloo(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo))
     env.pop("RANK", None), env.pop("WORLD_SIZE", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "baiseg",
-           "train", "maskrcnn_lite0", "--no-progress", *TINY, "data.val=null", "model.rcnn_scale_jitter=0",
+           "train", "maskrcnn_lite0", "--no-progress", *TINY, "data.val=null", "model.rcnn.scale_jitter=0",
            "train.iters=3", "train.ckpt_every=3", f"train.out_dir={tmp_path}", "train.name=ddp"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
