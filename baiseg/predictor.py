@@ -24,10 +24,11 @@ import numpy as np
 
 from baiseg.architectures import get_architecture, resolve
 from baiseg.config import MEPConfig
-from baiseg.data.io import check_semantic_ids
 from baiseg.errors import BaisegError
+from baiseg.inference.protocol import Item, Job, Prepared
+from baiseg.instances import Instances
 from baiseg.postprocess.scale import MEP_AT, argmax_channels, compact_semantics, instances_at_size
-from baiseg.segmenter import Segmenter, as_rgb_uint8
+from baiseg.segmenter import Segmenter
 
 
 class Predictor(Segmenter):
@@ -145,10 +146,59 @@ class Predictor(Segmenter):
                 res.append({"boundary_prob": b.cpu().numpy(), "sem_prob": p.cpu().numpy()})
         return res
 
+    def forward(self, batch: list[Prepared]) -> list[Job]:
+        """The network on a batch of prepared images (``infer_batch`` on their working images), one MEP job each.
+
+        Raises:
+            NonFiniteOutputError: the network gave NaN or inf.
+        """
+        maps = self.infer_batch([p.work for p in batch])
+        return [self.job_from_maps(m, p.rgb.shape[:2], semantic=p.semantic,
+                                   image=p.rgb if self.mep_at == "image" else p.work, index=p.index,
+                                   image_id=p.image_id) for p, m in zip(batch, maps, strict=True)]  # fmt: skip
+
+    def job_from_maps(self, maps: dict[str, np.ndarray], size: tuple[int, int], *, semantic: np.ndarray | None = None,
+                      image: np.ndarray | None = None, index: int = 0, image_id: str = "image") -> Job:
+        """The MEP job of one image from its network maps at the working size (``infer`` output).
+
+        Args:
+            maps: ``{"boundary_prob": float h x w, "sem_prob": float (K + 1) x h x w}`` at the working size.
+            size: the original image's ``(H, W)``.
+            semantic: optional H x W semantic ids replacing the semantic branch.
+            image: uint8 x 3 image at the size the MEP runs (kept only for ``mep.watershed_on=image``): the original
+                with ``mep_at="image"``, the working image with ``mep_at="work"``.
+
+        Returns:
+            a picklable ``Job`` for ``finish``: the arg-max map and softmax of the classes present only
+            (``compact_semantics``: the same instances at a fraction of the bytes), the boundary map, the MEP config.
+        """
+        sem, prob = semantic_input(maps, semantic)
+        classes = None
+        if prob is not None:
+            sem, prob, classes = compact_semantics(sem, prob)
+        data = {"method": self.method, "mep": self.mep, "mep_at": self.mep_at, "boundary": maps["boundary_prob"],
+                "semantic": sem, "prob": prob, "classes": classes,
+                "image": image if self.mep.watershed_on == "image" else None}  # fmt: skip
+        return Job(index=index, image_id=image_id, size=(int(size[0]), int(size[1])), data=data)
+
+    @staticmethod
+    def finish(job: Job) -> Instances:
+        """The MEP (or a baseline, ``method``) on one job: instances at ``job.size``; ``job.extras`` gets the
+        ``boundary`` (float32) and ``semantic`` (uint8 semantic ids) maps it used, at the size it ran."""
+        d = job.data
+        inst, sem, boundary = instances_at_size(d["method"], d["semantic"], d["boundary"], job.size, prob=d["prob"],
+                                                classes=d["classes"], mep_at=d["mep_at"], image=d["image"],
+                                                cfg=d["mep"])  # fmt: skip
+        if d["classes"] is not None:
+            sem = d["classes"].astype(np.uint8)[sem]
+        job.extras.update(boundary=boundary, semantic=sem)
+        return Instances.from_dict(inst)
+
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps.
+        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps:
+        ``finish(forward([prepare(image)])[0])``.
 
         Args:
             image: path or array (see ``as_rgb_uint8``).
@@ -158,20 +208,13 @@ class Predictor(Segmenter):
             ``(instances, maps)``: ``maps`` holds ``boundary_prob`` and ``sem_prob`` at the working size and
             ``semantic``, the uint8 map the MEP used, at the size it ran (the original with ``mep_at="image"``).
         """
-        rgb = as_rgb_uint8(image)
-        h, w = rgb.shape[:2]
-        if semantic is not None and np.asarray(semantic).shape != (h, w):
-            raise BaisegError(
-                f"semantic map {np.asarray(semantic).shape} does not match image {h}x{w}: give one id per pixel"
-            )
-        if semantic is not None:
-            check_semantic_ids(semantic, len(self.class_names))
-        work = self.working_image(rgb)
-        maps = self.infer(work)
-        image = rgb if self.mep_at == "image" else work
-        inst, sem = self.instances_from_maps(maps, (h, w), semantic=semantic, image=image)
-        maps["semantic"] = sem
-        return inst, maps
+        p = self.prepare(Item(index=0, image_id="image", image=image, semantic=semantic))
+        maps = self.infer(p.work)
+        job = self.job_from_maps(maps, p.rgb.shape[:2], semantic=p.semantic,
+                                 image=p.rgb if self.mep_at == "image" else p.work)  # fmt: skip
+        inst = self.finish(job)
+        maps["semantic"] = job.extras["semantic"]
+        return inst.as_dict(), maps
 
     def instances_from_maps(
         self,
@@ -181,27 +224,15 @@ class Predictor(Segmenter):
         semantic: np.ndarray | None = None,
         image: np.ndarray | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Instances at the original ``size`` (H, W) from network maps at the working size (``infer`` output).
-
-        Args:
-            maps: ``{"boundary_prob": float h x w, "sem_prob": float (K + 1) x h x w}`` at the working size.
-            size: the original image's ``(H, W)``.
-            semantic: optional H x W semantic ids replacing the semantic branch.
-            image: uint8 x 3 image at the size the MEP runs (only for ``mep.watershed_on=image``): the original with
-                ``mep_at="image"``, the working image with ``mep_at="work"``.
+        """Instances at the original ``size`` (H, W) from network maps at the working size (``infer`` output), for
+        callers that cache the maps (``job_from_maps`` + ``finish``; arguments as ``job_from_maps``).
 
         Returns:
             ``(instances dict at H x W, uint8 semantic map the MEP used, at the size it ran)``.
         """
-        sem, prob = semantic_input(maps, semantic)
-        classes = None
-        if prob is not None and maps["boundary_prob"].shape != tuple(size) and self.mep_at == "image":
-            sem, prob, classes = compact_semantics(sem, prob)  # upsample the classes present only
-        inst, sem, _ = instances_at_size(self.method, sem, maps["boundary_prob"], size, prob=prob, classes=classes,
-                                         mep_at=self.mep_at, image=image, cfg=self.mep)  # fmt: skip
-        if classes is not None:
-            sem = classes.astype(np.uint8)[sem]
-        return inst, sem
+        job = self.job_from_maps(maps, size, semantic=semantic, image=image)
+        inst = self.finish(job)
+        return inst.as_dict(), job.extras["semantic"]
 
     def with_mep(self, **changes: Any) -> Predictor:
         """A copy of this predictor (same model) with some MEP parameters changed, checked as a loaded config is.

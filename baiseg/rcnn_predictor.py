@@ -20,7 +20,9 @@ import numpy as np
 
 from baiseg.architectures import get_architecture
 from baiseg.errors import BaisegError
-from baiseg.segmenter import Segmenter, as_rgb_uint8
+from baiseg.inference.protocol import Item, Job, Prepared
+from baiseg.instances import Instances
+from baiseg.segmenter import ImagePreparer, Segmenter
 
 
 class MaskRCNNPredictor(Segmenter):
@@ -60,36 +62,57 @@ class MaskRCNNPredictor(Segmenter):
         kwargs.setdefault("mask_thr", meta["config"].model.rcnn.mask_thr)
         return cls(model, meta["class_names"], meta.get("category_ids"), device=device, **kwargs)
 
+    @property
+    def preparer(self) -> ImagePreparer:
+        """The ``prepare`` stage; a semantic map is not checked (a Mask R-CNN ignores it)."""
+        return ImagePreparer(self.max_side, 0)
+
+    def forward(self, batch: list[Prepared]) -> list[Job]:
+        """The Mask R-CNN on each working image (one at a time: torchvision pads a batch to its largest image):
+        one job each holding its detections as instances at the working size, mapped by ``for_classes``."""
+        import torch
+
+        from baiseg.models.maskrcnn import detections_to_instances
+
+        jobs = []
+        for p in batch:
+            if p.extras.get("semantic_ignored"):
+                self._warn_semantic()
+            x = torch.from_numpy(np.ascontiguousarray(p.work.transpose(2, 0, 1))).float().div_(255.0).to(self.device)
+            with torch.inference_mode():
+                det = self.model([x])[0]
+            if not all(bool(torch.isfinite(det[k]).all()) for k in ("boxes", "scores")):
+                raise BaisegError("the Mask R-CNN produced NaN or inf values: its weights are broken (retrain it)")
+            inst = detections_to_instances(det, self.mask_thr)
+            if self._class_map is not None:  # for_classes: model class -> target class (0 = drop)
+                cls = self._class_map[inst["classes"]]
+                keep = cls > 0
+                inst = {"masks": inst["masks"][keep], "classes": cls[keep], "scores": inst["scores"][keep]}
+            jobs.append(Job(index=p.index, image_id=p.image_id, size=p.rgb.shape[:2], data={"instances": inst}))
+        return jobs
+
+    @staticmethod
+    def finish(job: Job) -> Instances:
+        """The detections at the image's size (each mask resized on its own: Mask R-CNN's masks may overlap)."""
+        from baiseg.postprocess.scale import resize_masks
+
+        inst = job.data["instances"]
+        h, w = job.size
+        if inst["masks"].shape[1:] != (h, w):
+            masks = [resize_masks(m[None], h, w) for m in inst["masks"]]
+            inst = dict(inst, masks=np.concatenate(masks) if masks else np.zeros((0, h, w), bool))
+        return Instances.from_dict(inst)
+
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """``(instances dict at the image's size, {})``: masks bool N x H x W, classes int64 N, scores float32 N,
         best first. ``semantic`` is ignored (a Mask R-CNN needs none; a warning says so once)."""
-        import torch
+        item = Item(index=0, image_id="image", image=image, semantic=semantic)
+        job = self.forward([self.prepare(item)])[0]
+        return self.finish(job).as_dict(), {}
 
-        from baiseg.models.maskrcnn import detections_to_instances
-        from baiseg.postprocess.scale import resize_masks
-        from baiseg.segmenter import working_image
-
-        if semantic is not None and not self._warned_semantic:
-            warnings.warn("a semantic map was given to Mask R-CNN weights, which do not use one: ignored", stacklevel=2)
+    def _warn_semantic(self) -> None:
+        if not self._warned_semantic:
+            warnings.warn("a semantic map was given to Mask R-CNN weights, which do not use one: ignored", stacklevel=3)
             self._warned_semantic = True
-        rgb = as_rgb_uint8(image)
-        h, w = rgb.shape[:2]
-        work = working_image(rgb, self.max_side)
-        x = torch.from_numpy(np.ascontiguousarray(work.transpose(2, 0, 1))).float().div_(255.0).to(self.device)
-        with torch.inference_mode():
-            det = self.model([x])[0]
-        if not all(bool(torch.isfinite(det[k]).all()) for k in ("boxes", "scores")):
-            raise BaisegError("the Mask R-CNN produced NaN or inf values: its weights are broken (retrain it)")
-        inst = detections_to_instances(det, self.mask_thr)
-        if self._class_map is not None:  # for_classes: model class -> target class (0 = drop)
-            cls = self._class_map[inst["classes"]]
-            keep = cls > 0
-            inst = {"masks": inst["masks"][keep], "classes": cls[keep], "scores": inst["scores"][keep]}
-        if work.shape[:2] != (h, w):
-            # one mask at a time: the label-map resize assumes disjoint masks, Mask R-CNN's may overlap
-            masks = [resize_masks(m[None], h, w) for m in inst["masks"]]
-            inst = dict(inst, masks=np.concatenate(masks) if masks else np.zeros((0, h, w), bool))
-        return inst, {}
-

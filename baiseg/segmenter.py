@@ -2,10 +2,12 @@
 ``MaskRCNNPredictor``: rcnn_predictor.py): the class list and its renaming (``for_classes``), the working size
 (``max_side``), image decoding and the user-facing ``Instance`` view.
 
-A segmenter implements ``predict_instances(image, semantic=None) -> (instances dict, maps dict)`` and the classmethod
-``from_loaded(model, meta, device, **kwargs)`` that ``Predictor.from_pretrained`` calls with the network and metadata
-of a weights file (the class the architecture registry names, baiseg/architectures.py). Its ``architecture`` says
-what it gives (``maps``: boundary and semantic maps; ``exportable``).
+A segmenter implements the two-stage protocol of ``baiseg.inference.protocol`` (``preparer`` / ``prepare``: an
+``ImagePreparer`` here; ``forward``; the static ``finish``), which ``baiseg.inference.scheduler.run`` drives over
+many images and ``predict_instances(image, semantic=None) -> (instances dict, maps dict)`` over one, and the
+classmethod ``from_loaded(model, meta, device, **kwargs)`` that ``Predictor.from_pretrained`` calls with the network
+and metadata of a weights file (the class the architecture registry names, baiseg/architectures.py). Its
+``architecture`` says what it gives (``maps``: boundary and semantic maps; ``exportable``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 
 from baiseg.architectures import Architecture
 from baiseg.errors import BaisegError
-from baiseg.instances import mask_boxes
+from baiseg.inference.protocol import Item, Job, Prepared
+from baiseg.instances import Instances, mask_boxes
 
 
 @dataclass
@@ -84,6 +87,41 @@ def working_image(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
+@dataclass(frozen=True)
+class ImagePreparer:
+    """The ``prepare`` stage of the segmenters (picklable, no network: it runs in reader processes).
+
+    Attributes:
+        max_side: the longer side of the working image (the image is shrunk above it, area interpolation).
+        num_classes: K, to check an external semantic map's ids (0: the map is dropped, ``extras`` gets
+            ``semantic_ignored``).
+    """
+
+    max_side: int
+    num_classes: int = 0
+
+    def __call__(self, item: Item) -> Prepared:
+        """``item`` decoded (``as_rgb_uint8``), its semantic map checked, the working image made.
+
+        Raises:
+            BaisegError: an unusable image, or a semantic map of another size or with ids above K (one line).
+        """
+        from baiseg.data.io import check_semantic_ids
+
+        rgb = as_rgb_uint8(item.image)
+        h, w = rgb.shape[:2]
+        semantic = item.semantic if self.num_classes else None
+        if semantic is not None:
+            if np.asarray(semantic).shape != (h, w):
+                raise BaisegError(f"semantic map {np.asarray(semantic).shape} does not match image {h}x{w}: give "
+                                  "one id per pixel")  # fmt: skip
+            check_semantic_ids(semantic, self.num_classes)
+        extras = dict(item.extras, semantic_ignored=True) if item.semantic is not None and semantic is None else \
+            dict(item.extras)  # fmt: skip
+        return Prepared(index=item.index, image_id=item.image_id, rgb=rgb, work=working_image(rgb, self.max_side),
+                        semantic=semantic, extras=extras)  # fmt: skip
+
+
 class Segmenter:
     """Base of the segmenters: a network on a device, its class list, the working size.
 
@@ -112,12 +150,32 @@ class Segmenter:
             raise BaisegError(f"max_side={max_side} is too small: give the longer side in pixels (>= 32, e.g. 1024)")
         self._class_map: np.ndarray | None = None  # model semantic id -> our semantic id (see for_classes)
 
+    @property
+    def preparer(self) -> ImagePreparer:
+        """The picklable ``prepare`` stage (``baiseg.inference.protocol``)."""
+        return ImagePreparer(self.max_side, len(self.class_names))
+
+    def prepare(self, item: Item) -> Prepared:
+        """Decode and check one input (``preparer(item)``)."""
+        return self.preparer(item)
+
+    def forward(self, batch: list[Prepared]) -> list[Job]:
+        """The device stage: one ``Job`` per prepared item; implemented by each segmenter."""
+        raise NotImplementedError
+
+    @staticmethod
+    def finish(job: Job) -> Instances:
+        """The CPU stage: instances at ``job.size``; implemented by each segmenter (a static method: pool-safe)."""
+        raise NotImplementedError
+
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """``(instances dict at the image's size, maps dict)`` (docs/ARCHITECTURE.md); implemented by each
-        segmenter."""
-        raise NotImplementedError
+        """``(instances dict at the image's size, maps dict)`` (docs/ARCHITECTURE.md) of one image:
+        ``finish(forward([prepare(image)])[0])``; the maps are the job's extras."""
+        job = self.forward([self.prepare(Item(index=0, image_id="image", image=image, semantic=semantic))])[0]
+        inst = type(self).finish(job)
+        return inst.as_dict(), job.extras
 
     def working_image(self, rgb: np.ndarray) -> np.ndarray:
         """The image the network sees: ``rgb`` shrunk so that its longer side is at most ``max_side``."""
