@@ -31,7 +31,7 @@ import numpy as np
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic, write_text_atomic
 
-METHODS = ("baiseg", "cc", "dtws")
+METHODS = ("baiseg", "cc", "dtws", "sam")
 
 
 @dataclass
@@ -39,12 +39,14 @@ class PseudoSettings:
     """What defines a set of pseudo labels; a rerun must match the stored one to reuse its chunks.
 
     Attributes:
-        method: ``baiseg`` (network + MEP), ``cc`` or ``dtws`` (the baselines, no network).
+        method: ``baiseg`` (network + MEP), ``cc`` or ``dtws`` (the baselines, no network), or ``sam`` (MobileSAM +
+            the semantic map, baiseg.sam; GT or folder semantics).
         semantic: ``gt`` (the dataset's masks), ``model`` (the network's semantic branch) or a folder of PNGs.
         weights: the BAISeg weights file (None for cc / dtws on GT or folder semantics).
         score_thr: instances scoring below are dropped.
         min_area_px: instances smaller than this (pixels) are dropped.
         mep: the MEP / baseline parameters.
+        sam: the ``SAMConfig`` fields of ``--method sam`` (None for the other methods).
     """
 
     method: str
@@ -53,12 +55,16 @@ class PseudoSettings:
     score_thr: float
     min_area_px: int
     mep: dict[str, Any]
+    sam: dict[str, Any] | None = None
 
 
 def check_settings(s: PseudoSettings) -> None:
     """Raise BaisegError for an unusable combination (one line saying what to change)."""
     if s.method not in METHODS:
         raise BaisegError(f"--method {s.method}: choose one of {', '.join(METHODS)}")
+    if s.method == "sam" and (s.weights is not None or s.semantic == "model"):
+        raise BaisegError("--method sam takes its semantic map from --semantic gt or a folder of PNGs, not from a "
+                          "model: drop --weights, or write the model's semantic maps to a folder first")
     if s.semantic not in ("gt", "model") and not Path(s.semantic).is_dir():
         raise BaisegError(f"--semantic '{s.semantic}' is neither gt, model nor an existing folder of PNG label maps")
     if s.weights is None and (s.method == "baiseg" or s.semantic == "model"):

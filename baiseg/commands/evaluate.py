@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mep-at", choices=("image", "work"), default="image",
                    help="with --weights, for shrunk images: the MEP on the maps upsampled to the image's size (image, "
                    "default) or on the shrunk maps (work), as 'baiseg predict'")  # fmt: skip
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="MEP overrides, e.g. mep.boundary_thr=0.4; with "
+                   "--method sam, MobileSAM settings, e.g. sam.min_area_px=0")
     p.add_argument("--out", default=None, help="folder for metrics.json / results.json (default runs/eval/<name>)")
     p.add_argument("--json", action="store_true", help="print only the JSON object of the metrics (percent)")
     p.add_argument("--save-maps", action="store_true",
@@ -195,8 +196,9 @@ class _Source:
             return inst
         if self.sam is not None:
             from baiseg.sam import sam_instances
+            from baiseg.sam.config import CLI_DEFAULT
 
-            return sam_instances(sample["image"], sem, model=self.sam, score="area")  # area: chosen on train (GT)
+            return sam_instances(sample["image"], sem, model=self.sam, cfg=getattr(self.args, "sam_cfg", CLI_DEFAULT))
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
 
 
@@ -250,7 +252,12 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.data import build_dataset
     from baiseg.evaluation.results import write_results
     from baiseg.evaluation.run import evaluate_instances
+    from baiseg.sam.config import split_sam_overrides
 
+    given = list(args.overrides or [])
+    args.overrides, args.sam_cfg = split_sam_overrides(given)  # sam.KEY=VALUE: MobileSAM's settings
+    if args.overrides != given and args.method != "sam":
+        raise BaisegError("sam.KEY=VALUE overrides set MobileSAM's settings: use them with --method sam")
     semantic = _check_args(args)
     _refuse_mep_without_maps(args)
     if args.save_maps and not args.weights:

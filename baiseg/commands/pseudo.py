@@ -33,7 +33,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--split", default=None, help="dataset split")
     p.add_argument("--weights", default=None, help="BAISeg *.safetensors (needed by --method baiseg and --semantic "
                    "model)")
-    p.add_argument("--method", default="baiseg", help="baiseg (default) | cc | dtws")
+    p.add_argument("--method", default="baiseg", help="baiseg (default) | cc | dtws | sam (MobileSAM + the semantic "
+                   "map; settings as sam.KEY=VALUE overrides, e.g. sam.min_area_px=0)")
+    p.add_argument("--sam-weights", default=".cache/mobilesam/mobile_sam.pt",
+                   help="mobile_sam.pt for --method sam (bash ../shared/tools/fetch_mobilesam.sh .cache/mobilesam)")
     p.add_argument("--semantic", default="gt", help="gt (default: the dataset's semantic masks) | model | a folder "
                    "of <image id>.png")
     p.add_argument("--out", required=True, help="output folder (a rerun continues a killed run)")
@@ -43,13 +46,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = in the main process)")
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu | cuda | cuda:N (torchrun: a GPU per rank)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8")
+    p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8; with --method sam, "
+                   "MobileSAM settings such as sam.points_per_side=32")
     p.set_defaults(func=run)
 
 
-def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int) -> Any:
+def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int, sam_cfg: Any = None) -> Any:
     """sample -> MEP job for ``_finish``, for the chosen method and semantic source."""
-    predictor = None
+    predictor = sam = None
+    if args.method == "sam":
+        from baiseg.sam import load_mobilesam
+
+        sam = load_mobilesam(args.sam_weights, device=device)
     if args.weights:
         from baiseg.predictor import Predictor
 
@@ -72,6 +80,10 @@ def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int
         sem = semantic_of(sample)
         image = np.asarray(sample["image"])
         wants_image = mep.watershed_on == "image"
+        if sam is not None:  # MobileSAM runs here (main process, its device); nothing is left for the pool
+            from baiseg.sam import sam_instances
+
+            return ("done", sam_instances(image, sem, model=sam, cfg=sam_cfg))
         if predictor is None:
             return (args.method, sem, None, None, image if wants_image else None, mep)
         h, w = image.shape[:2]
@@ -127,10 +139,16 @@ def run(args: argparse.Namespace) -> int:
         from baiseg.weights_io import read_weights_meta
 
         base = read_weights_meta(args.weights)["config"].mep
-    mep = mep_with_overrides(base, args.overrides or [])
+    from baiseg.sam.config import split_sam_overrides
+
+    rest, sam_cfg = split_sam_overrides(args.overrides or [])
+    if rest != (args.overrides or []) and args.method != "sam":
+        raise BaisegError("sam.KEY=VALUE overrides set MobileSAM's settings: use them with --method sam")
+    mep = mep_with_overrides(base, rest)
     settings = PseudoSettings(method=args.method, semantic=args.semantic,
                               weights=str(Path(args.weights).resolve()) if args.weights else None,
-                              score_thr=args.score_thr, min_area_px=args.min_area, mep=to_dict(mep))
+                              score_thr=args.score_thr, min_area_px=args.min_area, mep=to_dict(mep),
+                              sam=dataclasses.asdict(sam_cfg) if args.method == "sam" else None)
     check_settings(settings)
     dataset = build_dataset(args.data, split=args.split, load_instances=False)
     if len(dataset) == 0:
@@ -140,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     info = shard_info(args.device)
     try:
         device = str(info.device)
-        extract = _extractor(args, dataclasses.replace(mep), device, len(dataset.class_names))
+        extract = _extractor(args, dataclasses.replace(mep), device, len(dataset.class_names), sam_cfg)
         yaml_path = make_pseudo_labels(dataset, extract, args.out, settings, chunk=args.chunk, rank=info.rank,
                                        world_size=info.world_size,
                                        barrier=(lambda: D.barrier(info)) if info.distributed else None,

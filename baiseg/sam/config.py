@@ -70,3 +70,30 @@ class SAMConfig:
         if bad:
             raise BaisegError(f"unknown SAMConfig option(s) {bad}: valid are {sorted(names)}")
         return replace(self, **overrides)
+
+
+#: The settings ``evaluate`` / ``pseudo --method sam`` start from: ``SAMConfig()`` ranked by area, which ranked better
+#: than ``"sam"`` with ground-truth semantics on pennfudan_train (docs/GENERALISATION.md); ``sam.KEY=VALUE`` changes it.
+CLI_DEFAULT = SAMConfig(score="area")
+
+
+def split_sam_overrides(overrides: list[str], base: SAMConfig = CLI_DEFAULT) -> tuple[list[str], SAMConfig]:
+    """Take the ``sam.KEY=VALUE`` items out of command-line overrides: ``(the other items, base with them applied)``.
+
+    Values are parsed as YAML scalars and coerced to the field's type (``sam.points_per_side=32``,
+    ``sam.score=area``); an unknown key or a value of the wrong type is a one-line BaisegError naming the valid keys.
+    """
+    from baiseg.config import parse_overrides
+    from baiseg.config_rules import coerce
+
+    mine = [o for o in overrides if o.strip().startswith("sam.")]
+    rest = [o for o in overrides if o not in mine]
+    changes = parse_overrides(mine).get("sam", {}) if mine else {}
+    types = {f.name: f.type for f in fields(SAMConfig)}
+    bad = sorted(k for k in changes if k not in types or isinstance(changes[k], dict))
+    if bad:
+        raise BaisegError(f"unknown MobileSAM option(s) {', '.join('sam.' + k for k in bad)}: valid are "
+                          f"{', '.join('sam.' + k for k in sorted(types))}")
+    typed = {k: coerce(v, {"int": int, "float": float, "str": str}[str(types[k])], f"sam.{k}", BaisegError)
+             for k, v in changes.items()}
+    return rest, base.with_overrides(**typed)
