@@ -38,6 +38,7 @@ if not __package__:  # run by its path: import the package ``bench`` (the reposi
     import bench  # noqa: F401
     del sys.path[0]
 from bench import provenance  # noqa: E402
+from bench.toy_onnx import toy_onnx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDER = ("import sys, time\nfrom baiseg import outdir\noutdir.claim(sys.argv[1], sys.argv[2])\n"
@@ -169,7 +170,7 @@ def build_fixtures(work: Path) -> None:
         (work / f"{name}.yaml").write_text(text)
     _coco(work, ds)
     _weights(work)
-    _onnx(work / "good.onnx", 3)
+    toy_onnx(work / "good.onnx", 3)
     many = work / "many"
     many.mkdir(exist_ok=True)
     for i in range(40):
@@ -215,37 +216,6 @@ def _weights(work: Path) -> None:
                                                    "model.iabm_dim=8", "model.sem_dim=16"])  # fmt: skip
     torch.manual_seed(0)
     save_weights(work / "w.safetensors", build_model(cfg.model).eval(), cfg, ["c1", "c2"], [1, 2])
-
-
-def _onnx(path: Path, channels: int, meta: dict[str, str | None] | None = None,
-          outputs: tuple[str, str] = ("boundary_logits", "sem_logits")) -> Path:  # fmt: skip
-    """A hand-made graph with the exported contract (two 1x1 convolutions) and baiseg metadata."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from baiseg.config import Config, dump_yaml
-
-    rng = np.random.default_rng(0)
-    inits = [numpy_helper.from_array(rng.normal(size=(c, 3, 1, 1)).astype(np.float32), n)
-             for c, n in ((1, "wb"), (channels, "ws"))]  # fmt: skip
-    nodes = [helper.make_node("Conv", ["images", "wb"], [outputs[0]]),
-             helper.make_node("Conv", ["images", "ws"], [outputs[1]])]  # fmt: skip
-    vi = helper.make_tensor_value_info
-    graph = helper.make_graph(nodes, "g", [vi("images", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-                              [vi(outputs[0], TensorProto.FLOAT, ["N", 1, "H", "W"]),
-                               vi(outputs[1], TensorProto.FLOAT, ["N", channels, "H", "W"])], inits)  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    cfg = Config()
-    cfg.model.num_classes = 3
-    props = {"format": "baiseg-onnx-1", "config": dump_yaml(cfg), "class_names": '["c1", "c2"]',
-             "category_ids": "[1, 2]", "input_norm": "[[0, 0, 0], [255, 255, 255]]", **(meta or {})}  # fmt: skip
-    for k, v in props.items():
-        if v is not None:
-            e = model.metadata_props.add()
-            e.key, e.value = k, v
-    onnx.save(model, str(path))
-    return path
 
 
 # ----------------------------------------------------------------------------------------------------------- runner

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.campaign3 import Case, _onnx, baiseg
+from bench.campaign3 import Case, baiseg
 from bench.campaign3_cases import (
     LONG,
     P,
@@ -29,6 +29,7 @@ from bench.campaign3_cases import (
     wr,
     yaml_cases,
 )
+from bench.toy_onnx import toy_onnx
 
 RNG = np.random.default_rng(5)
 SCENE = np.full((48, 64, 3), 30, np.uint8)
@@ -237,12 +238,12 @@ def weights_cases() -> list[Case]:
 
     return [
         pw("W01", "ONNX: 2 class names, graph with 5 semantic channels", "w01.onnx",
-           lambda w: _onnx(w / "w01.onnx", 5)),
-        pw("W02", "ONNX without class_names", "w02.onnx", lambda w: _onnx(w / "w02.onnx", 3, {"class_names": None})),
+           lambda w: toy_onnx(w / "w01.onnx", 5)),
+        pw("W02", "ONNX without class_names", "w02.onnx", lambda w: toy_onnx(w / "w02.onnx", 3, {"class_names": None})),
         pw("W03", "ONNX with other output names", "w03.onnx",
-           lambda w: _onnx(w / "w03.onnx", 3, outputs=("edges", "sem_logits"))),
+           lambda w: toy_onnx(w / "w03.onnx", 3, outputs=("edges", "sem_logits"))),
         pw("W04", "ONNX input_norm with std 0", "w04.onnx",
-           lambda w: _onnx(w / "w04.onnx", 3, {"input_norm": "[[0, 0, 0], [0, 1, 1]]"})),
+           lambda w: toy_onnx(w / "w04.onnx", 3, {"input_norm": "[[0, 0, 0], [0, 1, 1]]"})),
         pw("W05", "a consistent hand-made ONNX graph", "good.onnx", expect="ok"),
         pw("W06", "safetensors with class_names []", "w06.safetensors", _st_meta("w06.safetensors", class_names="[]")),
         pw("W07", "--weights a folder named w.safetensors", "w07.safetensors",
@@ -251,11 +252,11 @@ def weights_cases() -> list[Case]:
         pw("W09", "--weights a FIFO", "w09.safetensors",
            lambda w: None if (w / "w09.safetensors").exists() else os.mkfifo(w / "w09.safetensors"), timeout=60),
         pw("W10", "ONNX category_ids [true, false]", "w10.onnx",
-           lambda w: _onnx(w / "w10.onnx", 3, {"category_ids": "[true, false]"})),
+           lambda w: toy_onnx(w / "w10.onnx", 3, {"category_ids": "[true, false]"})),
         pw("W11", "safetensors category_ids of another length", "w11.safetensors",
            _st_meta("w11.safetensors", category_ids="[1]")),
         pw("W12", "ONNX whose stored config has 5 semantic outputs", "w12.onnx",
-           lambda w: _onnx(w / "w12.onnx", 3, {"config": "model:\n  num_classes: 5\n"})),
+           lambda w: toy_onnx(w / "w12.onnx", 3, {"config": "model:\n  num_classes: 5\n"})),
         Case("W13", "weights", "pseudo --weights an ONNX file", ["pseudo", "--data", "syn_a.yaml", "--weights",
                                                                 "good.onnx", "--out", "w13", *P], "either",
              fresh("w13")),  # fmt: skip

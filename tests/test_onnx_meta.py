@@ -1,11 +1,13 @@
 """The class-metadata gate of ONNX files (issue 21): checked like safetensors weights' and against the graph.
 
-Small hand-made graphs (two 1x1 convolutions) stand in for exported networks; skipped without onnx/onnxruntime.
+Small hand-made graphs (two 1x1 convolutions, bench/toy_onnx.py) stand in for exported networks; skipped without
+onnx/onnxruntime.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,40 +16,23 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 from baiseg.cli import main  # noqa: E402
-from baiseg.config import Config, dump_yaml  # noqa: E402
 from baiseg.errors import WeightsError  # noqa: E402
-from baiseg.onnx_backend import FORMAT, read_onnx_meta  # noqa: E402
+from baiseg.onnx_backend import read_onnx_meta  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the package `bench` lives at the repository root
+from bench.toy_onnx import toy_onnx  # noqa: E402
+
+del sys.path[0]
 
 
-def _graph(path: Path, channels: int, *, meta: dict[str, str] | None = None, symbolic: bool = False,
+def _graph(path: Path, channels: int, *, meta: dict[str, str | None] | None = None, symbolic: bool = False,
            out_names: tuple[str, str] = ("boundary_logits", "sem_logits")) -> Path:  # fmt: skip
-    """An ONNX file: images N x 3 x H x W -> (N x 1 x H x W, N x channels x H x W), with baiseg-style metadata."""
-    rng = np.random.default_rng(0)
-    wb = numpy_helper.from_array(rng.normal(size=(1, 3, 1, 1)).astype(np.float32), "wb")
-    ws = numpy_helper.from_array(rng.normal(size=(channels, 3, 1, 1)).astype(np.float32), "ws")
-    nodes = [helper.make_node("Conv", ["images", "wb"], [out_names[0]]),
-             helper.make_node("Conv", ["images", "ws"], [out_names[1]])]  # fmt: skip
-    c = "C" if symbolic else channels
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info(out_names[0], TensorProto.FLOAT, ["N", 1, "H", "W"]),
-         helper.make_tensor_value_info(out_names[1], TensorProto.FLOAT, ["N", c, "H", "W"])], [wb, ws])  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    cfg = Config()
-    cfg.model.num_classes = 3
-    props = {"format": FORMAT, "config": dump_yaml(cfg), "class_names": json.dumps(["cat", "dog"]),
-             "category_ids": json.dumps([17, 18]), "input_norm": json.dumps([[0, 0, 0], [255, 255, 255]])}  # fmt: skip
-    props.update(meta or {})
-    for k, v in props.items():
-        if v is not None:
-            e = model.metadata_props.add()
-            e.key, e.value = k, v
-    onnx.save(model, str(path))
-    return path
+    """The toy ONNX file (bench/toy_onnx.py: images N x 3 x H x W -> N x 1 x H x W, N x channels x H x W) with the
+    classes cat, dog and the category ids 17, 18."""
+    return toy_onnx(path, channels, meta, outputs=out_names, symbolic=symbolic, class_names=["cat", "dog"],
+                    category_ids=[17, 18])
 
 
 def test_a_consistent_file_is_read(tmp_path):
@@ -86,3 +71,12 @@ def test_predict_with_an_inconsistent_onnx_file_is_exit_2(tmp_path, capsys):
                "--no-progress", "--workers", "0", "--mep-workers", "0"])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "expected N x 3 x H x W" in err
+
+
+def test_one_toy_onnx_builder(tmp_path):
+    """bench/toy_onnx.py is the only builder of toy graphs (the campaign's W cases and these tests); its defaults
+    make a consistent file."""
+    assert read_onnx_meta(toy_onnx(tmp_path / "c.onnx", 3))["class_names"] == ["c1", "c2"]
+    builders = [p.relative_to(REPO).as_posix() for d in ("bench", "tests") for p in (REPO / d).rglob("*.py")
+                if "make_graph" + "(" in p.read_text(encoding="utf-8")]  # fmt: skip
+    assert builders == ["bench/toy_onnx.py"]
