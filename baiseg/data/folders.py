@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 
 from baiseg.data.base import BaseDataset
-from baiseg.data.io import read_label_png
+from baiseg.data.io import IMAGE_EXTS, read_label_png
 from baiseg.data.spec import DatasetSpec
-from baiseg.data.voc import IMAGE_EXTS
 from baiseg.errors import DataError
 
 
-def _files(folder: Path, exts: set[str] | tuple[str, ...]) -> list[Path]:
+def _files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts
                   and not p.name.startswith("."))  # fmt: skip
 

@@ -19,8 +19,10 @@ Image.MAX_IMAGE_PIXELS = None  # replaced by our own bound below, which names th
 #: Default bound on the pixels of one image (PIL's own error threshold): a 300-byte PNG may declare 60000 x 60000.
 DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
 
-#: Suffixes (lower case) of the files taken as images from a folder by ``baiseg predict`` and ``baiseg report``.
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+#: Suffixes (lower case) of the files taken as images, the package's one list: folders read by ``baiseg predict`` and
+#: ``baiseg report``, the image folders of the dataset formats (voc, pngs, folders). In order of preference where one
+#: stem has several (``voc.find_image``).
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def max_image_pixels() -> int:

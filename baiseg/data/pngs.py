@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from baiseg.data.base import BaseDataset
-from baiseg.data.io import check_same_size, read_label_png
+from baiseg.data.io import IMAGE_EXTS, check_same_size, read_label_png
 from baiseg.data.spec import DatasetSpec
-from baiseg.data.voc import IMAGE_EXTS
 from baiseg.errors import DataError
 
 

@@ -21,15 +21,14 @@ import numpy as np
 
 from baiseg.data.base import BaseDataset
 from baiseg.data.classes import VOC_CLASSES
-from baiseg.data.io import check_same_size, read_label_png
+from baiseg.data.io import IMAGE_EXTS, check_same_size, read_label_png
 from baiseg.data.spec import DatasetSpec
 from baiseg.errors import DataError
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def find_image(folder: Path, stem: str) -> Path | None:
-    """The image file ``folder/stem.<ext>`` for a known extension (either case), or None."""
+    """The image file ``folder/stem.<ext>`` for an extension of ``baiseg.data.io.IMAGE_EXTS`` (either case, the first
+    in that order when several exist), or None."""
     for ext in IMAGE_EXTS:
         for e in (ext, ext.upper()):
             p = folder / f"{stem}{e}"
