@@ -7,13 +7,14 @@ contours, class names), ``mep.yaml`` (the MEP parameters used) and ``skipped.jso
 with the reason; ``[]`` when none) and ``predict.json`` (the input, weights and classes, for ``baiseg report``;
 ``--report`` writes the report into ``--out/report``).
 
-Pipeline (the slowest stage sets the pace): reader processes decode images (``--workers``); the network runs on
-batches of images of the same padded size (``--batch``, ``--threads``); the MEP, PNG encoding and writing run in a
-process pool (``--mep-workers``; 0 = one background thread). Under ``torchrun --nproc_per_node N`` each process
+Pipeline (the slowest stage sets the pace; ``baiseg.inference.scheduler.run`` with the segmenter of the weights):
+reader processes decode images (``--workers``); the network runs on batches of images of the same padded size
+(``--batch``, ``--threads``); the MEP, PNG encoding and writing run in a process pool (``--mep-workers``; 0 = one
+background thread). Under ``torchrun --nproc_per_node N`` each process
 handles its share of the images (``baiseg.engine.shard``) and rank 0 writes the one ``results.json``.
 
-This module holds the command and the pipeline; reading inputs and checking the output folder are in
-``predict_io.py``, the MEP / writer stage in ``predict_jobs.py``.
+This module holds the command; reading inputs and checking the output folder are in ``predict_io.py``, the writer
+stage in ``predict_jobs.py``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from baiseg import outdir
-from baiseg.commands.predict_io import Item, _Inputs, _read_job, _worker_init, check_out_dir, prepare_out_dir
-from baiseg.commands.predict_jobs import Job, mep_and_write
+from baiseg.commands.predict_io import _Inputs, check_out_dir, prepare_out_dir
+from baiseg.commands.predict_jobs import Writer
 from baiseg.config_rules import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
-from baiseg.postprocess.scale import compact_semantics
 
 
 def register(subparsers: Any) -> None:
@@ -184,193 +182,27 @@ def _write_outputs(args: argparse.Namespace, pred: Any, parts: list[dict[str, An
 
 def _pipeline(args: argparse.Namespace, pred: Any, inputs: _Inputs, mine: list[int], out: Path,
               show: bool) -> tuple[dict[str, float], list, list]:  # fmt: skip
-    """Read -> batch -> network -> MEP + write, overlapped. Returns (stats, [(index, records)], skipped)."""
-    from tqdm import tqdm
+    """Read -> batch -> network -> MEP + write, overlapped by ``baiseg.inference.scheduler.run``.
 
-    from baiseg.preprocess import padded_size
+    Returns:
+        ``(stats, [(index, COCO records)] in input order, skipped inputs)``.
+    """
+    from baiseg.inference.scheduler import run as run_segmenter
 
-    readers, mep_pool = _pools(args, inputs)
-    stats = {"images": 0, "read_s": 0.0, "network_s": 0.0, "mep_s": 0.0, "write_s": 0.0}
     results: list[tuple[int, list]] = []
     skipped: list[dict[str, str]] = []
-    pending: deque = deque()  # (item, AsyncResult) in submission order
-    bar = tqdm(total=len(mine), desc="predict", unit="img", disable=not show, file=sys.stderr)
-    max_pending = 4 * max(args.mep_workers, 1) + args.batch
-    ok = False
 
-    def collect(block: bool) -> None:
-        _collect(pending, block, max_pending, results, stats, bar)
+    def on_skip(p: Any) -> None:
+        if args.on_error == "stop":
+            raise DataError(f"{p.error} (--on-error stop; use --on-error skip to go on without it)")
+        print(f"warning: skipped: {p.error}", file=sys.stderr)
+        skipped.append({"input": p.extras["path"], "error": p.error})
 
-    def submit(item: Item, maps: dict | None, inst: dict | None) -> None:
-        pending.append((item, mep_pool.apply_async(mep_and_write, (_job(args, pred, out, item, maps, inst),))))
-        collect(block=False)
-
-    def network(batch: list[Item]) -> None:
-        _network(pred, batch, stats, submit)
-
-    try:
-        groups: dict[tuple[int, int], list[Item]] = {}
-        buffered = 0
-        for item in _reads(args, inputs, mine, readers):
-            stats["read_s"] += item.t_read
-            if not _usable(item, args.on_error, skipped, bar):
-                continue
-            key = padded_size(*item.work.shape[:2])
-            groups.setdefault(key, []).append(item)
-            buffered += 1
-            if len(groups[key]) >= args.batch:
-                buffered -= len(groups[key])
-                network(groups.pop(key))
-            elif buffered >= 4 * args.batch:  # too many sizes waiting: run the largest group
-                key = max(groups, key=lambda k: len(groups[k]))
-                buffered -= len(groups[key])
-                network(groups.pop(key))
-            collect(block=False)
-        for key in list(groups):
-            network(groups.pop(key))
-        collect(block=True)
-        ok = True
-    finally:
-        bar.close()
-        _close_pools((readers, mep_pool), ok)
+    writer = Writer(str(out), list(pred.class_names), [int(c) for c in pred.category_ids], not args.no_overlays)
+    st = run_segmenter(mine, pred, lambda p, inst, extras: results.append((p.index, extras["records"])),
+                       read=inputs.read, readers=args.workers, workers=args.mep_workers, batch_size=args.batch,
+                       after=writer, on_skip=on_skip, progress="predict" if show else False, total=len(mine),
+                       preload=("baiseg.commands.predict_jobs", "baiseg.data", "baiseg.postprocess"))  # fmt: skip
+    stats = {"images": st.images, "read_s": st.read_s, "network_s": st.forward_s, "mep_s": st.finish_s,
+             "write_s": st.after_s}  # fmt: skip
     return stats, results, skipped
-
-
-def _pools(args: argparse.Namespace, inputs: _Inputs) -> tuple[Any, Any]:
-    """(reader processes or None when --workers 0, the MEP pool: --mep-workers processes or one thread)."""
-    import multiprocessing as mp
-    from multiprocessing.pool import ThreadPool
-
-    # forkserver, not fork: forking a process that runs torch / tqdm threads can deadlock the child
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["baiseg.commands.predict", "baiseg.data", "baiseg.postprocess"])
-    readers = ctx.Pool(args.workers, initializer=_worker_init, initargs=(inputs,)) if args.workers > 0 else None
-    if args.mep_workers > 0:
-        mep_pool = ctx.Pool(args.mep_workers, initializer=_worker_init)
-    else:
-        mep_pool = ThreadPool(1)
-    return readers, mep_pool
-
-
-def _close_pools(pools: tuple[Any, ...], ok: bool) -> None:
-    """Close and join the pools after a run that went through (``ok``), else terminate them at once."""
-    for pool in pools:
-        if pool is None:
-            continue
-        if ok:
-            pool.close()
-            pool.join()
-        else:  # error or Ctrl-C: stop at once, do not wait for queued work
-            _terminate(pool)
-
-
-def _collect(pending: deque, block: bool, max_pending: int, results: list, stats: dict[str, float], bar: Any,
-             ) -> None:
-    """Take the finished MEP + write jobs off the front of ``pending`` (all of them when ``block``, and always
-    enough to keep at most ``max_pending``) into ``results`` and ``stats``."""
-    while pending and (block or pending[0][1].ready() or len(pending) > max_pending):
-        item, fut = pending.popleft()
-        r = fut.get()
-        results.append((item.index, r["records"]))
-        stats["mep_s"] += r["t_mep"]
-        stats["write_s"] += r["t_write"]
-        stats["images"] += 1
-        bar.update(1)
-
-
-def _job(args: argparse.Namespace, pred: Any, out: Path, item: Item, maps: dict | None, inst: dict | None) -> Job:
-    """The MEP + write job of one image: its network ``maps`` for the MEP, or the instances ``inst`` of an
-    instance model (``maps`` may then hold a boundary map for the overlays)."""
-    from baiseg.predictor import semantic_input
-
-    job = Job(index=item.index, image_id=item.image_id, size=item.rgb.shape[:2], rgb=item.rgb, out=str(out),
-              class_names=list(pred.class_names), category_ids=list(pred.category_ids),
-              overlays=not args.no_overlays, instances=inst)  # fmt: skip
-    if inst is None:
-        job.method, job.mep, job.boundary = pred.method, pred.mep, maps["boundary_prob"]
-        job.mep_at = pred.mep_at
-        job.semantic, job.prob = semantic_input(maps, item.semantic)  # an external map stays at the image size
-        if job.prob is not None:
-            job.semantic, job.prob, job.classes = compact_semantics(job.semantic, job.prob)
-        if pred.mep.watershed_on == "image":
-            job.image = item.rgb if pred.mep_at == "image" else item.work
-    elif maps is not None and "boundary_prob" in maps:  # instance models may give no boundary map
-        job.boundary = maps["boundary_prob"]
-    return job
-
-
-def _network(pred: Any, batch: list[Item], stats: dict[str, float], submit: Any) -> None:
-    """Run the network on a batch of same-size items and ``submit(item, maps, instances)`` each one."""
-    from baiseg.predictor import NonFiniteOutputError
-
-    t0 = time.perf_counter()
-    if pred.architecture.maps:
-        try:
-            maps_list = pred.infer_batch([it.work for it in batch])
-        except NonFiniteOutputError as e:
-            ids = ", ".join(f"'{it.path}'" for it in batch)
-            raise BaisegError(f"{e} (image {ids}); nothing was written to results.json") from None
-        stats["network_s"] += time.perf_counter() - t0
-        for it, maps in zip(batch, maps_list):
-            submit(it, maps, None)
-    else:  # instance models (no maps for the MEP): their own predict_instances, written in the pool
-        for it in batch:
-            t1 = time.perf_counter()
-            inst, maps = pred.predict_instances(it.rgb, semantic=it.semantic)
-            stats["network_s"] += time.perf_counter() - t1
-            submit(it, maps, dict(inst))
-
-
-def _reads(args: argparse.Namespace, inputs: _Inputs, mine: list[int], readers: Any) -> Iterator[Item]:
-    """Items in order with a bounded read-ahead (in ``readers`` when given, else in this process)."""
-    window = 2 * max(args.workers, 1) + 2 * args.batch
-    if readers is None:
-        for i in mine:
-            yield inputs.read(i)
-        return
-    q: deque = deque()
-    it = iter(mine)
-    for i in it:
-        q.append(readers.apply_async(_read_job, (i,)))
-        if len(q) >= window:
-            yield q.popleft().get()
-    while q:
-        yield q.popleft().get()
-
-
-def _usable(item: Item, on_error: str, skipped: list[dict[str, str]], bar: Any) -> bool:
-    """False for an unreadable item under --on-error skip (warned, listed in ``skipped``, counted on ``bar``).
-
-    Raises:
-        DataError: a fatal input error, or an unreadable item under --on-error stop.
-    """
-    if item.fatal:
-        raise DataError(item.fatal)
-    if item.error:
-        if on_error == "stop":
-            raise DataError(f"{item.error} (--on-error stop; use --on-error skip to go on without it)")
-        print(f"warning: skipped: {item.error}", file=sys.stderr)
-        skipped.append({"input": item.path, "error": item.error})
-        bar.update(1)
-        return False
-    return True
-
-
-def _terminate(pool: Any, wait_s: float = 5.0) -> None:
-    """``pool.terminate()`` and ``join()`` with a bound: on a loaded machine the standard library's terminate can
-    block on the task queue's lock held by an idle worker; after ``wait_s`` the worker processes are killed and the
-    rest of the shutdown is left to a daemon thread, so that an interrupted run always exits at once."""
-    import threading
-
-    def stop() -> None:
-        pool.terminate()
-        pool.join()
-
-    t = threading.Thread(target=stop, daemon=True)
-    t.start()
-    t.join(wait_s)
-    if t.is_alive():
-        for w in getattr(pool, "_pool", []):  # process pools: their worker processes
-            if hasattr(w, "kill"):
-                w.kill()
-        t.join(1.0)

@@ -1,20 +1,16 @@
-"""Inputs and outputs of ``baiseg predict``: reading images or a dataset (in reader processes), checking and
-preparing the output folder. The pipeline itself is in ``predict.py``."""
+"""Inputs and outputs of ``baiseg predict``: reading images or a dataset (``_Inputs.read``, run by the scheduler's
+reader processes), checking and preparing the output folder. The command is in ``predict.py``."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from baiseg.data.io import IMAGE_EXTS
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import clean_stale_temps
+from baiseg.inference.protocol import Item
 
 OUTPUT_FILES = ("results.json", "skipped.json", "mep.yaml", "predict.json")
 OUTPUT_DIRS = ("instances", "boundary", "overlays")
@@ -27,21 +23,6 @@ def _shipped_dataset(name: str) -> bool:
     from baiseg.data.spec import DATASETS_DIR
 
     return not Path(name).exists() and find_named_yaml(name, DATASETS_DIR)[0] is not None
-
-
-@dataclass
-class Item:
-    """One input after reading: ``work`` is the image the network sees (``rgb`` downscaled to ``max_side``)."""
-
-    index: int
-    image_id: str
-    path: str
-    rgb: np.ndarray | None = None
-    work: np.ndarray | None = None
-    semantic: np.ndarray | None = None
-    error: str | None = None  # unreadable input (skippable)
-    fatal: str | None = None  # a user error that stops the run (e.g. a bad semantic PNG)
-    t_read: float = 0.0
 
 
 class _Inputs:
@@ -89,28 +70,33 @@ class _Inputs:
         return f"{self.dataset!r}[{i}]"
 
     def read(self, i: int) -> Item:
-        from baiseg.data.io import read_image, read_semantic_map
-        from baiseg.segmenter import working_image
+        """Input ``i`` as an ``Item`` (``baiseg.inference.protocol``): the decoded image and its external semantic
+        map; an unreadable image sets ``error`` (skippable); ``extras["path"]`` names the input.
 
-        t0 = time.perf_counter()
-        item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), path=self.name(i))
+        Raises:
+            DataError: a user error that stops the run (e.g. a bad semantic PNG), one line.
+        """
+        from baiseg.data.io import read_image, read_semantic_map
+
+        path = self.name(i)
+        item = Item(index=i, image_id=self.files[i].stem if self.dataset is None else str(i), extras={"path": path})
         try:
             if self.dataset is not None:
                 s = self.dataset[i]
-                item.image_id, item.rgb, item.path = str(s["image_id"]), s["image"], str(s.get("path", item.path))
+                item.image_id, item.image = str(s["image_id"]), s["image"]
+                item.extras["path"] = str(s.get("path", path))
             else:
-                item.rgb = read_image(self.files[i])
+                item.image = read_image(self.files[i])
         except Exception as e:  # any decoding failure: one line naming the file, never a worker traceback
-            item.error = f"cannot read '{item.path}': {_one_line(e)}"
+            item.error = f"cannot read '{item.extras['path']}': {_one_line(e)}"
+            item.image = None
             return item
         try:
             if self.semantic_dir is not None:
-                item.semantic = read_semantic_map(self.semantic_dir, item.image_id, item.rgb.shape[:2],
+                item.semantic = read_semantic_map(self.semantic_dir, item.image_id, item.image.shape[:2],
                                                   self.num_classes)
-            item.work = working_image(item.rgb, self.max_side)
         except Exception as e:
-            item.fatal = _one_line(e)
-        item.t_read = time.perf_counter() - t0
+            raise DataError(_one_line(e)) from None
         return item
 
 
@@ -118,33 +104,6 @@ def _one_line(e: BaseException) -> str:
     msg = str(e).strip().splitlines()
     text = msg[0] if msg else ""
     return text if isinstance(e, BaisegError) else f"{type(e).__name__}: {text}"
-
-
-# ---------------------------------------------------------------------------------------------------------- workers
-_READER: _Inputs | None = None  # the inputs, in reader processes
-
-
-def _worker_init(inputs: _Inputs | None = None) -> None:
-    """Pool processes leave Ctrl-C to the main process (which terminates them at once) and use one thread each;
-    reader processes get the inputs (pickled once per process)."""
-    global _READER
-    if inputs is not None:
-        _READER = inputs
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except Exception:  # pragma: no cover
-        pass
-
-
-def _read_job(i: int) -> Item:
-    assert _READER is not None
-    return _READER.read(i)
-
-
 
 
 # --------------------------------------------------------------------------------------------------------- outputs

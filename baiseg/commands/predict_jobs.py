@@ -1,9 +1,9 @@
-"""The MEP / writer stage of ``baiseg predict``, run in a process pool: one ``Job`` per image in, its COCO records
-and timings out, its PNGs written (instances, boundary map, overlay)."""
+"""The writer stage of ``baiseg predict``, run in the scheduler's pool right after the segmenter's ``finish``
+(``baiseg.inference.scheduler.run(after=...)``): an image's PNGs written (instances, boundary map, overlay) and its
+COCO results records encoded."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,51 +11,37 @@ from typing import Any
 import numpy as np
 
 from baiseg.errors import DataError
+from baiseg.inference.protocol import Job, Prepared
+from baiseg.instances import Instances
 
 
-@dataclass
-class Job:
-    """What the MEP / writer process needs for one image (arrays at the working size unless said otherwise)."""
+@dataclass(frozen=True)
+class Writer:
+    """Writes one image's outputs into ``out`` (picklable: it travels to the pool).
 
-    index: int
-    image_id: str
-    size: tuple[int, int]  # the original (H, W)
-    rgb: np.ndarray  # original image (overlays)
+    Attributes:
+        out: the output folder (its ``instances``, ``boundary`` and ``overlays`` folders exist).
+        class_names / category_ids: the K classes and their results ids.
+        overlays: write ``overlays/<id>.png``.
+    """
+
     out: str
-    method: str = "baiseg"
-    mep: Any = None
-    mep_at: str = "image"  # where the MEP runs when h x w differs from size (baiseg.postprocess.scale)
-    boundary: np.ndarray | None = None  # float32 h x w
-    semantic: np.ndarray | None = None  # uint8: h x w compact ids with ``prob``, else an external H x W map
-    prob: np.ndarray | None = None  # float32 C x h x w: the probabilities of the classes in ``classes``
-    classes: np.ndarray | None = None  # compact id -> semantic id
-    image: np.ndarray | None = None  # image at the MEP's size (watershed_on=image only)
-    instances: dict | None = None  # precomputed (instance models): only written
     class_names: list[str] = field(default_factory=list)
     category_ids: list[int] = field(default_factory=list)
     overlays: bool = True
 
+    def __call__(self, prepared: Prepared, job: Job, inst: Instances) -> dict[str, Any]:
+        """Write the PNGs of ``prepared`` (the boundary map the MEP used, if any, from ``job.extras``, taken out
+        of them so that it does not travel back) and encode the COCO records.
 
-def mep_and_write(job: Job) -> dict[str, Any]:
-    """Run the MEP (unless instances are given), write the PNGs, encode COCO results (in a pool process).
-
-    Returns:
-        ``{"index", "records" (COCO results), "n", "t_mep", "t_write"}``.
-    """
-    from baiseg.instances import coco_results
-    from baiseg.postprocess.scale import instances_at_size
-
-    t0 = time.perf_counter()
-    inst, boundary = job.instances, job.boundary
-    if inst is None:
-        inst, _, boundary = instances_at_size(job.method, job.semantic, job.boundary, tuple(job.size), prob=job.prob,
-                                              classes=job.classes, mep_at=job.mep_at, image=job.image,
-                                              cfg=job.mep)  # fmt: skip
-    t1 = time.perf_counter()
-    _write_image_outputs(Path(job.out), job.image_id, inst, job.rgb, boundary, job.class_names, job.overlays)
-    records = coco_results(inst, job.image_id, job.category_ids)
-    return {"index": job.index, "records": records, "n": len(records), "t_mep": t1 - t0,
-            "t_write": time.perf_counter() - t1}  # fmt: skip
+        Returns:
+            ``{"records": COCO results entries of the image}``.
+        """
+        boundary = job.extras.pop("boundary", None)
+        job.extras.pop("semantic", None)
+        _write_image_outputs(Path(self.out), prepared.image_id, inst.as_dict(), prepared.rgb, boundary,
+                             self.class_names, self.overlays)  # fmt: skip
+        return {"records": inst.to_coco(prepared.image_id, self.category_ids)}
 
 
 def _write_image_outputs(out: Path, image_id: str, inst: dict, rgb: np.ndarray, boundary: np.ndarray | None,

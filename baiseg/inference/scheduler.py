@@ -16,7 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from baiseg.errors import BaisegError, DataError
@@ -76,14 +76,14 @@ def _read_task(item: Any) -> tuple[Prepared, float]:
 
 
 def _finish_task(finish: Any, after: Any, job: Job, prepared: Prepared | None) -> tuple[Instances, dict, float, float]:
-    """``finish(job)`` then ``after(prepared, job, instances)`` (its dict merged into the extras), with their times."""
+    """``finish(job)`` then ``after(prepared, job, instances)`` (its dict merged into the extras; it may pop from
+    ``job.extras`` what need not travel back), with their times."""
     t0 = time.perf_counter()
     inst = finish(job)
     t1 = time.perf_counter()
-    extras = dict(job.extras)
     if after is not None:
-        extras.update(after(prepared, job, inst) or {})
-    return inst, extras, t1 - t0, time.perf_counter() - t1
+        job.extras.update(after(prepared, job, inst) or {})
+    return inst, job.extras, t1 - t0, time.perf_counter() - t1
 
 
 def terminate(pool: Any, wait_s: float = 5.0) -> None:
@@ -150,6 +150,11 @@ def with_image(e: BaseException, ids: list[str]) -> BaseException:
     return e
 
 
+def _label(x: Item | Prepared) -> str:
+    """How errors name an input: its ``extras["path"]`` when the caller gave one, else its image id."""
+    return str(x.extras.get("path") or x.image_id)
+
+
 # ------------------------------------------------------------------------------------------------------ stages
 def _prepared(items: Iterable[Any], read: Any, preparer: Any, pool: Any, window: int) -> Iterator[Prepared]:
     """Prepared items in input order with a bounded read-ahead (in ``pool`` when given, else in this process)."""
@@ -172,9 +177,9 @@ def _get(item: Any, fut: Any) -> tuple[Prepared, float]:
 def _timed(f: Any, *args: Any) -> Prepared:
     try:
         p, seconds = f(*args)
-    except BaseException as e:
+    except BaseException as e:  # an Item is named; a ``read`` names its own inputs
         item = args[-1] if f is read_prepare else args[0]
-        raise with_image(e, [str(getattr(item, "image_id", item))]) from None
+        raise (with_image(e, [_label(item)]) if isinstance(item, Item) else e) from None
     p.extras["_read_s"] = seconds
     return p
 
@@ -222,11 +227,11 @@ class _Run:
         try:
             jobs = self.segmenter.forward([e[0] for e in batch])
         except BaseException as e:
-            raise with_image(e, [x[0].image_id for x in batch]) from None
+            raise with_image(e, [_label(x[0]) for x in batch]) from None
         self.stats.forward_s += time.perf_counter() - t0
         finish = type(self.segmenter).finish
         for entry, job in zip(batch, jobs, strict=True):
-            light = entry[0] if self.after is not None else None
+            light = replace(entry[0], work=None) if self.after is not None else None  # the network's input stays
             entry[1] = self.pool.apply_async(_finish_task, (finish, self.after, job, light))
 
     def collect(self, block: bool) -> None:
@@ -249,7 +254,7 @@ class _Run:
                 self.stats.after_s += t_after
                 self.sink(p, inst, extras)
             except BaseException as e:
-                raise with_image(e, [p.image_id]) from None
+                raise with_image(e, [_label(p)]) from None
             self.stats.images += 1
             self.bar.update(1)
 
@@ -269,7 +274,8 @@ def run(items: Iterable[Any], segmenter: Any, sink: Sink, *, read: Callable[[Any
         workers: processes running ``finish`` (0: one background thread of this process).
         batch_size: prepared items per ``forward`` call (items of equal padded size only).
         after: optional picklable ``after(prepared, job, instances) -> dict | None`` run in the pool after
-            ``finish`` (e.g. writing an image's files); its dict is merged into the sink's extras.
+            ``finish`` (e.g. writing an image's files; ``prepared.work`` is None there); its dict is merged into the
+            sink's extras.
         on_skip: called for an item whose ``error`` is set (None: such an item stops the run with a DataError).
         progress: a tqdm bar on stderr (a str: its description); total: the bar's length.
         preload: modules the forkserver imports once for every pool process.

@@ -272,27 +272,3 @@ def test_shard_indices():
     assert shard_indices(0, 0, 1) == []
     with pytest.raises(ValueError):
         shard_indices(5, 2, 2)
-
-
-def test_terminating_a_stuck_pool_is_bounded():
-    import threading
-
-    from baiseg.commands.predict import _terminate
-
-    class Worker:
-        killed = False
-
-        def kill(self):
-            Worker.killed = True
-
-    class StuckPool:
-        _pool = [Worker()]
-
-        def terminate(self):
-            threading.Event().wait()  # blocks forever, as the standard library's can on a held queue lock
-
-        def join(self):
-            pass
-
-    _terminate(StuckPool(), wait_s=0.3)  # returning at all is the behaviour: the pool's terminate never does
-    assert Worker.killed

@@ -136,3 +136,10 @@ def test_terminating_a_stuck_pool_is_bounded():
 
     scheduler.terminate(StuckPool(), wait_s=0.3)  # returning at all is the behaviour: the pool's terminate never does
     assert Worker.killed
+
+
+def test_errors_name_the_input_path_when_the_caller_gives_one():
+    data = items(3)
+    data[1].extras["path"] = "in/b.png"
+    with pytest.raises(BaisegError, match=r"\(image 'in/b.png'\)"):
+        scheduler.run(data, Standin(fail=("finish", 1)), lambda *a: None)
