@@ -132,7 +132,7 @@ def preload() -> None:
     import importlib
 
     for m in ("torch", "timm", "baiseg.cli", "baiseg.predictor", "baiseg.data", "baiseg.evaluation.run",
-              "baiseg.engine.trainer", "baiseg.engine.sweep", "baiseg.pseudo", "baiseg.postprocess", "onnxruntime",
+              "baiseg.engine.trainer", "baiseg.experiments.sweep", "baiseg.pseudo", "baiseg.postprocess", "onnxruntime",
               "onnx", "pycocotools.mask", "cv2", "tifffile"):  # fmt: skip
         try:
             importlib.import_module(m)
@@ -207,11 +207,8 @@ def _weights(work: Path) -> None:
 
     from baiseg.config import load_config, resolve_preset
     from baiseg.models import build_model
+    from baiseg.weights_io import save_weights
 
-    try:
-        from baiseg.weights_io import save_weights
-    except ImportError:
-        from baiseg.engine.weights import save_weights
     cfg = load_config(resolve_preset("cpu_lite0"), ["model.pretrained=false", "model.num_classes=3",
                                                    "model.iabm_dim=8", "model.sem_dim=16"])  # fmt: skip
     torch.manual_seed(0)

@@ -17,7 +17,7 @@ import torch
 import torch.utils.data
 
 from baiseg.data.contour import contour_from_filled, fill_void_bands, semantic_contour
-from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize  # noqa: F401 (training and inference share them)
+from baiseg.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize  # training and inference share them
 
 
 def _contour_kwargs(contour: Any) -> dict[str, Any]:
