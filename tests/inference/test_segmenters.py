@@ -80,3 +80,24 @@ def test_predictor_finish_leaves_the_maps_it_used_in_the_extras(edge_net):
     got = []
     run(_items(1), pred, lambda p, inst, ex: got.append(ex))
     assert got[0]["boundary"].shape == (96, 130) and got[0]["semantic"].shape == (96, 130)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_mobilesam_through_the_scheduler_matches_sam_instances(workers):
+    pytest.importorskip("segment_anything")
+    import torch
+
+    from baiseg.inference.sam import SAMSegmenter
+    from baiseg.sam import build_mobilesam, sam_instances
+    from baiseg.sam.config import SAMConfig
+
+    torch.manual_seed(0)
+    model = build_mobilesam(img_size=64).eval()
+    cfg = SAMConfig(points_per_side=8, pred_iou_thresh=-1, stability_score_thresh=0, min_area_px=4)
+    items = _items(2, sizes=[(64, 80), (48, 64)])
+    got = _run(items, SAMSegmenter(model, ["a", "b"], cfg), workers=workers)
+    assert [g[0] for g in got] == ["s0", "s1"]
+    for it, (_, inst) in zip(items, got):
+        ref = sam_instances(it.image, it.semantic, model=model, cfg=cfg)
+        assert len(inst) == len(ref["classes"]) > 0
+        assert np.array_equal(inst.masks, ref["masks"]) and np.array_equal(inst.scores, ref["scores"])
