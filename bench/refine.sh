@@ -17,6 +17,10 @@
 # 45 images (250 iterations of 2 images = 11 epochs, against 8 on Penn-Fudan's 120 with 500):
 #   DTWS="mep.dtws_peak_frac=0.6" EXTRA="train.iters=250 model.rcnn.detections=500 model.rcnn.rpn_test_top_n=1000" \
 #     bash bench/refine.sh dsb2018 runs/dsb2018_g_s0-001/last.safetensors
+# PSEUDO_METHODS / RCNN_METHODS choose the steps (default: baiseg dtws cc / baiseg dtws full cc); "sam" is MobileSAM +
+# GT semantics (`baiseg pseudo --method sam`, settings SAM="sam.k=v ..." chosen on the train split; SAM_WEIGHTS);
+# OWN=0 skips BAISeg's own val evaluations (the rows the table compares with). The MobileSAM† row on Penn-Fudan:
+#   PSEUDO_METHODS=sam RCNN_METHODS=sam OWN=0 bash bench/refine.sh pennfudan -
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DS=${1:?dataset prefix: pennfudan, coco128_panoptic or dsb2018}
@@ -26,16 +30,22 @@ EXTRA=${EXTRA:-}
 MEP=${MEP:-}
 DTWS=${DTWS:-}
 CC=${CC:-}
+SAM=${SAM:-}
+SAM_WEIGHTS=${SAM_WEIGHTS:-.cache/mobilesam/mobile_sam.pt}
+PSEUDO_METHODS=${PSEUDO_METHODS:-baiseg dtws cc}
+RCNN_METHODS=${RCNN_METHODS:-baiseg dtws full cc}
+OWN=${OWN:-1}
 B=${BAISEG:-.venv/bin/baiseg}
 OUT=runs/refine
 mkdir -p "$OUT" docs/results/refine
 
-for m in baiseg dtws cc; do  # pseudo labels (GT semantics) and their quality against the train instances
+for m in $PSEUDO_METHODS; do  # pseudo labels (GT semantics) and their quality against the train instances
   P=$OUT/pseudo_${DS}_$m
   args=(--data "${DS}_train" --method $m --semantic gt --out "$P" --no-progress)
   [ $m = baiseg ] && args+=(--weights "$W" $MEP)
   [ $m = dtws ] && args+=($DTWS)
   [ $m = cc ] && args+=($CC)
+  [ $m = sam ] && args+=(--sam-weights "$SAM_WEIGHTS" $SAM)
   [ -f "$P/pseudo.json" ] || $B pseudo "${args[@]}"
   [ -f "$P/quality/metrics.json" ] || $B evaluate --data "${DS}_train" --predictions "$P/results.json" --out "$P/quality"
 done
@@ -50,7 +60,7 @@ train() {  # name, data.train
       data.train="$data" data.val=null $EXTRA
   fi
 }
-for m in baiseg dtws full cc; do
+for m in $RCNN_METHODS; do
   name=rcnn_${DS}_${m}_s$SEED
   data=$OUT/pseudo_${DS}_$m/pseudo.yaml
   [ $m = full ] && data=${DS}_train
@@ -62,7 +72,7 @@ for m in baiseg dtws full cc; do
 done
 
 # BAISeg itself on val (the rows the refinement is compared with): model semantics and GT semantics
-for s in model gt; do
+for s in $([ "$OWN" = 1 ] && echo model gt); do
   for sub in all touching; do
     E=$OUT/baiseg_${DS}_s${SEED}_$s
     [ $sub = touching ] && E=${E}_touching
@@ -72,14 +82,14 @@ done
 
 # COCO subset: the same 80-class models on the VOC-20 view of val (classes matched by name, Predictor.for_classes)
 if [ "$DS" = coco128_panoptic ]; then
-  for m in baiseg dtws full cc; do
+  for m in $RCNN_METHODS; do
     R=$OUT/rcnn_${DS}_${m}_s$SEED-001
     [ -f "$R/last.safetensors" ] || continue
     [ -f "$R/eval_voc/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$R/last.safetensors" --out "$R/eval_voc"
     [ -f "$R/eval_voc_touching/metrics.json" ] || $B evaluate --data coco128_voc_val --weights "$R/last.safetensors" \
       --subset touching --out "$R/eval_voc_touching"
   done
-  for s in model gt; do
+  for s in $([ "$OWN" = 1 ] && echo model gt); do
     for sub in all touching; do
       E=$OUT/baiseg_${DS}_s${SEED}_${s}_voc
       [ $sub = touching ] && E=${E}_touching

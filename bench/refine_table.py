@@ -29,9 +29,10 @@ ROWS = (  # (label, kind, folder pattern under runs/refine; {ds}, {seed})
     ("BAISeg† (Mask R-CNN on BAISeg* pseudo labels)", "rcnn", "rcnn_{ds}_baiseg_s{seed}-001"),
     ("dtws† (Mask R-CNN on dtws pseudo labels)", "rcnn", "rcnn_{ds}_dtws_s{seed}-001"),
     ("cc† (Mask R-CNN on cc pseudo labels)", "rcnn", "rcnn_{ds}_cc_s{seed}-001"),
+    ("MobileSAM† (Mask R-CNN on MobileSAM + GT semantics pseudo labels)", "rcnn", "rcnn_{ds}_sam_s{seed}-001"),
     ("Mask R-CNN, fully supervised (true train instances)", "rcnn", "rcnn_{ds}_full_s{seed}-001"),
 )
-PSEUDO = ("baiseg", "dtws", "cc")
+PSEUDO = ("baiseg", "dtws", "cc", "sam")
 KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
 
 
@@ -61,6 +62,7 @@ def collect(root: Path, ds: str, val: str, seed: int, eval_suffix: str = "") -> 
         info = _read(folder / "run.json") if kind == "rcnn" else None
         rows.append({
             "label": label,
+            "measured": m is not None,
             "voc": {k: m["voc"][k] for k in KEYS} if m else None,
             "coco_AP": m["coco"]["AP"] if m and m.get("coco") else None,
             "touching_mAP50": t["voc"]["mAP50"] if t else None,
@@ -73,10 +75,29 @@ def collect(root: Path, ds: str, val: str, seed: int, eval_suffix: str = "") -> 
     for m in PSEUDO:
         q = _read(root / f"pseudo_{ds}_{m}" / "quality" / "metrics.json")
         pinfo = _read(root / f"pseudo_{ds}_{m}" / "pseudo_info.json")
-        pseudo.append({"method": m, "voc": {k: q["voc"][k] for k in KEYS} if q else None,
+        pseudo.append({"method": m, "measured": q is not None, "voc": {k: q["voc"][k] for k in KEYS} if q else None,
                        "coco_AP": q["coco"]["AP"] if q and q.get("coco") else None,
                        "instances": pinfo["instances"] if pinfo else None})
     return {"dataset": ds, "val": val, "seed": seed, "rows": rows, "pseudo": pseudo}
+
+
+def keep_earlier(info: dict[str, Any], earlier: dict[str, Any] | None,
+                 fallback: str = "an earlier run") -> dict[str, Any]:
+    """Rows not measured under ``--root`` (their runs are not in this checkout) take the values of the same row in
+    the ``earlier`` table JSON, marked ``"earlier": <its commit>`` (rendered with a mark); rows absent from both are
+    dropped. ``earlier`` None: unmeasured rows are dropped. ``fallback``: the commit named when ``earlier`` has no
+    provenance record."""
+    commit = (((earlier or {}).get("provenance") or {}).get("git") or {}).get("commit") or fallback
+    for key, name in (("rows", "label"), ("pseudo", "method")):
+        old = {r[name]: r for r in (earlier or {}).get(key, []) if r.get("voc") is not None}
+        kept = []
+        for r in info[key]:
+            if r.get("measured", r.get("voc") is not None):
+                kept.append(r)
+            elif r[name] in old:
+                kept.append({**old[r[name]], "measured": False, "earlier": old[r[name]].get("earlier", commit)})
+        info[key] = kept
+    return info
 
 
 def _f(x: Any) -> str:
@@ -91,7 +112,7 @@ def render(info: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for r in info["rows"]:
         v = r["voc"] or {}
-        lines.append(f"| {r['label']} | " + " | ".join(_f(v.get(k)) for k in KEYS)
+        lines.append(f"| {r['label']}{_mark(r)} | " + " | ".join(_f(v.get(k)) for k in KEYS)
                      + f" | {_f(r['coco_AP'])} | {_f(r['touching_mAP50'])} | {_f(r['train_minutes'])} | "
                      f"{_f(r['hardware'])} |")
     lines += ["", f"Pseudo labels on `{info['dataset']}_train` (GT semantics) against the true train instances:", "",
@@ -99,9 +120,26 @@ def render(info: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|"]
     for p in info["pseudo"]:
         v = p["voc"] or {}
-        lines.append(f"| {p['method']} | {_f(p['instances'])} | " + " | ".join(_f(v.get(k)) for k in KEYS)
+        lines.append(f"| {p['method']}{_mark(p)} | {_f(p['instances'])} | " + " | ".join(_f(v.get(k)) for k in KEYS)
                      + f" | {_f(p['coco_AP'])} |")
+    earlier = sorted({r["earlier"] for r in (*info["rows"], *info["pseudo"]) if r.get("earlier")})
+    if earlier:
+        lines += ["", "° from the earlier run of the same commands recorded in this table's JSON before (commit "
+                  f"{', '.join(str(c)[:10] for c in earlier)}): those runs are not in this checkout."]
     return "\n".join(lines) + "\n"
+
+
+def _last_commit(path: Path) -> str:
+    """The commit that last wrote ``path`` (git), for a table JSON written before JSONs carried provenance."""
+    import subprocess
+
+    r = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(path)], capture_output=True, text=True,
+                       check=False)  # fmt: skip
+    return r.stdout.strip() or "an earlier run"
+
+
+def _mark(row: dict[str, Any]) -> str:
+    return " °" if row.get("earlier") else ""
 
 
 def main() -> int:
@@ -110,6 +148,8 @@ def main() -> int:
     ap.add_argument("--val", required=True, help="val dataset name for the title (and the output file name)")
     ap.add_argument("--eval-suffix", default="", help="read eval<suffix>/ folders (e.g. _voc for the VOC-20 view)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-earlier", action="store_true", help="rows whose runs are not under --root keep their "
+                    "values from the table JSON already at --out (marked; for rows measured in an earlier session)")
     ap.add_argument("--root", default="runs/refine")
     ap.add_argument("--out", default="docs/results/refine")
     ap.add_argument("--results-page", default="docs/RESULTS.md", help="page whose refine:<val> block is replaced "
@@ -117,8 +157,12 @@ def main() -> int:
     args = ap.parse_args()
     prov = provenance.start()
     info = collect(Path(args.root), args.dataset, args.val, args.seed, args.eval_suffix)
+    old = Path(args.out) / f"{args.val}.json"
+    info = keep_earlier(info, json.loads(old.read_text()) if args.keep_earlier and old.is_file() else None,
+                        _last_commit(old))
     info["command"] = (f"python bench/refine_table.py --dataset {args.dataset} --val {args.val}"
-                       + (f" --eval-suffix {args.eval_suffix}" if args.eval_suffix else ""))
+                       + (f" --eval-suffix {args.eval_suffix}" if args.eval_suffix else "")
+                       + (" --keep-earlier" if args.keep_earlier else ""))
     out = Path(args.out)
     provenance.write_json(out / f"{args.val}.json", info, prov, indent=2)
     write_text_atomic(out / f"{args.val}.md", render(info))

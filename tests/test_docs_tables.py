@@ -300,3 +300,20 @@ def test_mep_speed_is_stated_only_on_the_speed_page() -> None:
                 if re.search(r"\bMEP\b|bench_mep|extract_masks", line) and timing.search(line):
                     found.append(f"{page.name}: {' '.join(line.split())[:120]}")
     assert not found, found
+
+
+def test_refine_table_keeps_earlier_rows_marked_and_drops_unmeasured_ones(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("refine_table", REPO / "bench" / "refine_table.py")
+    rt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rt)
+    info = rt.collect(tmp_path, "pf", "pf_val", 0)  # nothing measured under an empty root
+    assert all(not r["measured"] for r in (*info["rows"], *info["pseudo"]))
+    earlier = {"rows": [{"label": rt.ROWS[2][0], "voc": {k: 90.0 for k in rt.KEYS}, "coco_AP": 45.0,
+                         "touching_mAP50": 86.0, "images": 50, "train_minutes": 80.0, "hardware": "2 CPU cores"}],
+               "pseudo": [{"method": "cc", "voc": {k: 77.0 for k in rt.KEYS}, "coco_AP": 62.0, "instances": 250}]}
+    kept = rt.keep_earlier(rt.collect(tmp_path, "pf", "pf_val", 0), earlier, "abc123")
+    assert [r["label"] for r in kept["rows"]] == [rt.ROWS[2][0]] and kept["rows"][0]["earlier"] == "abc123"
+    assert [p["method"] for p in kept["pseudo"]] == ["cc"]
+    md = rt.render(kept)
+    assert f"| {rt.ROWS[2][0]} ° | 90.0 |" in md and "commit abc123" in md
+    assert rt.keep_earlier(rt.collect(tmp_path, "pf", "pf_val", 0), None)["rows"] == []
