@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             from baiseg.data.io import max_image_pixels
 
             max_image_pixels()
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # the reader went away (``baiseg info ... | head``): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except BaisegError as e:
         print(f"baiseg {args.command}: error: {e}", file=sys.stderr)
         return 2
