@@ -7,7 +7,6 @@ targets). The loop in ``baiseg.engine.trainer`` is the same for both.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -101,28 +100,20 @@ class MaskRCNNTask:
         return "val_map50"
 
     def validate(self, model: nn.Module, dataset: Any, device: torch.device) -> dict[str, float]:
-        """``{"val_map50"}``: VOC mask mAP^r at IoU 0.5 of the model's detections (0 when undefined)."""
-        from baiseg.evaluation.run import evaluate_instances
-        from baiseg.models.maskrcnn import detections_to_instances
+        """``{"val_map50"}``: VOC mask mAP^r at IoU 0.5 of the model's detections (0 when undefined), by the
+        deployment segmenter (``MaskRCNNPredictor``: images above its ``max_side`` shrunk, as in ``predict``)
+        through the one scheduler."""
+        from baiseg.engine.validate import validate_segmenter
+        from baiseg.rcnn_predictor import MaskRCNNPredictor
 
         was_training = model.training
-        model.eval()
-        thr = self.cfg.model.rcnn.mask_thr
-
-        def predict(sample: dict[str, Any]) -> dict[str, Any]:
-            img = torch.from_numpy(sample["image"].transpose(2, 0, 1).copy()).float().div_(255.0).to(device)
-            with torch.inference_mode():
-                det = model([img])[0]
-            return detections_to_instances(det, thr)
-
-        t = self.cfg.train
+        seg = MaskRCNNPredictor(model, list(dataset.class_names), list(dataset.category_ids),
+                                mask_thr=self.cfg.model.rcnn.mask_thr, device=str(device))  # eval mode  # fmt: skip
         try:
-            res = evaluate_instances(dataset, predict, class_names=list(dataset.class_names),
-                                     category_ids=list(dataset.category_ids), limit=t.val_max_images, coco=False)
+            ap = validate_segmenter(seg, dataset, self.cfg.train.val_max_images)
         finally:
             model.train(was_training)
-        ap = res["all"]["voc_raw"]["mAP50"]
-        return {"val_map50": float(ap) if math.isfinite(ap) else 0.0}
+        return {"val_map50": ap}
 
 
 def task_for(cfg: Config) -> BAISegTask | MaskRCNNTask:

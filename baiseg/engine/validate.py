@@ -81,23 +81,16 @@ class InstanceMeter:
         names = list(class_names)
         self.evaluators = {key: VOCInstanceEvaluator(len(names), names, iou_thresholds=(0.5,)) for key in MAP_KEYS}
 
-    def update(self, sample: dict[str, Any], maps: dict[str, np.ndarray]) -> None:
+    def update(self, sample: dict[str, Any], found: dict[str, Any]) -> None:
         """Add one image.
 
         Args:
-            sample: dataset sample with ``image`` (uint8 H x W x 3), ``semantic`` (uint8 H x W, 255 void) and
-                ``instances`` (docs/ARCHITECTURE.md).
-            maps: ``Predictor.infer`` output: ``boundary_prob`` float32 H x W in [0, 1], ``sem_prob`` float32
-                (K + 1) x H x W.
+            sample: dataset sample with ``semantic`` (uint8 H x W, 255 void) and ``instances``
+                (docs/ARCHITECTURE.md).
+            found: ``{"val_map50_gt": Instances with the GT semantics, "val_map50_model": with the model's}``.
         """
-        from baiseg.postprocess import instances_from_semantic
-        from baiseg.predictor import semantic_input
-
-        for key, semantic in zip(MAP_KEYS, (sample["semantic"], None)):  # GT ids, then the model's arg-max
-            sem, sem_prob = semantic_input(maps, semantic)
-            inst = instances_from_semantic("baiseg", sem, boundary_prob=maps["boundary_prob"], sem_prob=sem_prob,
-                                           image=sample["image"], cfg=self.mep)  # fmt: skip
-            self.evaluators[key].process(sample, inst)
+        for key in MAP_KEYS:
+            self.evaluators[key].process(sample, found[key].as_dict())
 
     def compute(self) -> dict[str, float]:
         """``{"val_map50_gt", "val_map50_model"}`` in [0, 1]; 0 when undefined (no ground-truth instance)."""
@@ -136,7 +129,9 @@ def resolve_best_metric(best_metric: str, has_instances: bool) -> str:
 def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, num_classes: int) -> dict[str, float]:
     """Run the model on (up to ``train.val_max_images``) validation images at their original resolution.
 
-    The model is put in eval mode and given back in the mode it had; no random number generator is used.
+    The images go through the one scheduler (``baiseg.inference.scheduler.run``) with ``ValidationSegmenter``: the
+    network in this process, the MEP in a background thread. The model is put in eval mode and given back in the
+    mode it had; no random number generator is used.
 
     Args:
         model: network with the forward contract of docs/ARCHITECTURE.md (not DDP-wrapped).
@@ -150,26 +145,101 @@ def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, 
         ground truth, ``{"val_map50_gt", "val_map50_model"}`` (VOC mAP^r at IoU 0.5); each in [0, 1].
     """
     from baiseg.data.contour import semantic_contour
+    from baiseg.inference.scheduler import run
     from baiseg.predictor import Predictor
 
     was_training = model.training
     t, c = cfg.train, cfg.data.contour
-    predictor = Predictor(model, list(dataset.class_names), mep=cfg.mep, device=str(device))  # sets eval mode
+    predictor = Predictor(model, list(dataset.class_names), mep=cfg.mep, device=str(device),
+                          max_side=FULL_SIZE)  # sets eval mode  # fmt: skip
     meter = BoundarySemanticMeter(num_classes, t.val_tolerance_px)
     instances = InstanceMeter(list(dataset.class_names), cfg.mep)
-    seen_instances = False
+    seen = []
+
+    def sink(p: Any, found: Any, extras: dict[str, Any]) -> None:
+        sample = p.extras["sample"]
+        contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood, void_fill_px=c.void_fill_px,
+                                   void_as_boundary=c.void_as_boundary, width_px=c.width_px)  # fmt: skip
+        meter.update(extras["pred_boundary"], contour, extras["pred_sem"], sample["semantic"])
+        if sample.get("instances") is not None:
+            seen.append(True)
+            instances.update(sample, {MAP_KEYS[0]: extras["instances_gt"], MAP_KEYS[1]: found})
+
     n = len(dataset) if t.val_max_images <= 0 else min(len(dataset), t.val_max_images)
     try:
-        for i in range(n):
-            sample = dataset[i]
-            maps = predictor.infer(sample["image"])
-            contour = semantic_contour(sample["semantic"], neighbourhood=c.neighbourhood, void_fill_px=c.void_fill_px,
-                                       void_as_boundary=c.void_as_boundary, width_px=c.width_px)  # fmt: skip
-            meter.update(maps["boundary_prob"] > t.val_boundary_thr, contour, maps["sem_prob"].argmax(0),
-                         sample["semantic"])  # fmt: skip
-            if sample.get("instances") is not None:
-                seen_instances = True
-                instances.update(sample, maps)
+        run(range(n), ValidationSegmenter(predictor, t.val_boundary_thr), sink, read=_SampleReader(dataset))
     finally:
         model.train(was_training)
-    return {**meter.compute(), **(instances.compute() if seen_instances else {})}
+    return {**meter.compute(), **(instances.compute() if seen else {})}
+
+
+FULL_SIZE = 1 << 30  # validation runs the network on each image at its own size
+
+
+def validate_segmenter(segmenter: Any, dataset: Any, limit: int = 0) -> float:
+    """VOC mask mAP^r at IoU 0.5 (a fraction; 0 when undefined) of a segmenter's instances on the first ``limit``
+    samples of ``dataset`` (0: all), through the one scheduler (Mask R-CNN's validation)."""
+    from baiseg.evaluation import VOCInstanceEvaluator
+    from baiseg.inference.scheduler import run
+
+    ev = VOCInstanceEvaluator(num_classes=len(dataset.class_names), class_names=list(dataset.class_names))
+    n = len(dataset) if limit <= 0 else min(limit, len(dataset))
+    run(range(n), segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict()),
+        read=_SampleReader(dataset))  # fmt: skip
+    ap = ev.evaluate()["mAP50"]
+    return float(ap) if math.isfinite(ap) else 0.0
+
+
+class _SampleReader:
+    """``i -> Item`` of a dataset sample: its image, its GT semantic map, the sample itself in ``extras``."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __call__(self, i: int) -> Any:
+        from baiseg.inference.protocol import Item
+
+        s = self.dataset[i]
+        light = {k: s.get(k) for k in ("semantic", "instances", "image_id")}
+        return Item(index=i, image_id=str(s.get("image_id", i)), image=s["image"], semantic=None,
+                    extras={"sample": light})  # fmt: skip
+
+
+class ValidationSegmenter:
+    """BAISeg validation as a two-stage segmenter: ``forward`` runs the network once per image and makes two MEP
+    jobs (with the GT semantic map and with the model's own); ``finish`` runs both and gives the model-semantics
+    instances, with the GT-semantics ones, the thresholded boundary map and the arg-max map in ``job.extras``."""
+
+    def __init__(self, predictor: Any, boundary_thr: float) -> None:
+        self.predictor, self.boundary_thr = predictor, boundary_thr
+        self.class_names = predictor.class_names
+        self.preparer = predictor.preparer
+
+    def prepare(self, item: Any) -> Any:
+        return self.preparer(item)
+
+    def forward(self, batch: list[Any]) -> list[Any]:
+        from baiseg.inference.protocol import Job
+
+        jobs = []
+        for p in batch:  # one image per forward pass: the outputs of single images
+            maps = self.predictor.infer(p.work)
+            sample, size = p.extras["sample"], p.rgb.shape[:2]
+            data = {"pred_boundary": maps["boundary_prob"] > self.boundary_thr, "pred_sem": maps["sem_prob"].argmax(0)}
+            if sample.get("instances") is not None:
+                data["gt"] = self.predictor.job_from_maps(maps, size, semantic=sample["semantic"], image=p.rgb)
+                data["model"] = self.predictor.job_from_maps(maps, size, image=p.rgb)
+            jobs.append(Job(index=p.index, image_id=p.image_id, size=size, data=data))
+        return jobs
+
+    @staticmethod
+    def finish(job: Any) -> Any:
+        from baiseg.instances import Instances
+        from baiseg.predictor import Predictor
+
+        d = job.data
+        job.extras.update(pred_boundary=d["pred_boundary"], pred_sem=d["pred_sem"])
+        if "gt" not in d:
+            return Instances.empty(*job.size)
+        job.extras["instances_gt"] = Predictor.finish(d["gt"])
+        return Predictor.finish(d["model"])
