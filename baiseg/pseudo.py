@@ -30,6 +30,7 @@ import numpy as np
 
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic, write_text_atomic
+from baiseg.instances import Instances
 
 METHODS = ("baiseg", "cc", "dtws", "sam")
 
@@ -103,34 +104,32 @@ def filter_instances(inst: dict[str, np.ndarray], score_thr: float, min_area_px:
 
 def make_pseudo_labels(
     dataset: Any,
-    extract: Callable[[dict[str, Any]], dict[str, np.ndarray]],
+    segmenter: Any,
     out: str | os.PathLike,
     settings: PseudoSettings,
     *,
+    read: Callable[[int], Any],
     chunk: int = 32,
     rank: int = 0,
     world_size: int = 1,
     barrier: Callable[[], None] | None = None,
     progress: bool = True,
-    finish: Callable[[Any], dict[str, np.ndarray]] | None = None,
     workers: int = 0,
 ) -> Path | None:
-    """Label every image of ``dataset`` with ``extract`` and write the folder described in the module docstring.
+    """Label every image of ``dataset`` with ``segmenter`` and write the folder described in the module docstring.
 
     Args:
         dataset: a baiseg dataset (samples with ``image``, ``semantic``, ``image_id``, ``path``; ``class_names``,
             ``category_ids``).
-        extract: sample -> instances dict (masks bool N x H x W, classes int64 1..K, scores float N).
+        segmenter: a two-stage segmenter (``baiseg.inference.protocol``), run by ``baiseg.inference.scheduler.run``.
         out: output folder (created).
         settings: recorded in ``pseudo_info.json`` and compared with an existing folder's.
+        read: picklable ``index -> Item`` (the image, the semantic map of the chosen source, ``extras["path"]``).
         chunk: images per chunk file (the unit of resumption).
         rank, world_size: this process's share under torchrun.
         barrier: called by every rank before rank 0 merges (None for one process).
         progress: tqdm bar on rank 0.
-        finish: optional second stage: ``extract`` then returns a picklable job and ``finish(job)`` (a module-level
-            function) gives the instances; with ``workers`` > 0 the jobs run in that many processes (the MEP in
-            parallel while the main process runs the network).
-        workers: processes for ``finish`` (0: in this process).
+        workers: processes for the segmenter's ``finish`` (the MEP in parallel with the network; 0: one thread).
 
     Returns:
         ``out/pseudo.yaml`` on rank 0, None on the other ranks.
@@ -138,8 +137,6 @@ def make_pseudo_labels(
     Raises:
         BaisegError: ``out`` holds pseudo labels made with other settings, or is not a writable folder.
     """
-    from tqdm import tqdm
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BaisegError(f"--out '{out}' is a file: give a folder for the pseudo labels")
@@ -151,11 +148,8 @@ def make_pseudo_labels(
     n = len(dataset)
     n_chunks = (n + chunk - 1) // chunk
     mine = [c for c in range(rank, n_chunks, world_size) if not (chunks_dir / f"{c:05d}.json").is_file()]
-    todo = sum(min(chunk, n - c * chunk) for c in mine)
     t0 = time.perf_counter()
-    bar = tqdm(total=todo, desc="pseudo", unit="img", disable=not (progress and rank == 0), dynamic_ncols=True)
-    _label_chunks(dataset, mine, chunk, chunks_dir, extract, finish, workers, settings, bar)
-    bar.close()
+    _label_chunks(n, mine, chunk, chunks_dir, segmenter, read, workers, settings, progress and rank == 0)
     if barrier is not None:
         barrier()
     if rank != 0:
@@ -182,66 +176,40 @@ def _prepare_out(out: Path, chunks_dir: Path, settings: PseudoSettings) -> None:
         write_json_atomic(stamp, key)
 
 
-def _label_chunks(dataset: Any, mine: list[int], chunk: int, chunks_dir: Path,
-                  extract: Callable[[dict[str, Any]], Any], finish: Callable[[Any], dict[str, np.ndarray]] | None,
-                  workers: int, settings: PseudoSettings, bar: Any) -> None:
-    """Label the chunks ``mine`` (``chunk`` images each) and write each as ``chunks_dir/NNNNN.json``; the ``finish``
-    jobs run in ``workers`` spawned processes when ``finish`` is given and ``workers`` > 0."""
-    n = len(dataset)
-    pool = None
-    if finish is not None and workers > 0:
-        import multiprocessing as mp
+def _label_chunks(n: int, mine: list[int], chunk: int, chunks_dir: Path, segmenter: Any, read: Callable[[int], Any],
+                  workers: int, settings: PseudoSettings, progress: bool) -> None:
+    """Label the chunks ``mine`` (``chunk`` of the ``n`` images each) in one scheduler run; each chunk is written
+    as ``chunks_dir/NNNNN.json`` as soon as its last image reaches the (ordered) sink."""
+    from baiseg.inference.scheduler import run
 
-        pool = mp.get_context("spawn").Pool(workers)
-    try:
-        for c in mine:
-            records = _label_chunk(dataset, range(c * chunk, min(n, (c + 1) * chunk)), extract, finish, pool,
-                                   settings, bar)
+    indices = [i for c in mine for i in range(c * chunk, min(n, (c + 1) * chunk))]
+    records: list[dict[str, Any]] = []
+
+    def sink(p: Any, found: Instances, extras: dict[str, Any]) -> None:
+        records.append(_image_record(p, _filtered(found, settings.score_thr, settings.min_area_px)))
+        c = p.index // chunk
+        if p.index == min(n, (c + 1) * chunk) - 1:  # the chunk's last image: all of it is in ``records``
             write_json_atomic(chunks_dir / f"{c:05d}.json", records)
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+            records.clear()
+
+    run(indices, segmenter, sink, read=read, workers=workers, progress="pseudo" if progress else False,
+        total=len(indices))  # fmt: skip
 
 
-def _label_chunk(dataset: Any, indices: range, extract: Callable[[dict[str, Any]], Any],
-                 finish: Callable[[Any], dict[str, np.ndarray]] | None, pool: Any, settings: PseudoSettings,
-                 bar: Any) -> list[dict[str, Any]]:
-    """The image records of one chunk (samples ``indices`` of ``dataset``), in index order; with a ``pool`` the
-    ``finish`` jobs of the chunk run there while the next samples are extracted. Advances ``bar`` per image."""
-    records = []
-    pending: list[tuple[int, dict[str, Any], Any]] = []
-    for i in indices:
-        sample = dataset[i]
-        job = extract(sample)
-        if pool is not None:
-            pending.append((i, _light(sample), pool.apply_async(finish, (job,))))
-            continue
-        inst = finish(job) if finish is not None else job
-        records.append(_image_record(i, sample, filter_instances(inst, settings.score_thr, settings.min_area_px)))
-        bar.update(1)
-    for i, sample, fut in pending:
-        inst = filter_instances(fut.get(), settings.score_thr, settings.min_area_px)
-        records.append(_image_record(i, sample, inst))
-        bar.update(1)
-    return records
+def _filtered(found: Instances, score_thr: float, min_area_px: int) -> Instances:
+    """``found`` without the instances scoring below ``score_thr`` or smaller than ``min_area_px`` (or empty)."""
+    return Instances.from_dict(filter_instances(found.as_dict(), score_thr, min_area_px))
 
 
-def _light(sample: dict[str, Any]) -> dict[str, Any]:
-    """What ``_image_record`` needs of a sample (the image only for its size)."""
-    h, w = np.asarray(sample["image"]).shape[:2]
-    return {"image": np.zeros((h, w, 0), np.uint8), "image_id": sample["image_id"], "path": sample["path"]}
+def _image_record(p: Any, found: Instances) -> dict[str, Any]:
+    """One image's entry of a chunk file: its id, path, size and annotations (from a ``Prepared`` item)."""
+    from baiseg.instances import box_xywh
 
-
-def _image_record(index: int, sample: dict[str, Any], inst: dict[str, np.ndarray]) -> dict[str, Any]:
-    from baiseg.instances import Instances, box_xywh
-
-    h, w = np.asarray(sample["image"]).shape[:2]
-    found = Instances.from_dict(inst)
+    h, w = p.rgb.shape[:2]
     anns = [{"class": e["category_id"], "score": e["score"], "segmentation": e["segmentation"], "area": int(m.sum()),
              "bbox": box_xywh(b)}
-            for e, m, b in zip(found.to_coco(sample["image_id"]), found.masks, found.boxes())]  # fmt: skip
-    return {"index": index, "image_id": str(sample["image_id"]), "path": str(Path(sample["path"]).resolve()),
+            for e, m, b in zip(found.to_coco(p.image_id), found.masks, found.boxes())]  # fmt: skip
+    return {"index": p.index, "image_id": str(p.image_id), "path": str(Path(p.extras["path"]).resolve()),
             "height": int(h), "width": int(w), "anns": anns}
 
 
@@ -288,13 +256,3 @@ def _merge(dataset: Any, out: Path, chunks_dir: Path, n_chunks: int, settings: P
             "seconds_last_run": round(seconds, 1), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     write_json_atomic(out / "pseudo_info.json", info, indent=2)
     return out / "pseudo.yaml"
-
-
-def mep_job(job: tuple) -> dict[str, np.ndarray]:
-    """Run one image's instance extraction: ``job = (method, semantic ids, boundary prob or None, semantic probs or
-    None, image or None, MEPConfig)`` (module level, so that a process pool can run it)."""
-    from baiseg.postprocess.methods import instances_from_semantic
-
-    method, sem, boundary, sem_prob, image, cfg = job
-    prob = None if sem_prob is None else np.asarray(sem_prob, np.float32)
-    return instances_from_semantic(method, sem, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--score-thr", type=float, default=0.0, help="drop instances scoring below (default 0)")
     p.add_argument("--min-area", type=int, default=0, help="drop instances smaller than this many pixels")
     p.add_argument("--chunk", type=int, default=32, help="images per chunk file (the unit of resumption)")
-    p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = in the main process)")
+    p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = one background thread)")
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu | cuda | cuda:N (torchrun: a GPU per rank)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8; with --method sam, "
@@ -51,53 +51,46 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _extractor(args: argparse.Namespace, mep: Any, device: str, num_classes: int, sam_cfg: Any = None) -> Any:
-    """sample -> MEP job for ``_finish``, for the chosen method and semantic source."""
-    predictor = sam = None
+def _segmenter(args: argparse.Namespace, mep: Any, device: str, class_names: list[str], sam_cfg: Any = None) -> Any:
+    """The two-stage segmenter of the chosen method (``baiseg.inference``): MobileSAM + semantics, the weights'
+    ``Predictor`` (network + MEP or a baseline on its maps), or a baseline on the given semantic maps."""
     if args.method == "sam":
+        from baiseg.inference.sam import SAMSegmenter
         from baiseg.sam import load_mobilesam
 
-        sam = load_mobilesam(args.sam_weights, device=device)
+        return SAMSegmenter(load_mobilesam(args.sam_weights, device=device), class_names, sam_cfg)
     if args.weights:
         from baiseg.predictor import Predictor
 
         predictor = Predictor.from_pretrained(args.weights, device=device, method=args.method, mep=mep)
         if not predictor.architecture.maps:
             raise BaisegError(f"'{args.weights}' holds Mask R-CNN weights: pseudo labels come from BAISeg weights")
+        return predictor
+    from baiseg.inference.baselines import BaselineSegmenter
 
-    def semantic_of(sample: dict[str, Any]) -> np.ndarray | None:
-        if args.semantic == "gt":
-            return np.asarray(sample["semantic"])
-        if args.semantic == "model":
-            return None
-        from baiseg.data.io import read_semantic_map
+    return BaselineSegmenter(args.method, class_names, mep)
 
-        k = len(predictor.class_names) if predictor is not None else num_classes
-        return read_semantic_map(args.semantic, str(sample["image_id"]), np.asarray(sample["image"]).shape[:2], k)
 
-    def extract(sample: dict[str, Any]) -> tuple:
-        """The MEP job of one image (the network runs here; baiseg.pseudo.mep_job finishes it)."""
-        sem = semantic_of(sample)
-        image = np.asarray(sample["image"])
-        wants_image = mep.watershed_on == "image"
-        if sam is not None:  # MobileSAM runs here (main process, its device); nothing is left for the pool
-            from baiseg.sam import sam_instances
+class _Reader:
+    """``index -> Item`` of a dataset sample with the semantic map of ``--semantic`` (``gt``: the dataset's,
+    ``model``: none, the network's own; a folder: ``<image id>.png`` checked against K)."""
 
-            return ("done", sam_instances(image, sem, model=sam, cfg=sam_cfg))
-        if predictor is None:
-            return (args.method, sem, None, None, image if wants_image else None, mep)
-        h, w = image.shape[:2]
-        work = predictor.working_image(image)
-        if work.shape[:2] != (h, w):  # large image: the predictor's own downscale-and-resize-back path
-            inst, _ = predictor.predict_instances(image, semantic=sem)
-            return ("done", inst)
-        maps = predictor.infer(work)
-        from baiseg.predictor import semantic_input
+    def __init__(self, dataset: Any, semantic: str, num_classes: int) -> None:
+        self.dataset, self.semantic, self.num_classes = dataset, semantic, num_classes
 
-        semantic, sem_prob = semantic_input(maps, sem)
-        return (args.method, semantic, maps["boundary_prob"], sem_prob, image if wants_image else None, mep)
+    def __call__(self, i: int) -> Any:
+        from baiseg.inference.protocol import Item
 
-    return extract
+        s = self.dataset[i]
+        image = np.asarray(s["image"])
+        sem = None
+        if self.semantic == "gt":
+            sem = np.asarray(s["semantic"])
+        elif self.semantic != "model":
+            from baiseg.data.io import read_semantic_map
+
+            sem = read_semantic_map(self.semantic, str(s["image_id"]), image.shape[:2], self.num_classes)
+        return Item(index=i, image_id=str(s["image_id"]), image=image, semantic=sem, extras={"path": s["path"]})
 
 
 def _identity(args: argparse.Namespace, dataset: Any) -> dict[str, Any]:
@@ -114,14 +107,6 @@ def _identity(args: argparse.Namespace, dataset: Any) -> dict[str, Any]:
             "semantic": where(args.semantic), "weights": where(args.weights)}  # fmt: skip
 
 
-def _finish(job: tuple) -> dict[str, np.ndarray]:
-    if job[0] == "done":
-        return job[1]
-    from baiseg.pseudo import mep_job
-
-    return mep_job(job)
-
-
 def run(args: argparse.Namespace) -> int:
     from baiseg.config import mep_with_overrides, to_dict
     from baiseg.data import build_dataset
@@ -133,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.chunk < 1:
         raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
     if args.workers < 0:
-        raise BaisegError(f"--workers {args.workers}: give 0 (in the main process) or a number of processes")
+        raise BaisegError(f"--workers {args.workers}: give 0 (one background thread) or a number of processes")
     base = None
     if args.weights:
         from baiseg.weights_io import read_weights_meta
@@ -158,11 +143,13 @@ def run(args: argparse.Namespace) -> int:
     info = shard_info(args.device)
     try:
         device = str(info.device)
-        extract = _extractor(args, dataclasses.replace(mep), device, len(dataset.class_names), sam_cfg)
-        yaml_path = make_pseudo_labels(dataset, extract, args.out, settings, chunk=args.chunk, rank=info.rank,
-                                       world_size=info.world_size,
+        names = list(dataset.class_names)
+        segmenter = _segmenter(args, dataclasses.replace(mep), device, names, sam_cfg)
+        read = _Reader(dataset, args.semantic, len(segmenter.class_names))
+        yaml_path = make_pseudo_labels(dataset, segmenter, args.out, settings, read=read, chunk=args.chunk,
+                                       rank=info.rank, world_size=info.world_size,
                                        barrier=(lambda: D.barrier(info)) if info.distributed else None,
-                                       progress=not args.no_progress, finish=_finish, workers=args.workers)
+                                       progress=not args.no_progress, workers=args.workers)
     finally:
         if info.distributed:
             D.cleanup(info)
