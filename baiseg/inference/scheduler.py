@@ -16,7 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from baiseg.errors import BaisegError, DataError
@@ -36,7 +36,6 @@ class Stats:
     forward_s: float = 0.0
     finish_s: float = 0.0
     after_s: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------- pool processes

@@ -143,3 +143,21 @@ def test_errors_name_the_input_path_when_the_caller_gives_one():
     data[1].extras["path"] = "in/b.png"
     with pytest.raises(BaisegError, match=r"\(image 'in/b.png'\)"):
         scheduler.run(data, Standin(fail=("finish", 1)), lambda *a: None)
+
+
+def test_ctrl_c_reaches_the_caller_as_it_is_and_the_pools_are_gone(monkeypatch):
+    made = []
+    real_pools = scheduler._pools
+
+    def pools(*a):
+        made.extend(real_pools(*a))
+        return made
+
+    def sink(p, inst, extras):
+        if p.index == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(scheduler, "_pools", pools)
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.run(items(5), Standin(delay_s=0.02), sink, readers=1, workers=2)
+    assert not any(w.is_alive() for pool in made if pool is not None for w in pool._pool)
