@@ -202,17 +202,6 @@ class _Source:
         return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
 
 
-def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
-    """``boundary/<id>.png`` (uint8 probability x 255 at the network's size) and ``semantic/<id>.png`` (ids)."""
-    from baiseg.fileio import write_png_atomic
-
-    if maps.get("boundary_prob") is not None:
-        prob = np.clip(np.asarray(maps["boundary_prob"], np.float32), 0.0, 1.0)
-        write_png_atomic(out / "boundary" / f"{image_id}.png", (prob * 255).round().astype(np.uint8))
-    if maps.get("semantic") is not None:
-        write_png_atomic(out / "semantic" / f"{image_id}.png", np.asarray(maps["semantic"], np.uint8))
-
-
     def _sam_refine(self, image: np.ndarray, inst: dict[str, np.ndarray], sem: np.ndarray) -> dict[str, np.ndarray]:
         """--sam-refine: MobileSAM redraws the borders of BAISeg's instances (baiseg.sam.refine); ``sem`` is the
         semantic map the MEP used, brought to the image's size when the MEP ran on the shrunk image."""
@@ -224,6 +213,18 @@ def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
         if sem.shape != (h, w):
             sem = cv2.resize(sem, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
         return sam_refine(image, inst, sem, model=self.sam, cfg=SAMRefineConfig(accept_iou=self.args.sam_refine))
+
+
+def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
+    """``boundary/<id>.png`` (uint8 probability x 255 at the network's size) and ``semantic/<id>.png`` (ids)."""
+    from baiseg.fileio import write_png_atomic
+
+    if maps.get("boundary_prob") is not None:
+        prob = np.clip(np.asarray(maps["boundary_prob"], np.float32), 0.0, 1.0)
+        write_png_atomic(out / "boundary" / f"{image_id}.png", (prob * 255).round().astype(np.uint8))
+    if maps.get("semantic") is not None:
+        write_png_atomic(out / "semantic" / f"{image_id}.png", np.asarray(maps["semantic"], np.uint8))
+
 
 def _load_predictor(weights: str, device: str, method: str, max_side: int = 1024, mep_at: str = "image") -> Any:
     from baiseg.predictor import Predictor

@@ -103,3 +103,25 @@ def test_evaluate_passes_sam_settings_and_refuses_them_elsewhere(tmp_path, tiny_
     rc = main(["evaluate", "--data", _data(tmp_path), "--method", "dtws", "--out", str(tmp_path / "e2"),
                "sam.min_area_px=0"])  # fmt: skip
     assert rc == 2 and "use them with --method sam" in capsys.readouterr().err
+
+
+def test_evaluate_sam_refine_runs_with_weights(tmp_path, tiny_sam, monkeypatch, edge_net):
+    """--sam-refine with (stand-in) BAISeg weights reaches the stage for every image (it was once a method left
+    outside its class: an AttributeError on the first image)."""
+    import baiseg.sam.refine as refine_mod
+    from baiseg.cli import main
+    from baiseg.data import build_dataset
+    from baiseg.predictor import Predictor
+
+    data = _data(tmp_path)
+    ds = build_dataset(data)
+    monkeypatch.setattr(Predictor, "from_pretrained", classmethod(
+        lambda cls, w, **kw: cls(edge_net(), list(ds.class_names), list(ds.category_ids), **kw)))  # fmt: skip
+    calls = []
+    real = refine_mod.sam_refine
+    monkeypatch.setattr(refine_mod, "sam_refine", lambda *a, **k: calls.append(k["cfg"].accept_iou) or real(*a, **k))
+    w = tmp_path / "w.safetensors"
+    w.write_bytes(b"x")
+    rc = main(["evaluate", "--data", data, "--weights", str(w), "--sam-refine", "0.5", "--out", str(tmp_path / "e")])
+    assert rc == 0 and calls == [0.5, 0.5, 0.5]
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["voc"]["mAP50"] is not None
