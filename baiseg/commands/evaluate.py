@@ -142,77 +142,156 @@ def _dataset_ids(dataset: Any) -> list[str]:
     return [str(dataset[i]["image_id"]) for i in range(len(dataset))]
 
 
-class _Source:
-    """Produces the instances of each sample from the chosen source (results file, baseline, or model)."""
+def _predictor(args: argparse.Namespace, dataset: Any) -> Any:
+    """The weights' segmenter (``Predictor``, or ``MaskRCNNPredictor`` for Mask R-CNN weights) for the dataset's
+    classes (matched by name, see ``Predictor.for_classes``), with the ``mep.*`` overrides."""
+    predictor = _load_predictor(args.weights, resolve_device(args.device, "--device"), args.method, args.max_side,
+                                args.mep_at)  # fmt: skip
+    predictor = predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
+    if args.overrides and predictor.architecture.maps:  # no MEP otherwise: refused in run()
+        predictor = predictor.with_mep(**vars(mep_with_overrides(predictor.mep, args.overrides)))
+    return predictor
 
-    def __init__(self, args: argparse.Namespace, semantic: str, dataset: Any) -> None:
-        self.args, self.semantic, self.dataset = args, semantic, dataset
-        self.grouped: dict[str, list] = {}
-        self.predictor = None
-        self.mep = mep_with_overrides(None, args.overrides) if args.overrides else None
-        self.sam = None
-        self.maps_out: Path | None = None  # --save-maps: the folder of boundary/ and semantic/
-        if args.method == "sam" or args.sam_refine is not None:
-            from baiseg.sam import load_mobilesam
 
-            self.sam = load_mobilesam(args.sam_weights)
-        if args.predictions:
-            from baiseg.evaluation.results import check_result_ids, read_results
+def _segmenter(args: argparse.Namespace, dataset: Any) -> tuple[Any, Any]:
+    """``(two-stage segmenter, MobileSAM or None)`` of the chosen method (``baiseg.inference``), as in
+    ``baiseg pseudo``: the weights' predictor (network + MEP, a baseline on its maps, or Mask R-CNN), MobileSAM +
+    the semantic map, or a baseline (cc, dtws) on the given semantic map. MobileSAM is also returned for
+    ``--sam-refine`` (it redraws the predictor's instances in the sink)."""
+    names = list(dataset.class_names)
+    sam = None
+    if args.method == "sam" or args.sam_refine is not None:
+        from baiseg.sam import load_mobilesam
 
-            self.grouped = read_results(args.predictions)
-            check_result_ids(args.predictions, self.grouped, _dataset_ids(dataset))
-        elif args.weights:
-            device = resolve_device(args.device, "--device")
-            self.predictor = _load_predictor(args.weights, device, args.method, args.max_side,
-                                             args.mep_at)
-            # e.g. COCO-80 weights on a VOC-class dataset: classes are matched by name (see Predictor.for_classes)
-            self.predictor = self.predictor.for_classes(list(dataset.class_names), list(dataset.category_ids))
-            if args.overrides and self.predictor.architecture.maps:  # no MEP otherwise: refused in run()
-                self.predictor = self.predictor.with_mep(**vars(mep_with_overrides(self.predictor.mep, args.overrides)))
+        sam = load_mobilesam(args.sam_weights)
+    if args.weights:
+        predictor = _predictor(args, dataset)
+        if args.save_maps and predictor.architecture.maps:
+            predictor = _KeepNetworkBoundary(predictor)
+        return predictor, sam
+    if args.method == "sam":
+        from baiseg.inference.sam import SAMSegmenter
 
-    def __call__(self, sample: dict[str, Any]) -> dict[str, np.ndarray]:
-        from baiseg.evaluation.results import id_key, results_to_instances
-        from baiseg.postprocess import instances_from_semantic
+        return SAMSegmenter(sam, names, args.sam_cfg), None
+    from baiseg.inference.baselines import BaselineSegmenter
 
-        image_id = str(sample["image_id"])
-        h, w = sample["image"].shape[:2]
-        if self.args.predictions:
-            cats = list(self.dataset.category_ids)
-            return results_to_instances(self.grouped.get(id_key(image_id), []), h, w, cats, image_id)
-        if self.semantic == "gt":
-            sem = np.asarray(sample["semantic"])
-        elif self.semantic == "model":
+    mep = mep_with_overrides(None, args.overrides) if args.overrides else None
+    return BaselineSegmenter(args.method, names, mep), None
+
+
+class _KeepNetworkBoundary:
+    """``--save-maps``: the predictor, each job also carrying the network's boundary map (float h x w at the
+    network's size, in [0, 1]) to the sink as ``extras["network_boundary"]``."""
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor, self.class_names, self.preparer = predictor, predictor.class_names, predictor.preparer
+        self.architecture = predictor.architecture
+
+    def prepare(self, item: Any) -> Any:
+        return self.preparer(item)
+
+    def forward(self, batch: list[Any]) -> list[Any]:
+        jobs = self.predictor.forward(batch)
+        for job in jobs:
+            job.extras["network_boundary"] = job.data["boundary"]
+        return jobs
+
+    @staticmethod
+    def finish(job: Any) -> Any:
+        from baiseg.predictor import Predictor
+
+        return Predictor.finish(job)
+
+
+class _Items:
+    """The dataset's first ``n`` samples in the evaluators' subset as scheduler ``Item``s, in input order: the
+    image, the semantic map of ``--semantic`` (``gt``: the dataset's; ``model``/``none``: none; a folder:
+    ``<image id>.png``) and the sample itself (its ground truth) in ``extras["sample"]``."""
+
+    def __init__(self, dataset: Any, semantic: str, n: int, evaluators: Any) -> None:
+        self.dataset, self.semantic, self.n, self.evaluators = dataset, semantic, n, evaluators
+
+    def __iter__(self) -> Any:
+        from baiseg.inference.protocol import Item
+
+        for i in range(self.n):
+            s = self.dataset[i]
+            if not self.evaluators.wanted(s):
+                continue
+            image_id = str(s["image_id"])
             sem = None
-        else:
-            from baiseg.data.io import read_semantic_map
+            if self.semantic == "gt":
+                sem = np.asarray(s["semantic"])
+            elif self.semantic not in ("model", "none"):
+                from baiseg.data.io import read_semantic_map
 
-            sem = read_semantic_map(self.semantic, image_id, (h, w), len(self.dataset.class_names))
-        if self.predictor is not None:
-            inst, maps = self.predictor.predict_instances(sample["image"], semantic=sem)
-            if self.maps_out is not None:
-                _save_maps(self.maps_out, image_id, maps)
-            if self.sam is not None:  # --sam-refine
-                inst = self._sam_refine(sample["image"], inst, maps["semantic"] if sem is None else sem)
-            return inst
-        if self.sam is not None:
-            from baiseg.sam import sam_instances
-            from baiseg.sam.config import CLI_DEFAULT
-
-            return sam_instances(sample["image"], sem, model=self.sam, cfg=getattr(self.args, "sam_cfg", CLI_DEFAULT))
-        return instances_from_semantic(self.args.method, sem, image=sample["image"], cfg=self.mep)
+                sem = read_semantic_map(self.semantic, image_id, s["image"].shape[:2], len(self.dataset.class_names))
+            yield Item(index=i, image_id=image_id, image=s["image"], semantic=sem, extras={"sample": s})
 
 
-    def _sam_refine(self, image: np.ndarray, inst: dict[str, np.ndarray], sem: np.ndarray) -> dict[str, np.ndarray]:
-        """--sam-refine: MobileSAM redraws the borders of BAISeg's instances (baiseg.sam.refine); ``sem`` is the
-        semantic map the MEP used, brought to the image's size when the MEP ran on the shrunk image."""
-        import cv2
+def _sam_refine(sam: Any, iou: float, image: np.ndarray, inst: dict[str, np.ndarray],
+                sem: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """--sam-refine: MobileSAM redraws the borders of BAISeg's instances (baiseg.sam.refine); ``sem`` is the
+    semantic map the MEP used, brought to the image's size when the MEP ran on the shrunk image."""
+    import cv2
 
-        from baiseg.sam.refine import SAMRefineConfig, sam_refine
+    from baiseg.sam.refine import SAMRefineConfig, sam_refine
 
-        h, w = image.shape[:2]
-        if sem.shape != (h, w):
-            sem = cv2.resize(sem, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
-        return sam_refine(image, inst, sem, model=self.sam, cfg=SAMRefineConfig(accept_iou=self.args.sam_refine))
+    h, w = image.shape[:2]
+    if sem.shape != (h, w):
+        sem = cv2.resize(sem, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+    return sam_refine(image, inst, sem, model=sam, cfg=SAMRefineConfig(accept_iou=iou))
+
+
+def _predict_and_evaluate(args: argparse.Namespace, dataset: Any, segmenter: Any, sam: Any, semantic: str,
+                          maps_out: Path | None) -> dict[str, Any]:  # fmt: skip
+    """One scheduler run (``baiseg.inference.scheduler``) of ``segmenter`` over the chosen samples; its ordered sink
+    saves the maps (``--save-maps``), refines (``--sam-refine``) and feeds the VOC/COCO evaluators. Returns
+    ``evaluate_instances``'s entry of ``args.subset``."""
+    from baiseg.evaluation.run import SubsetEvaluators
+    from baiseg.inference.scheduler import run
+
+    ev = SubsetEvaluators(list(dataset.class_names), list(dataset.category_ids), (args.subset,))
+    n = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
+
+    def sink(p: Any, found: Any, extras: dict[str, Any]) -> None:
+        if maps_out is not None:
+            _save_maps(maps_out, p.image_id, {"boundary_prob": extras.get("network_boundary"),
+                                              "semantic": extras.get("semantic")})  # fmt: skip
+        inst = found.as_dict()
+        if sam is not None and args.sam_refine is not None:
+            inst = _sam_refine(sam, args.sam_refine, p.rgb, inst,
+                               extras["semantic"] if p.semantic is None else p.semantic)  # fmt: skip
+        ev.process(p.extras["sample"], inst, (args.subset,))
+
+    run(_Items(dataset, semantic, n, ev), segmenter, sink, progress="evaluate",
+        total=n if args.subset == "all" else None)  # fmt: skip
+    return ev.summary()[args.subset]
+
+
+def _read_predictions(args: argparse.Namespace, dataset: Any) -> dict[str, list]:
+    """``--predictions``: the results file's entries grouped by image id, checked against the dataset's ids."""
+    from baiseg.evaluation.results import check_result_ids, read_results
+
+    grouped = read_results(args.predictions)
+    check_result_ids(args.predictions, grouped, _dataset_ids(dataset))
+    return grouped
+
+
+def _evaluate_file(args: argparse.Namespace, dataset: Any, grouped: dict[str, list]) -> dict[str, Any]:
+    """``--predictions``: the results file's instances (``_read_predictions``) evaluated as they are."""
+    from baiseg.evaluation.results import id_key, results_to_instances
+    from baiseg.evaluation.run import evaluate_instances
+
+    cats = list(dataset.category_ids)
+
+    def instances(sample: dict[str, Any]) -> dict[str, np.ndarray]:
+        h, w = sample["image"].shape[:2]
+        return results_to_instances(grouped.get(id_key(str(sample["image_id"])), []), h, w, cats,
+                                    str(sample["image_id"]))  # fmt: skip
+
+    return evaluate_instances(dataset, instances, class_names=list(dataset.class_names), category_ids=cats,
+                              subsets=(args.subset,), limit=args.limit, progress=True)[args.subset]  # fmt: skip
 
 
 def _save_maps(out: Path, image_id: str, maps: dict[str, np.ndarray]) -> None:
@@ -252,7 +331,6 @@ def _table(summary: dict[str, Any], metrics: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from baiseg.data import build_dataset
     from baiseg.evaluation.results import write_results
-    from baiseg.evaluation.run import evaluate_instances
     from baiseg.sam.config import split_sam_overrides
 
     given = list(args.overrides or [])
@@ -267,17 +345,18 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         outdir.check_path(args.out)  # the output-folder gate (read only): refused now, not after the whole run
     dataset = build_dataset(args.data, split=args.split)
-    names, cats = list(dataset.class_names), list(dataset.category_ids)
-    source = _Source(args, semantic, dataset)
-    if source.predictor is not None and not source.predictor.architecture.maps:  # Mask R-CNN: no maps, no MEP
+    grouped = _read_predictions(args, dataset) if args.predictions else None
+    segmenter, sam = (None, None) if args.predictions else _segmenter(args, dataset)
+    if args.weights and not segmenter.architecture.maps:  # Mask R-CNN: no maps, no MEP
         if args.semantic is not None or args.overrides:  # normally refused earlier, from the weights' header
             raise BaisegError(_NO_MAPS.format(weights=args.weights, title="Mask R-CNN"))
         semantic, args.method = "none", "maskrcnn"
     out = outdir.claim(args.out or _default_out(args, semantic), "evaluate", beside=bool(args.predictions))
-    source.maps_out = out if args.save_maps else None
     start = time.perf_counter()
-    res = evaluate_instances(dataset, source, class_names=names, category_ids=cats, subsets=(args.subset,),
-                             limit=args.limit, progress=True)[args.subset]  # fmt: skip
+    if args.predictions:
+        res = _evaluate_file(args, dataset, grouped)
+    else:
+        res = _predict_and_evaluate(args, dataset, segmenter, sam, semantic, out if args.save_maps else None)
     v, c, coco = res["voc_raw"], res["coco_raw"], res["coco_evaluator"]
     summary = {"voc": res["voc"], "coco": res["coco"], "images": res["images"]}
     metrics = dict(summary)

@@ -57,25 +57,62 @@ def evaluate_instances(
     """
     from tqdm import tqdm
 
-    bad = [s for s in subsets if s not in SUBSETS]
-    if bad:
-        raise ValueError(f"unknown subsets {bad}: use {SUBSETS}")
+    ev = SubsetEvaluators(class_names, category_ids, subsets, coco=coco)
     n = len(samples) if limit <= 0 else min(limit, len(samples))
-    k = len(class_names)
-    voc = {s: VOCInstanceEvaluator(num_classes=k, class_names=list(class_names)) for s in subsets}
-    cev = {s: COCOInstanceEvaluator(k, category_ids=list(category_ids), class_names=list(class_names))
-           for s in subsets} if coco else {}  # fmt: skip
     for i in tqdm(range(n), desc="evaluate", unit="img", disable=not progress, leave=False):
         sample = samples[i]
-        wanted = [s for s in subsets if s == "all" or _touching(sample, touching, i)]
-        if not wanted:
-            continue
-        pred = predict(sample)
-        for s in wanted:
-            voc[s].process(sample, pred)
-            if coco:
-                cev[s].process(sample, pred)
-    return {s: _summary(voc[s], cev.get(s)) for s in subsets}
+        wanted = ev.wanted(sample, None if touching is None else bool(touching[i]))
+        if wanted:
+            ev.process(sample, predict(sample), wanted)
+    return ev.summary()
+
+
+class SubsetEvaluators:
+    """A VOC mAP^r and (with ``coco``) a COCO evaluator per image subset, fed one sample at a time: the sink of the
+    callers that predict through the scheduler (``baiseg evaluate``) and of ``evaluate_instances``.
+
+    Args:
+        class_names: K class names; category_ids: K dataset category ids.
+        subsets: any of ``"all"`` and ``"touching"``.
+        coco: also run the COCO evaluator.
+
+    Raises:
+        ValueError: an unknown subset.
+    """
+
+    def __init__(self, class_names: list[str], category_ids: list[int], subsets: Sequence[str] = ("all",),
+                 coco: bool = True) -> None:  # fmt: skip
+        bad = [s for s in subsets if s not in SUBSETS]
+        if bad:
+            raise ValueError(f"unknown subsets {bad}: use {SUBSETS}")
+        k = len(class_names)
+        self.subsets = tuple(subsets)
+        self.voc = {s: VOCInstanceEvaluator(num_classes=k, class_names=list(class_names)) for s in subsets}
+        self.coco = {s: COCOInstanceEvaluator(k, category_ids=list(category_ids), class_names=list(class_names))
+                     for s in subsets} if coco else {}  # fmt: skip
+
+    def wanted(self, sample: dict[str, Any], touching: bool | None = None) -> list[str]:
+        """The subsets ``sample`` belongs to (``touching``: its precomputed flag, computed when None)."""
+        flag = touching
+
+        def is_touching() -> bool:
+            nonlocal flag
+            if flag is None:
+                flag = has_touching_instances(sample)
+            return flag
+
+        return [s for s in self.subsets if s == "all" or is_touching()]
+
+    def process(self, sample: dict[str, Any], pred: dict[str, np.ndarray], subsets: Sequence[str]) -> None:
+        """Add one sample's ground truth and predicted instances dict to the evaluators of ``subsets``."""
+        for s in subsets:
+            self.voc[s].process(sample, pred)
+            if s in self.coco:
+                self.coco[s].process(sample, pred)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per subset, as ``evaluate_instances`` returns it."""
+        return {s: _summary(self.voc[s], self.coco.get(s)) for s in self.subsets}
 
 
 def _summary(voc: VOCInstanceEvaluator, cev: COCOInstanceEvaluator | None) -> dict[str, Any]:
@@ -90,7 +127,3 @@ def _summary(voc: VOCInstanceEvaluator, cev: COCOInstanceEvaluator | None) -> di
         "coco_raw": c,
         "coco_evaluator": cev,
     }
-
-
-def _touching(sample: dict[str, Any], flags: Sequence[bool] | None, i: int) -> bool:
-    return bool(flags[i]) if flags is not None else has_touching_instances(sample)

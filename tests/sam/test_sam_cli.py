@@ -90,12 +90,12 @@ def test_pseudo_refuses_sam_settings_it_cannot_use(tmp_path, capsys, args, messa
 
 
 def test_evaluate_passes_sam_settings_and_refuses_them_elsewhere(tmp_path, tiny_sam, capsys, monkeypatch):
-    import baiseg.sam as sam_pkg
+    import baiseg.sam.instances as sam_instances
     from baiseg.cli import main
 
     seen = []
-    real = sam_pkg.sam_instances
-    monkeypatch.setattr(sam_pkg, "sam_instances", lambda *a, **k: seen.append(k["cfg"]) or real(*a, **k))
+    real = sam_instances.sam_proposals  # evaluate's SAMSegmenter.forward calls it once per image
+    monkeypatch.setattr(sam_instances, "sam_proposals", lambda *a, **k: seen.append(k["cfg"]) or real(*a, **k))
     rc = main(["evaluate", "--data", _data(tmp_path), "--method", "sam", "--semantic", "gt", "--out",
                str(tmp_path / "e"), *TINY])  # fmt: skip
     assert rc == 0 and len(seen) == 3 and seen[0].points_per_side == 8 and seen[0].min_area_px == 4

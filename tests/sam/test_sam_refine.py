@@ -88,7 +88,7 @@ def test_evaluate_checks_the_acceptance_iou_before_any_work(tmp_path, capsys, mo
     from baiseg.cli import main
     from baiseg.commands import evaluate as ev
 
-    monkeypatch.setattr(ev, "_Source", None)  # reached only if the check let the run go on
+    monkeypatch.setattr(ev, "_segmenter", None)  # reached only if the check let the run go on
     w = tmp_path / "w.safetensors"
     w.write_bytes(b"x")
     rc = main(["evaluate", "--data", "synthetic", "--weights", str(w), "--sam-refine", "1.5", "--out",
