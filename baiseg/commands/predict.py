@@ -102,7 +102,7 @@ def predict(args: argparse.Namespace) -> dict[str, Any]:
     out = outdir.check_path(args.out)  # the output-folder gate (read only): a bad --out before any input is read
     # the inputs are checked (readable source, unique ids) before the output folder is created: a corrected rerun
     # must not find a folder left by the failed one; the class count is set once the weights are read
-    inputs = _Inputs(args.input, args.split, args.semantic_dir, 0, args.max_side)
+    inputs = _Inputs(args.input, args.split, args.semantic_dir, 0)
     check_out_dir(out, args.overwrite)  # every rank checks before any rank creates anything
     outdir.refuse_if_locked(out)  # another predict writing there: --overwrite must not delete its outputs
     info = shard_info(args.device)

@@ -28,12 +28,11 @@ def _shipped_dataset(name: str) -> bool:
 class _Inputs:
     """Image files or a baiseg dataset: ``read(i)`` gives an ``Item`` (errors in it, never raised)."""
 
-    def __init__(self, source: str, split: str | None, semantic_dir: str | None, num_classes: int,
-                 max_side: int) -> None:  # fmt: skip
+    def __init__(self, source: str, split: str | None, semantic_dir: str | None, num_classes: int) -> None:
         self.semantic_dir = Path(semantic_dir) if semantic_dir else None
         if self.semantic_dir is not None and not self.semantic_dir.is_dir():
             raise DataError(f"--semantic-dir '{semantic_dir}' is not a folder of <image id>.png files")
-        self.num_classes, self.max_side = num_classes, max_side
+        self.num_classes = num_classes
         path = Path(source)
         self.dataset = None
         self.files: list[Path] = []
