@@ -3,10 +3,10 @@
 A sweep is a base config (preset + ``key=value`` overrides) and a list of rows, each a set of overrides, repeated
 for every seed (``train.seed``); ``sweep_spec.py`` reads and plans it, this module runs it and writes the table.
 Every (row, seed) is trained with ``baiseg.engine.trainer.train`` under
-``OUT/runs/`` and its ``last.safetensors`` evaluated on ``data.val`` with ``baiseg.evaluation.run.evaluate_instances``
-(VOC mAP^r, with ground-truth and with the model's semantics). ``mep.*`` overrides are evaluation-time settings: they
-are not part of the training, so rows that differ only in ``mep.*`` keys share one training run (Table 3's
-refinement row reuses the weights of the row before it).
+``OUT/runs/`` and its ``last.safetensors`` evaluated on ``data.val`` through the one scheduler (``_voc``: VOC mAP^r,
+with ground-truth and with the model's semantics, the network maps from a ``MapCache``). ``mep.*`` overrides are
+evaluation-time settings: they are not part of the training, so rows that differ only in ``mep.*`` keys share one
+training run (Table 3's refinement row reuses the weights of the row before it).
 
 Layout of ``OUT``::
 
@@ -224,8 +224,7 @@ class Sweep:
         return resolve_device(self.spec.device, "--device")
 
     def _baseline(self, method: str) -> None:
-        from baiseg.evaluation.run import evaluate_instances
-        from baiseg.postprocess import instances_from_semantic
+        from baiseg.inference.baselines import BaselineSegmenter
 
         path = self.out / "evals" / f"baseline_{method}.json"
         if path.is_file():
@@ -234,16 +233,13 @@ class Sweep:
         samples, ds = self._val_samples(cfg)
         self.log(f"[sweep] reference row: {method} with ground-truth semantics on {cfg.data.val}")
         start = time.perf_counter()
-        res = evaluate_instances(samples, lambda s: instances_from_semantic(method, np.asarray(s["semantic"]),
-                                 image=s["image"], cfg=cfg.mep), class_names=list(ds.class_names),
-                                 category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+        res = _voc(samples, BaselineSegmenter(method, list(ds.class_names), cfg.mep), "gt", ds)
         write_json_atomic(path, {"method": method, "semantic": "gt", "images": res["images"],
                                  "gt": {k: res["voc"][k] for k in METRICS},
                                  "eval_wall_s": round(time.perf_counter() - start, 2)}, indent=2)  # fmt: skip
 
     def _evaluate(self, tr: _Training, row: SweepRow, run_dir: Path, label: str) -> None:
         from baiseg.evaluation.maps import MapCache, weights_digest
-        from baiseg.evaluation.run import evaluate_instances
         from baiseg.models.complexity import model_complexity
         from baiseg.predictor import Predictor
         from baiseg.weights_io import load_weights
@@ -262,13 +258,7 @@ class Sweep:
                  + (f" ({' '.join(row.mep_overrides)})" if row.mep_overrides else ""))  # fmt: skip
         scores = {}
         for semantic in SEMANTICS:
-            def predict(s: dict[str, Any], semantic: str = semantic) -> dict[str, np.ndarray]:
-                sem = np.asarray(s["semantic"]) if semantic == "gt" else None
-                inst, _ = pred.instances_from_maps(cache.maps(s), s["semantic"].shape, semantic=sem, image=s["image"])
-                return inst
-
-            res = evaluate_instances(samples, predict, class_names=list(ds.class_names),
-                                     category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+            res = _voc(samples, _CachedMaps(pred, cache), semantic, ds)
             scores[semantic] = {k: res["voc"][k] for k in ("mAP25", "mAP50", "mAP70", "mAP75")}
         comp = model_complexity(meta["config"].model, self.spec.size)
         state = self._load_state(tr)
@@ -346,3 +336,41 @@ def _copy(cfg: Config) -> Config:
     import copy
 
     return copy.deepcopy(cfg)
+
+
+def _voc(samples: list[dict[str, Any]], segmenter: Any, semantic: str, ds: Any) -> dict[str, Any]:
+    """VOC mAP^r (no COCO) of ``segmenter`` on ``samples`` with the GT semantic map (``gt``) or none (``model``):
+    one run of the scheduler (``baiseg.inference.scheduler``), its sink feeding the evaluators in input order."""
+    from baiseg.evaluation.run import SubsetEvaluators
+    from baiseg.inference.protocol import Item
+    from baiseg.inference.scheduler import run
+
+    ev = SubsetEvaluators(list(ds.class_names), list(ds.category_ids), coco=False)
+    items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
+                  semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
+             for i, s in enumerate(samples))  # fmt: skip
+    run(items, segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), ("all",)))
+    return ev.summary()["all"]
+
+
+class _CachedMaps:
+    """A ``Predictor`` whose network maps come from a ``MapCache`` (computed and stored on a miss): ``forward``
+    makes the MEP jobs from the cached maps, ``finish`` is the predictor's (the MEP at the image's size)."""
+
+    def __init__(self, predictor: Any, cache: Any) -> None:
+        self.predictor, self.cache = predictor, cache
+        self.class_names, self.preparer = predictor.class_names, predictor.preparer
+
+    def prepare(self, item: Any) -> Any:
+        return self.preparer(item)
+
+    def forward(self, batch: list[Any]) -> list[Any]:
+        return [self.predictor.job_from_maps(self.cache.maps(p.extras["sample"]), p.rgb.shape[:2],
+                                             semantic=p.semantic, image=p.rgb, index=p.index, image_id=p.image_id)
+                for p in batch]  # fmt: skip
+
+    @staticmethod
+    def finish(job: Any) -> Any:
+        from baiseg.predictor import Predictor
+
+        return Predictor.finish(job)
