@@ -1,10 +1,10 @@
-"""Shared by the tuning and result scripts: samples held in memory, cached network maps, one predict function per
-(method, semantic source, MEP settings). Everything goes through the library (baiseg.evaluation.run, Predictor)."""
+"""Shared by the tuning and result scripts: samples held in memory, cached network maps, one two-stage segmenter
+per (method, semantic source, MEP settings) run by the one scheduler. Everything goes through the library
+(baiseg.inference.scheduler, baiseg.evaluation.run, Predictor)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ from baiseg.config import MEPConfig
 from baiseg.data import build_dataset
 from baiseg.evaluation import has_touching_instances
 from baiseg.evaluation.maps import MapCache, weights_digest
-from baiseg.postprocess import instances_from_semantic
 
 CACHE_ROOT = Path(".cache/maps")
 # the released trained models the speed and int8 benches use: name -> (weights relative to the repo, val data)
@@ -56,29 +55,36 @@ class Bench:
         """The MEP config: the library defaults with ``changes``."""
         return dataclasses.replace(MEPConfig(), **changes)
 
-    def predict_fn(self, method: str, semantic: str, mep: MEPConfig) -> Callable[[dict], dict[str, np.ndarray]]:
-        """sample -> instances for ``method`` (baiseg | cc | dtws | sam) on ``semantic`` (gt | model)."""
+    def segmenter(self, method: str, semantic: str, mep: MEPConfig) -> Any:
+        """The two-stage segmenter (``baiseg.inference``) of ``method`` (baiseg | cc | dtws) on ``semantic``
+        (gt | model): a ``BaselineSegmenter`` for a baseline on the ground-truth map, else the predictor on the cached
+        network maps (``MapCache``, filled on a miss)."""
         if semantic == "gt" and method != "baiseg":
-            return lambda s: instances_from_semantic(method, s["semantic"], image=s["image"], cfg=mep)
+            from baiseg.inference.baselines import BaselineSegmenter
+
+            return BaselineSegmenter(method, self.class_names, mep)
         if self.predictor is None:
             raise SystemExit(f"--method {method} --semantic {semantic} needs --weights")
+        from baiseg.experiments.sweep import _CachedMaps
+
         pred = self.predictor.with_mep(**vars(mep))
         pred.method = method
-
-        def run(s: dict) -> dict[str, np.ndarray]:
-            sem = np.asarray(s["semantic"]) if semantic == "gt" else None
-            inst, _ = pred.instances_from_maps(self.cache.maps(s), s["semantic"].shape, semantic=sem, image=s["image"])
-            return inst
-
-        return run
+        return _CachedMaps(pred, self.cache)
 
     def evaluate(self, method: str, semantic: str, mep: MEPConfig, *, subsets=("all", "touching"), coco: bool = False):
-        """``evaluate_instances`` output (per subset) for one setting."""
-        from baiseg.evaluation.run import evaluate_instances
+        """Per subset, as ``evaluate_instances`` returns it, for one setting: one scheduler run of ``segmenter`` over
+        the samples, its ordered sink feeding ``evaluation.run.SubsetEvaluators``."""
+        from baiseg.evaluation.run import SubsetEvaluators
+        from baiseg.inference.protocol import Item
+        from baiseg.inference.scheduler import run
 
-        return evaluate_instances(self.samples, self.predict_fn(method, semantic, mep), class_names=self.class_names,
-                                  category_ids=self.category_ids, subsets=subsets, coco=coco,
-                                  touching=self.touching)  # fmt: skip
+        ev = SubsetEvaluators(self.class_names, self.category_ids, subsets, coco=coco)
+        items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s, "wanted": wanted},
+                      semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
+                 for i, s in enumerate(self.samples) if (wanted := ev.wanted(s, self.touching[i])))  # fmt: skip
+        run(items, self.segmenter(method, semantic, mep),
+            lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), p.extras["wanted"]))
+        return ev.summary()
 
 
 def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int | None = None) -> tuple[Path, Path]:

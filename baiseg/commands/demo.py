@@ -53,19 +53,26 @@ def _write_datasets(out: Path, n_train: int, n_val: int, size: int) -> tuple[Pat
 
 
 def _evaluate(val_yaml: Path, weights: Path, method: str, semantic: str) -> dict[str, Any]:
-    """VOC mAP^r and COCO AP (percent) of ``method`` with ``semantic`` (gt | model) semantics on the val split."""
+    """VOC mAP^r and COCO AP (percent) of ``method`` with ``semantic`` (gt | model) semantics on the val split: the
+    weights' ``Predictor`` (its ``method`` on the network's maps) in one scheduler run (``baiseg.inference``), its
+    ordered sink feeding ``evaluation.run.SubsetEvaluators``. Returns their ``"all"`` entry."""
+    import numpy as np
+
     from baiseg.data import build_dataset
-    from baiseg.evaluation.run import evaluate_instances
+    from baiseg.evaluation.run import SubsetEvaluators
+    from baiseg.inference.protocol import Item
+    from baiseg.inference.scheduler import run
     from baiseg.predictor import Predictor
 
     ds = build_dataset(str(val_yaml))
     names, cats = list(ds.class_names), list(ds.category_ids)
     pred = Predictor.from_pretrained(weights, method=method).for_classes(names, cats)
-
-    def predict(s: dict[str, Any]) -> dict[str, Any]:
-        return pred.predict_instances(s["image"], semantic=s["semantic"] if semantic == "gt" else None)[0]
-
-    return evaluate_instances(ds, predict, class_names=names, category_ids=cats)["all"]
+    ev = SubsetEvaluators(names, cats)
+    items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
+                  semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
+             for i, s in ((i, ds[i]) for i in range(len(ds))))  # fmt: skip
+    run(items, pred, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), ("all",)))
+    return ev.summary()["all"]
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

@@ -69,7 +69,8 @@ def evaluate_instances(
 
 class SubsetEvaluators:
     """A VOC mAP^r and (with ``coco``) a COCO evaluator per image subset, fed one sample at a time: the sink of the
-    callers that predict through the scheduler (``baiseg evaluate``) and of ``evaluate_instances``.
+    callers that predict through the scheduler (``baiseg evaluate``, the sweep, ``baiseg demo``, the benches) and of
+    ``evaluate_instances`` (``baiseg evaluate --predictions``).
 
     Args:
         class_names: K class names; category_ids: K dataset category ids.
