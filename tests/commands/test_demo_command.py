@@ -7,7 +7,12 @@ import json
 from baiseg.cli import main
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
+def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
+    import baiseg.inference.scheduler as scheduler
+
+    runs = []  # the evaluation goes through the one scheduler: one run per (method, semantic) setting
+    real = scheduler.run
+    monkeypatch.setattr(scheduler, "run", lambda *a, **k: runs.append(type(a[1]).__name__) or real(*a, **k))
     out = tmp_path / "demo"
     status = main(["demo", "--out", str(out), "--iters", "2", "--train-images", "4", "--val-images", "3",
                    "--size", "64", "--sheets", "1", "--no-progress", "train.batch_size=2"])  # fmt: skip
@@ -18,5 +23,6 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     for r in summary["results"]:
         assert r["voc"]["mAP50"] is None or 0.0 <= r["voc"]["mAP50"] <= 100.0
     assert len(list((out / "overlays").glob("*.png"))) == 1
+    assert runs.count("Predictor") == 6
     printed = capsys.readouterr().out
     assert all(m in printed for m in ("cc", "dtws", "baiseg"))
