@@ -65,11 +65,11 @@ class Bench:
             return BaselineSegmenter(method, self.class_names, mep)
         if self.predictor is None:
             raise SystemExit(f"--method {method} --semantic {semantic} needs --weights")
-        from baiseg.experiments.sweep import _CachedMaps
+        from baiseg.experiments.sweep import CachedMaps
 
         pred = self.predictor.with_mep(**vars(mep))
         pred.method = method
-        return _CachedMaps(pred, self.cache)
+        return CachedMaps(pred, self.cache)
 
     def evaluate(self, method: str, semantic: str, mep: MEPConfig, *, subsets=("all", "touching"), coco: bool = False):
         """Per subset, as ``evaluate_instances`` returns it, for one setting: one scheduler run of ``segmenter`` over

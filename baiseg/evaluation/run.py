@@ -1,7 +1,7 @@
-"""One evaluation loop for the ``evaluate`` command, the training validation and the tuning/result scripts.
-
-``evaluate_instances`` feeds every sample and its predicted instances to a VOC mAP^r and a COCO evaluator per image
-subset (all images, images with touching instances of one class), so that several subsets cost one prediction.
+"""The evaluators of every evaluation: ``SubsetEvaluators`` takes each sample and its predicted instances (from the
+scheduler's ordered sink in ``evaluate``, ``demo``, ``sweep`` and the benches) and feeds a VOC mAP^r and a COCO
+evaluator per image subset (all images, images with touching instances of one class), so that several subsets cost
+one prediction. ``evaluate_instances`` is the same over a per-sample callable (``evaluate --predictions``).
 """
 
 from __future__ import annotations

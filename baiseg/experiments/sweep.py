@@ -258,7 +258,7 @@ class Sweep:
                  + (f" ({' '.join(row.mep_overrides)})" if row.mep_overrides else ""))  # fmt: skip
         scores = {}
         for semantic in SEMANTICS:
-            res = _voc(samples, _CachedMaps(pred, cache), semantic, ds)
+            res = _voc(samples, CachedMaps(pred, cache), semantic, ds)
             scores[semantic] = {k: res["voc"][k] for k in ("mAP25", "mAP50", "mAP70", "mAP75")}
         comp = model_complexity(meta["config"].model, self.spec.size)
         state = self._load_state(tr)
@@ -353,7 +353,7 @@ def _voc(samples: list[dict[str, Any]], segmenter: Any, semantic: str, ds: Any) 
     return ev.summary()["all"]
 
 
-class _CachedMaps:
+class CachedMaps:
     """A ``Predictor`` whose network maps come from a ``MapCache`` (computed and stored on a miss): ``forward``
     makes the MEP jobs from the cached maps, ``finish`` is the predictor's (the MEP at the image's size)."""
 

@@ -41,7 +41,7 @@ def test_rows_equal_the_per_sample_facade(tmp_path, val):
     pytest.importorskip("torch")
     from baiseg.evaluation.maps import MapCache
     from baiseg.evaluation.run import evaluate_instances
-    from baiseg.experiments.sweep import _CachedMaps, _voc
+    from baiseg.experiments.sweep import CachedMaps, _voc
     from baiseg.predictor import Predictor
 
     samples, ds = val
@@ -57,7 +57,7 @@ def test_rows_equal_the_per_sample_facade(tmp_path, val):
 
         old = evaluate_instances(samples, facade, class_names=list(ds.class_names),
                                  category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
-        new = _voc(samples, _CachedMaps(pred, cache), semantic, ds)
+        new = _voc(samples, CachedMaps(pred, cache), semantic, ds)
         assert new["voc"] == old["voc"] and new["images"] == old["images"] == 4
         assert new["voc_raw"]["num_gt"] == old["voc_raw"]["num_gt"]
         assert semantic == "model" or new["voc"]["mAP25"] > 0  # a score that can differ
