@@ -24,6 +24,8 @@ from baiseg.errors import BaisegError
 from baiseg.inference.protocol import Item, Job, Prepared
 from baiseg.instances import Instances, mask_boxes
 
+FULL_SIZE = 1 << 30  # a max_side that never shrinks: the image at its own size
+
 
 @dataclass
 class Instance:

@@ -147,11 +147,12 @@ def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, 
     from baiseg.data.contour import semantic_contour
     from baiseg.inference.scheduler import run
     from baiseg.predictor import Predictor
+    from baiseg.segmenter import FULL_SIZE
 
     was_training = model.training
     t, c = cfg.train, cfg.data.contour
     predictor = Predictor(model, list(dataset.class_names), mep=cfg.mep, device=str(device),
-                          max_side=FULL_SIZE)  # sets eval mode  # fmt: skip
+                          max_side=FULL_SIZE)  # the image at its own size; sets eval mode  # fmt: skip
     meter = BoundarySemanticMeter(num_classes, t.val_tolerance_px)
     instances = InstanceMeter(list(dataset.class_names), cfg.mep)
     seen = []
@@ -172,8 +173,6 @@ def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, 
         model.train(was_training)
     return {**meter.compute(), **(instances.compute() if seen else {})}
 
-
-FULL_SIZE = 1 << 30  # validation runs the network on each image at its own size
 
 
 def validate_segmenter(segmenter: Any, dataset: Any, limit: int = 0) -> float:

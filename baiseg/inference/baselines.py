@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from baiseg.errors import BaisegError
-from baiseg.inference.protocol import Item, Job, Prepared
+from baiseg.inference.protocol import Job, Prepared
+from baiseg.inference.semantic_input import SemanticInput
 from baiseg.instances import Instances
-from baiseg.segmenter import ImagePreparer
 
 BASELINES = ("cc", "dtws")
-FULL_SIZE = 1 << 30  # the baselines run at the image's size: no working image
 
 
-class BaselineSegmenter:
+class BaselineSegmenter(SemanticInput):
     """``cc`` or ``dtws`` on each item's semantic map (0 background, 1..K, 255 void) at the image's size.
 
     Args:
@@ -32,16 +29,9 @@ class BaselineSegmenter:
         if method not in BASELINES:
             raise BaisegError(f"baseline method '{method}': choose one of {', '.join(BASELINES)}")
         self.method = method
+        self.needs = f"--method {method}"
         self.class_names = list(class_names)
         self.mep = mep or MEPConfig()
-
-    @property
-    def preparer(self) -> ImagePreparer:
-        """Decode and check (ids against K); no shrinking."""
-        return ImagePreparer(FULL_SIZE, len(self.class_names))
-
-    def prepare(self, item: Item) -> Prepared:
-        return self.preparer(item)
 
     def forward(self, batch: list[Prepared]) -> list[Job]:
         """The identity: each item's semantic map (and image, for ``watershed_on=image``) as a job.
@@ -51,12 +41,9 @@ class BaselineSegmenter:
         """
         jobs = []
         for p in batch:
-            if p.semantic is None:
-                raise BaisegError(f"--method {self.method} needs a semantic map for every image (none for "
-                                  f"'{p.image_id}')")  # fmt: skip
             image = p.rgb if self.mep.watershed_on == "image" else None
             jobs.append(Job(index=p.index, image_id=p.image_id, size=p.rgb.shape[:2],
-                            data={"method": self.method, "semantic": np.asarray(p.semantic, np.uint8),
+                            data={"method": self.method, "semantic": self.semantic_of(p),
                                   "image": image, "mep": self.mep}))  # fmt: skip
         return jobs
 

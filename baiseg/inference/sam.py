@@ -6,17 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from baiseg.errors import BaisegError
-from baiseg.inference.protocol import Item, Job, Prepared
+from baiseg.inference.protocol import Job, Prepared
+from baiseg.inference.semantic_input import SemanticInput
 from baiseg.instances import Instances
-from baiseg.segmenter import ImagePreparer
-
-FULL_SIZE = 1 << 30  # SAM runs on the image itself (it resizes for its encoder): no working image
 
 
-class SAMSegmenter:
+class SAMSegmenter(SemanticInput):
     """MobileSAM prompted on each item's semantic foreground, its masks classed by that map.
 
     Args:
@@ -29,16 +24,9 @@ class SAMSegmenter:
         from baiseg.sam.config import SAMConfig
 
         self.model = model
+        self.needs = "MobileSAM"
         self.class_names = list(class_names)
         self.cfg = cfg or SAMConfig()
-
-    @property
-    def preparer(self) -> ImagePreparer:
-        """Decode and check (ids against K); no shrinking."""
-        return ImagePreparer(FULL_SIZE, len(self.class_names))
-
-    def prepare(self, item: Item) -> Prepared:
-        return self.preparer(item)
 
     def forward(self, batch: list[Prepared]) -> list[Job]:
         """SAM's filtered proposals of each image (one image at a time: its embedding fills the device).
@@ -50,9 +38,7 @@ class SAMSegmenter:
 
         jobs = []
         for p in batch:
-            if p.semantic is None:
-                raise BaisegError(f"MobileSAM needs a semantic map for every image (none for '{p.image_id}')")
-            sem = np.asarray(p.semantic)
+            sem = self.semantic_of(p)
             masks, ious = filter_proposals(sam_proposals(p.rgb, sem, model=self.model, cfg=self.cfg), self.cfg)
             jobs.append(Job(index=p.index, image_id=p.image_id, size=p.rgb.shape[:2],
                             data={"masks": masks, "ious": ious, "semantic": sem, "cfg": self.cfg}))  # fmt: skip
