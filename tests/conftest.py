@@ -73,3 +73,22 @@ def _edge_net_class():
 def edge_net():
     """The class of a deterministic stand-in network (see ``_edge_net_class``); call it to get a module."""
     return _edge_net_class()
+
+
+@pytest.fixture(scope="session")
+def rows_net():
+    """A stand-in network factory: boundaries on every 8th row, class 1 everywhere else (4 semantic outputs: K = 3)."""
+    import torch
+
+    class RowsNet(torch.nn.Module):
+        input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
+
+        def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+            n, _, h, w = x.shape
+            sem = torch.zeros(n, 4, h, w)
+            sem[:, 1] = 5.0
+            b = torch.full((n, 1, h, w), -10.0)
+            b[:, :, ::8] = 10.0
+            return {"sem_logits": sem, "boundary_logits": b}
+
+    return RowsNet

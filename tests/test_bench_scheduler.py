@@ -20,24 +20,6 @@ del sys.path[0]
 SUBSETS = ("all", "touching")
 
 
-def _edges_net():
-    """A stand-in network: boundaries on every 8th row, class 1 everywhere else (3 classes)."""
-    import torch
-
-    class Net(torch.nn.Module):
-        input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-
-        def forward(self, x):
-            n, _, h, w = x.shape
-            sem = torch.zeros(n, 4, h, w)
-            sem[:, 1] = 5.0
-            b = torch.full((n, 1, h, w), -10.0)
-            b[:, :, ::8] = 10.0
-            return {"sem_logits": sem, "boundary_logits": b}
-
-    return Net()
-
-
 @pytest.fixture
 def bench(tmp_path, monkeypatch):
     """A Bench of 4 synthetic images counting its scheduler runs in ``bench.runs``."""
@@ -79,12 +61,12 @@ def test_baselines_on_gt_semantics_score_as_the_per_sample_loop(bench, method, c
     assert bench.runs == [1]
 
 
-def test_predictor_on_cached_maps_scores_as_the_per_sample_loop(tmp_path, bench):
+def test_predictor_on_cached_maps_scores_as_the_per_sample_loop(tmp_path, bench, rows_net):
     pytest.importorskip("torch")
     from baiseg.evaluation.maps import MapCache
     from baiseg.predictor import Predictor
 
-    pred = Predictor(_edges_net(), bench.class_names, bench.category_ids)
+    pred = Predictor(rows_net(), bench.class_names, bench.category_ids)
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"stand-in")
     bench.predictor, bench.cache = pred, MapCache(tmp_path / "maps", pred, weights)

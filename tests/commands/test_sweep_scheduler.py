@@ -9,24 +9,6 @@ import numpy as np
 import pytest
 
 
-def _edges_net():
-    """A stand-in network: boundaries on every 8th row, class 1 everywhere else (3 classes)."""
-    import torch
-
-    class Net(torch.nn.Module):
-        input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-
-        def forward(self, x):
-            n, _, h, w = x.shape
-            sem = torch.zeros(n, 4, h, w)
-            sem[:, 1] = 5.0
-            b = torch.full((n, 1, h, w), -10.0)
-            b[:, :, ::8] = 10.0
-            return {"sem_logits": sem, "boundary_logits": b}
-
-    return Net()
-
-
 @pytest.fixture
 def val(tmp_path):
     from baiseg.data import build_dataset
@@ -37,7 +19,7 @@ def val(tmp_path):
     return [ds[i] for i in range(len(ds))], ds
 
 
-def test_rows_equal_the_per_sample_facade(tmp_path, val):
+def test_rows_equal_the_per_sample_facade(tmp_path, val, rows_net):
     pytest.importorskip("torch")
     from baiseg.evaluation.maps import MapCache
     from baiseg.evaluation.run import evaluate_instances
@@ -45,7 +27,7 @@ def test_rows_equal_the_per_sample_facade(tmp_path, val):
     from baiseg.predictor import Predictor
 
     samples, ds = val
-    pred = Predictor(_edges_net(), list(ds.class_names), list(ds.category_ids))
+    pred = Predictor(rows_net(), list(ds.class_names), list(ds.category_ids))
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"stand-in")
     cache = MapCache(tmp_path / "maps", pred, weights)

@@ -13,32 +13,14 @@ from PIL import Image
 from baiseg.cli import main
 
 
-def _edges_net():
-    """A stand-in network: boundaries on every 8th row, class 1 everywhere else (3 classes)."""
-    import torch
-
-    class Net(torch.nn.Module):
-        input_norm = ((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-
-        def forward(self, x):
-            n, _, h, w = x.shape
-            sem = torch.zeros(n, 4, h, w)
-            sem[:, 1] = 5.0
-            b = torch.full((n, 1, h, w), -10.0)
-            b[:, :, ::8] = 10.0
-            return {"sem_logits": sem, "boundary_logits": b}
-
-    return Net()
-
-
 @pytest.fixture
-def stand_in(monkeypatch):
+def stand_in(monkeypatch, rows_net):
     pytest.importorskip("torch")
     import baiseg.commands.evaluate as cmd
     from baiseg.predictor import Predictor
 
     def load(weights, device, method, max_side=1024, mep_at="image"):
-        return Predictor(_edges_net(), ["disc", "box", "triangle"], method=method, max_side=max_side, mep_at=mep_at)
+        return Predictor(rows_net(), ["disc", "box", "triangle"], method=method, max_side=max_side, mep_at=mep_at)
 
     monkeypatch.setattr(cmd, "_load_predictor", load)
 
