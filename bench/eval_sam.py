@@ -28,6 +28,7 @@ if not __package__:  # run by its path: import the package ``bench`` (the reposi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import bench  # noqa: F401
     del sys.path[0]
+from baiseg.config_rules import coerce  # noqa: E402
 from baiseg.data import build_dataset  # noqa: E402
 from baiseg.errors import BaisegError  # noqa: E402
 from baiseg.evaluation import COCOInstanceEvaluator, VOCInstanceEvaluator, has_touching_instances  # noqa: E402
@@ -61,7 +62,7 @@ def variants(score: str, overrides: list[str]) -> tuple[SAMConfig, list[dict[str
         key, sep, values = item.partition("=")
         if not sep or key not in types:
             raise BaisegError(f"override {item!r} is not KEY=VALUE with a SAMConfig field: {sorted(types)}")
-        grid[key] = [types[key](v) for v in values.split(",")]
+        grid[key] = [coerce(v, types[key], key, BaisegError) for v in values.split(",")]  # the config's own rule
     single = {k: v[0] for k, v in grid.items() if k in PROPOSAL_KEYS}
     if any(len(grid[k]) > 1 for k in single):
         raise BaisegError(f"{', '.join(PROPOSAL_KEYS)} change the SAM proposals: give one value each")

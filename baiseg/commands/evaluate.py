@@ -333,10 +333,7 @@ def run(args: argparse.Namespace) -> int:
     from baiseg.evaluation.results import write_results
     from baiseg.sam.config import split_sam_overrides
 
-    given = list(args.overrides or [])
-    args.overrides, args.sam_cfg = split_sam_overrides(given)  # sam.KEY=VALUE: MobileSAM's settings
-    if args.overrides != given and args.method != "sam":
-        raise BaisegError("sam.KEY=VALUE overrides set MobileSAM's settings: use them with --method sam")
+    args.overrides, args.sam_cfg = split_sam_overrides(list(args.overrides or []), args.method)  # sam.KEY=VALUE
     semantic = _check_args(args)
     _refuse_mep_without_maps(args)
     if args.save_maps and not args.weights:

@@ -126,9 +126,7 @@ def run(args: argparse.Namespace) -> int:
         base = read_weights_meta(args.weights)["config"].mep
     from baiseg.sam.config import split_sam_overrides
 
-    rest, sam_cfg = split_sam_overrides(args.overrides or [])
-    if rest != (args.overrides or []) and args.method != "sam":
-        raise BaisegError("sam.KEY=VALUE overrides set MobileSAM's settings: use them with --method sam")
+    rest, sam_cfg = split_sam_overrides(args.overrides or [], args.method)
     mep = mep_with_overrides(base, rest)
     settings = PseudoSettings(method=args.method, semantic=args.semantic,
                               weights=str(Path(args.weights).resolve()) if args.weights else None,

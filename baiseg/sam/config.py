@@ -77,17 +77,21 @@ class SAMConfig:
 CLI_DEFAULT = SAMConfig(score="area")
 
 
-def split_sam_overrides(overrides: list[str], base: SAMConfig = CLI_DEFAULT) -> tuple[list[str], SAMConfig]:
+def split_sam_overrides(overrides: list[str], method: str = "sam",
+                        base: SAMConfig = CLI_DEFAULT) -> tuple[list[str], SAMConfig]:
     """Take the ``sam.KEY=VALUE`` items out of command-line overrides: ``(the other items, base with them applied)``.
 
     Values are parsed as YAML scalars and coerced to the field's type (``sam.points_per_side=32``,
-    ``sam.score=area``); an unknown key or a value of the wrong type is a one-line BaisegError naming the valid keys.
+    ``sam.score=area``); an unknown key, a value of the wrong type, or ``sam.*`` items with a ``method`` other than
+    ``"sam"`` (they would be ignored) are a one-line BaisegError.
     """
     from baiseg.config import parse_overrides
     from baiseg.config_rules import coerce
 
     mine = [o for o in overrides if o.strip().startswith("sam.")]
     rest = [o for o in overrides if o not in mine]
+    if mine and method != "sam":
+        raise BaisegError("sam.KEY=VALUE overrides set MobileSAM's settings: use them with --method sam")
     changes = parse_overrides(mine).get("sam", {}) if mine else {}
     types = {f.name: f.type for f in fields(SAMConfig)}
     bad = sorted(k for k in changes if k not in types or isinstance(changes[k], dict))

@@ -20,7 +20,9 @@ def test_sam_overrides_are_typed_and_the_rest_is_kept():
     assert cfg.points_per_side == 32 and isinstance(cfg.points_per_side, int)
     assert cfg.score == "sam" and cfg.min_inside_frac == 1.0 and isinstance(cfg.min_inside_frac, float)
     assert split_sam_overrides([]) == ([], CLI_DEFAULT) and CLI_DEFAULT.score == "area"
-    assert split_sam_overrides([], SAMConfig())[1].score == "sam"
+    assert split_sam_overrides([], base=SAMConfig())[1].score == "sam"
+    with pytest.raises(BaisegError, match="use them with --method sam"):
+        split_sam_overrides(["sam.min_area_px=0"], "dtws")
 
 
 @pytest.mark.parametrize(("item", "message"), [
@@ -125,3 +127,21 @@ def test_evaluate_sam_refine_runs_with_weights(tmp_path, tiny_sam, monkeypatch, 
     rc = main(["evaluate", "--data", data, "--weights", str(w), "--sam-refine", "0.5", "--out", str(tmp_path / "e")])
     assert rc == 0 and calls == [0.5, 0.5, 0.5]
     assert json.loads((tmp_path / "e" / "metrics.json").read_text())["voc"]["mAP50"] is not None
+
+
+def test_eval_sam_bench_variants_pass_the_config_value_rule():
+    """bench/eval_sam.py's KEY=V1,V2 variants are typed by the config's coerce rule: a bad value is one line."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    sys.path.insert(0, root)
+    try:
+        variants = importlib.import_module("bench.eval_sam").variants
+    finally:
+        sys.path.remove(root)
+    _, combos = variants("area", ["min_area_px=0,16"])
+    assert [c["min_area_px"] for c in combos] == [0, 16] and all(isinstance(c["min_area_px"], int) for c in combos)
+    with pytest.raises(BaisegError, match="min_area_px: expected an integer, got 2.5"):
+        variants("area", ["min_area_px=2.5"])
