@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py $(wildcard baiseg/postprocess/native/*)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,sam,onnx]'
+	$(PY) -m pip install -q -e '.[dev,sam,onnx,tb]'
 	touch $(STAMP)
 
 demo: $(STAMP)
