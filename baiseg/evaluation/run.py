@@ -1,7 +1,8 @@
 """The evaluators of every evaluation: ``SubsetEvaluators`` takes each sample and its predicted instances (from the
-scheduler's ordered sink in ``evaluate``, ``demo``, ``sweep`` and the benches) and feeds a VOC mAP^r and a COCO
-evaluator per image subset (all images, images with touching instances of one class), so that several subsets cost
-one prediction. ``evaluate_instances`` is the same over a per-sample callable (``evaluate --predictions``).
+scheduler's ordered sink in ``evaluate`` (``--predictions`` too), ``demo``, ``sweep`` and the benches) and feeds a
+VOC mAP^r and a COCO evaluator per image subset (all images, images with touching instances of one class), so that
+several subsets cost one prediction. ``evaluate_instances`` is the same over a per-sample callable: no command uses
+it; the tests keep it as the reference the scheduler runs are compared with.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def evaluate_instances(
 
 class SubsetEvaluators:
     """A VOC mAP^r and (with ``coco``) a COCO evaluator per image subset, fed one sample at a time: the sink of the
-    callers that predict through the scheduler (``baiseg evaluate``, the sweep, ``baiseg demo``, the benches) and of
-    ``evaluate_instances`` (``baiseg evaluate --predictions``).
+    callers that predict through the scheduler (``baiseg evaluate``, ``--predictions`` too, the sweep, ``baiseg
+    demo``, the benches) and of ``evaluate_instances``.
 
     Args:
         class_names: K class names; category_ids: K dataset category ids.

@@ -53,3 +53,34 @@ def test_save_maps_boundary_at_the_network_size(tmp_path, capsys, stand_in):
     b = np.asarray(Image.open(boundary[0]))
     assert b.shape == (32, 32) and b[0].min() == 255 and b[1].max() == 0  # the network's map, shrunk image
     assert np.asarray(Image.open(semantic[0])).shape == (64, 64)  # the GT ids the MEP used, at the image's size
+
+
+def test_predictions_through_the_same_scheduler_and_sink(tmp_path, capsys, monkeypatch):
+    """--predictions: one scheduler run whose segmenter decodes the results file's entries in ``finish`` (an image
+    without entries gives no instance), the same sink feeding the evaluators; no per-sample loop."""
+    import baiseg.evaluation.run as evaluation_run
+    import baiseg.inference.scheduler as scheduler
+
+    calls, fed = [], []
+    real_run, real_process = scheduler.run, evaluation_run.SubsetEvaluators.process
+    monkeypatch.setattr(scheduler, "run", lambda *a, **k: calls.append(a[1]) or real_run(*a, **k))
+
+    def process(self, sample, pred, subsets):
+        fed.append((str(sample["image_id"]), len(pred["classes"])))
+        return real_process(self, sample, pred, subsets)
+
+    monkeypatch.setattr(evaluation_run.SubsetEvaluators, "process", process)
+    data = tmp_path / "syn.yaml"
+    data.write_text("format: synthetic\nnum_images: 3\nsize: 64\nseed: 3\n")
+    assert main(["evaluate", "--data", str(data), "--method", "cc", "--json", "--out", str(tmp_path / "c")]) == 0
+    results = tmp_path / "c" / "results.json"
+    entries = json.loads(results.read_text())
+    first = entries[0]["image_id"]
+    results.write_text(json.dumps([e for e in entries if e["image_id"] != first]))  # one image without entries
+    made = fed[:]
+    fed.clear()
+    rc = main(["evaluate", "--data", str(data), "--predictions", str(results), "--json", "--out", str(tmp_path / "p")])
+    assert rc == 0 and len(calls) == 2 and type(calls[1]).__name__ == "ResultsSegmenter"
+    assert [i for i, _ in fed] == [i for i, _ in made] and fed[0][1] == 0 and made[0][1] > 0
+    assert fed[1:] == made[1:]
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["images"] == 3
