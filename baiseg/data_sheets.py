@@ -11,7 +11,7 @@ import numpy as np
 
 from baiseg.data.contour import semantic_contour
 from baiseg.fileio import write_png_atomic
-from baiseg.visualize import colourise, contour_rgb, draw_instances, sheet
+from baiseg.visualize import colourise, contour_rgb, draw_ground_truth, sheet
 
 
 def sample_sheet(sample: dict[str, Any], contour_kwargs: dict[str, Any] | None = None) -> np.ndarray:
@@ -24,7 +24,7 @@ def sample_sheet(sample: dict[str, Any], contour_kwargs: dict[str, Any] | None =
     t = semantic_contour(sem, **(contour_kwargs or {}))
     inst = sample["instances"]
     n = "no instance GT" if inst is None else f"{len(inst['classes'])} instances"
-    overlay = draw_instances(image, inst, show_labels=False)
+    overlay = draw_ground_truth(image, inst, show_labels=False)
     return sheet([image, colourise(sem), contour_rgb(t), overlay], ["image", "semantic", "contour T", n])
 
 

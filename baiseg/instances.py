@@ -1,8 +1,10 @@
-"""Instances: the ``Instances`` type, the instances dict it converts to and from (docs/ARCHITECTURE.md), their boxes,
-COCO RLE, and the one COCO results serializer (``coco_results``).
+"""Instances: the ``Instances`` type (docs/ARCHITECTURE.md "Instances"), their boxes, COCO RLE, and the one COCO
+results serializer (``coco_results``).
 
-One implementation of each, shared by the post-processing, the SAM assembly, the evaluators, ``predict`` and the
-pseudo-label writer, so that every results JSON encodes masks, scores and image ids the same way.
+``Instances`` is what every producer of predicted instances returns (the MEP's assembly, the baselines, the SAM
+assembly and refinement, Mask R-CNN, every segmenter's ``finish``) and what every consumer takes (the evaluators,
+overlays, reports, ``predict``, the pseudo-label writer). One implementation of each helper, so that every results
+JSON encodes masks, scores and image ids the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 
 def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """An instances dict with no instance.
+    """An instances dict with no instance (evaluation/results.py until it returns ``Instances``).
 
     Returns:
         ``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``.
@@ -102,7 +104,7 @@ def box_xywh(box: np.ndarray) -> list[float]:
 
 
 def coco_results(
-    instances: dict[str, Any] | Instances, image_id: str | int, category_ids: list[int] | None = None
+    instances: Instances, image_id: str | int, category_ids: list[int] | None = None
 ) -> list[dict[str, Any]]:
     """COCO results entries (segm) of one image: the one serializer behind every results file.
 
@@ -110,7 +112,7 @@ def coco_results(
     by their boxes in AP_small / medium / large; without it the area comes from the mask.
 
     Args:
-        instances: an instances dict or ``Instances``; ``classes`` are semantic ids 1..K.
+        instances: the instances of the image; ``classes`` are semantic ids 1..K.
         image_id: the image's id (written through ``coco_image_id``).
         category_ids: K dataset category ids (semantic id ``k + 1`` -> ``category_ids[k]``); None writes the semantic
             ids themselves.
@@ -119,10 +121,9 @@ def coco_results(
         N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``, scores
         rounded to 9 places (area-ranked scores near 1 must not tie).
     """
-    inst = instances if isinstance(instances, Instances) else Instances.from_dict(instances)
     iid = coco_image_id(image_id)
     out = []
-    for rle, c, score in zip(encode_rle(inst.masks), inst.classes, inst.scores, strict=True):
+    for rle, c, score in zip(encode_rle(instances.masks), instances.classes, instances.scores, strict=True):
         cat = int(c) if category_ids is None else int(category_ids[int(c) - 1])
         out.append({"image_id": iid, "category_id": cat, "segmentation": rle, "score": round(float(score), 9)})
     return out
@@ -155,16 +156,18 @@ class Instances:
 
     @classmethod
     def empty(cls, height: int, width: int) -> Instances:
-        """No instance in an image of ``height`` x ``width``."""
-        return cls.from_dict(empty_instances(height, width))
+        """No instance in an image of ``height`` x ``width`` (masks bool 0 x H x W, classes int64 (0,), scores
+        float32 (0,))."""
+        return cls(np.zeros((0, height, width), bool), np.zeros((0,), np.int64), np.zeros((0,), np.float32))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Instances:
-        """From an instances dict (``masks``, ``classes``, ``scores``)."""
+        """From an instances dict (``masks``, ``classes``, ``scores``; commands/evaluate_sources.py until
+        evaluation/results.py returns ``Instances``)."""
         return cls(d["masks"], d["classes"], d["scores"])
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        """The instances dict ``{"masks", "classes", "scores"}``."""
+        """The instances dict ``{"masks", "classes", "scores"}`` (commands/evaluate.py until it takes ``Instances``)."""
         return {"masks": self.masks, "classes": self.classes, "scores": self.scores}
 
     def __len__(self) -> int:

@@ -192,12 +192,12 @@ class Predictor(Segmenter):
         if d["classes"] is not None:
             sem = d["classes"].astype(np.uint8)[sem]
         job.extras.update(boundary=boundary, semantic=sem)
-        return Instances.from_dict(inst)
+        return inst
 
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Instances dict (docs/ARCHITECTURE.md) at the original size, and the network maps:
+    ) -> tuple[Instances, dict[str, np.ndarray]]:
+        """Instances (docs/ARCHITECTURE.md "Instances") at the original size, and the network maps:
         ``finish(forward([prepare(image)])[0])``.
 
         Args:
@@ -214,7 +214,7 @@ class Predictor(Segmenter):
                                  image=p.rgb if self.mep_at == "image" else p.work)  # fmt: skip
         inst = self.finish(job)
         maps["semantic"] = job.extras["semantic"]
-        return inst.as_dict(), maps
+        return inst, maps
 
     def instances_from_maps(
         self,
@@ -223,16 +223,15 @@ class Predictor(Segmenter):
         *,
         semantic: np.ndarray | None = None,
         image: np.ndarray | None = None,
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    ) -> tuple[Instances, np.ndarray]:
         """Instances at the original ``size`` (H, W) from network maps at the working size (``infer`` output), for
         callers that cache the maps (``job_from_maps`` + ``finish``; arguments as ``job_from_maps``).
 
         Returns:
-            ``(instances dict at H x W, uint8 semantic map the MEP used, at the size it ran)``.
+            ``(Instances at H x W, uint8 semantic map the MEP used, at the size it ran)``.
         """
         job = self.job_from_maps(maps, size, semantic=semantic, image=image)
-        inst = self.finish(job)
-        return inst.as_dict(), job.extras["semantic"]
+        return self.finish(job), job.extras["semantic"]
 
     def with_mep(self, **changes: Any) -> Predictor:
         """A copy of this predictor (same model) with some MEP parameters changed, checked as a loaded config is.

@@ -26,8 +26,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from baiseg.errors import BaisegError
 from baiseg.fileio import write_json_atomic, write_text_atomic
 from baiseg.instances import Instances
@@ -94,12 +92,10 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def filter_instances(inst: dict[str, np.ndarray], score_thr: float, min_area_px: int) -> dict[str, np.ndarray]:
-    """Keep instances with ``score >= score_thr`` and ``area >= min_area_px`` (and a non-empty mask)."""
-    masks = inst["masks"]
-    area = masks.sum(axis=(1, 2)) if masks.ndim == 3 else np.zeros(0, np.int64)
-    keep = (np.asarray(inst["scores"]) >= score_thr) & (area >= max(min_area_px, 1))
-    return {k: np.asarray(v)[keep] for k, v in inst.items() if k in ("masks", "classes", "scores")}
+def filter_instances(inst: Instances, score_thr: float, min_area_px: int) -> Instances:
+    """``inst`` without the instances scoring below ``score_thr`` or smaller than ``min_area_px`` pixels (or empty)."""
+    keep = (inst.scores >= score_thr) & (inst.masks.sum(axis=(1, 2)) >= max(min_area_px, 1))
+    return inst.select(keep)
 
 
 def make_pseudo_labels(
@@ -186,7 +182,7 @@ def _label_chunks(n: int, mine: list[int], chunk: int, chunks_dir: Path, segment
     records: list[dict[str, Any]] = []
 
     def sink(p: Any, found: Instances, extras: dict[str, Any]) -> None:
-        records.append(_image_record(p, _filtered(found, settings.score_thr, settings.min_area_px)))
+        records.append(_image_record(p, filter_instances(found, settings.score_thr, settings.min_area_px)))
         c = p.index // chunk
         if p.index == min(n, (c + 1) * chunk) - 1:  # the chunk's last image: all of it is in ``records``
             write_json_atomic(chunks_dir / f"{c:05d}.json", records)
@@ -194,11 +190,6 @@ def _label_chunks(n: int, mine: list[int], chunk: int, chunks_dir: Path, segment
 
     run(indices, segmenter, sink, read=read, workers=workers, progress="pseudo" if progress else False,
         total=len(indices))  # fmt: skip
-
-
-def _filtered(found: Instances, score_thr: float, min_area_px: int) -> Instances:
-    """``found`` without the instances scoring below ``score_thr`` or smaller than ``min_area_px`` (or empty)."""
-    return Instances.from_dict(filter_instances(found.as_dict(), score_thr, min_area_px))
 
 
 def _image_record(p: Any, found: Instances) -> dict[str, Any]:

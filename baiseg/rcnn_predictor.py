@@ -83,34 +83,29 @@ class MaskRCNNPredictor(Segmenter):
                 det = self.model([x])[0]
             if not all(bool(torch.isfinite(det[k]).all()) for k in ("boxes", "scores")):
                 raise BaisegError("the Mask R-CNN produced NaN or inf values: its weights are broken (retrain it)")
-            inst = detections_to_instances(det, self.mask_thr)
+            d = detections_to_instances(det, self.mask_thr)  # torchvision's output, as NumPy: the edge
+            inst = Instances(d["masks"], d["classes"], d["scores"])
             if self._class_map is not None:  # for_classes: model class -> target class (0 = drop)
-                cls = self._class_map[inst["classes"]]
+                cls = self._class_map[inst.classes]
                 keep = cls > 0
-                inst = {"masks": inst["masks"][keep], "classes": cls[keep], "scores": inst["scores"][keep]}
+                inst = Instances(inst.masks[keep], cls[keep], inst.scores[keep])
             jobs.append(Job(index=p.index, image_id=p.image_id, size=p.rgb.shape[:2], data={"instances": inst}))
         return jobs
 
     @staticmethod
     def finish(job: Job) -> Instances:
-        """The detections at the image's size (each mask resized on its own: Mask R-CNN's masks may overlap)."""
-        from baiseg.postprocess.scale import resize_masks
-
-        inst = job.data["instances"]
-        h, w = job.size
-        if inst["masks"].shape[1:] != (h, w):
-            masks = [resize_masks(m[None], h, w) for m in inst["masks"]]
-            inst = dict(inst, masks=np.concatenate(masks) if masks else np.zeros((0, h, w), bool))
-        return Instances.from_dict(inst)
+        """The detections at the image's size (``Instances.resize``: each mask on its own, as Mask R-CNN's masks may
+        overlap)."""
+        return job.data["instances"].resize(*job.size)
 
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """``(instances dict at the image's size, {})``: masks bool N x H x W, classes int64 N, scores float32 N,
+    ) -> tuple[Instances, dict[str, np.ndarray]]:
+        """``(Instances at the image's size, {})``: masks bool N x H x W, classes int64 N, scores float32 N,
         best first. ``semantic`` is ignored (a Mask R-CNN needs none; a warning says so once)."""
         item = Item(index=0, image_id="image", image=image, semantic=semantic)
         job = self.forward([self.prepare(item)])[0]
-        return self.finish(job).as_dict(), {}
+        return self.finish(job), {}
 
     def _warn_semantic(self) -> None:
         if not self._warned_semantic:

@@ -4,7 +4,7 @@
 
 A segmenter implements the two-stage protocol of ``baiseg.inference.protocol`` (``preparer`` / ``prepare``: an
 ``ImagePreparer`` here; ``forward``; the static ``finish``), which ``baiseg.inference.scheduler.run`` drives over
-many images and ``predict_instances(image, semantic=None) -> (instances dict, maps dict)`` over one, and the
+many images and ``predict_instances(image, semantic=None) -> (Instances, maps dict)`` over one, and the
 classmethod ``from_loaded(model, meta, device, **kwargs)`` that ``Predictor.from_pretrained`` calls with the network
 and metadata of a weights file (the class the architecture registry names, baiseg/architectures.py). Its
 ``architecture`` says what it gives (``maps``: boundary and semantic maps; ``exportable``).
@@ -22,7 +22,7 @@ import numpy as np
 from baiseg.architectures import Architecture
 from baiseg.errors import BaisegError
 from baiseg.inference.protocol import Item, Job, Prepared
-from baiseg.instances import Instances, mask_boxes
+from baiseg.instances import Instances
 
 FULL_SIZE = 1 << 30  # a max_side that never shrinks: the image at its own size
 
@@ -172,12 +172,11 @@ class Segmenter:
 
     def predict_instances(
         self, image: np.ndarray | str | os.PathLike, semantic: np.ndarray | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """``(instances dict at the image's size, maps dict)`` (docs/ARCHITECTURE.md) of one image:
+    ) -> tuple[Instances, dict[str, np.ndarray]]:
+        """``(Instances at the image's size, maps dict)`` (docs/ARCHITECTURE.md) of one image:
         ``finish(forward([prepare(image)])[0])``; the maps are the job's extras."""
         job = self.forward([self.prepare(Item(index=0, image_id="image", image=image, semantic=semantic))])[0]
-        inst = type(self).finish(job)
-        return inst.as_dict(), job.extras
+        return type(self).finish(job), job.extras
 
     def working_image(self, rgb: np.ndarray) -> np.ndarray:
         """The image the network sees: ``rgb`` shrunk so that its longer side is at most ``max_side``."""
@@ -188,9 +187,9 @@ class Segmenter:
         inst, _ = self.predict_instances(image, semantic)
         return self.to_instances(inst)
 
-    def to_instances(self, inst: dict[str, np.ndarray]) -> list[Instance]:
-        """The user-facing view of an instances dict."""
-        boxes = mask_boxes(inst["masks"])
+    def to_instances(self, inst: Instances) -> list[Instance]:
+        """The user-facing view of ``Instances``: one ``Instance`` each, in their order."""
+        boxes = inst.boxes()
         return [
             Instance(
                 mask=m,
@@ -200,7 +199,7 @@ class Segmenter:
                 box=tuple(float(v) for v in b),
                 category_id=int(self.category_ids[int(c) - 1]) if 0 < int(c) <= len(self.category_ids) else int(c),
             )
-            for m, c, s, b in zip(inst["masks"], inst["classes"], inst["scores"], boxes, strict=True)
+            for m, c, s, b in zip(inst.masks, inst.classes, inst.scores, boxes, strict=True)
         ]
 
     def for_classes(self, class_names: list[str], category_ids: list[int] | None = None) -> Segmenter:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from baiseg.data.io import voc_palette
+from baiseg.instances import Instances
 
 _GOLDEN = 0.618033988749895
 
@@ -56,21 +57,20 @@ def put_label(
 
 def draw_instances(
     image: np.ndarray,
-    instances: dict[str, Any] | None,
+    instances: Instances | None,
     class_names: list[str] | None = None,
     *,
     alpha: float = 0.55,
     show_labels: bool = True,
     legend: bool = True,
 ) -> np.ndarray:
-    """Overlay instances on an image so that dense scenes stay readable: a colour per instance with its thin (1 px)
-    outline; "class score" tags only where they fit inside the instance's box without covering an earlier tag (the
-    instances come in score order); and a legend of the classes with their counts.
+    """Overlay predicted instances on an image so that dense scenes stay readable: a colour per instance with its
+    thin (1 px) outline; "class score" tags only where they fit inside the instance's box without covering an earlier
+    tag (the instances come in score order); and a legend of the classes with their counts.
 
     Args:
         image: uint8 H x W x 3 RGB.
-        instances: ``{"masks": bool N x H x W, "classes": int N (semantic ids 1..K), "scores": float N (optional),
-            "crowd": bool N (optional; crowd regions are drawn grey without a label)}`` or None.
+        instances: ``Instances`` at the image's size (classes are semantic ids 1..K), or None.
         class_names: K names (``classes`` index them as id - 1); ids are printed when absent.
         alpha: weight of the instance colour in the blend, in [0, 1].
         show_labels: write the tags (each on a patch of its class's colour, the colour of the legend).
@@ -79,12 +79,45 @@ def draw_instances(
     Returns:
         uint8 H x W x 3 RGB.
     """
-    if instances is None or len(instances["masks"]) == 0:
+    if instances is None:
+        return np.asarray(image, dtype=np.uint8).copy()
+    return _overlay(image, instances.masks, instances.classes, instances.scores, None, class_names,
+                    alpha=alpha, show_labels=show_labels, legend=legend)  # fmt: skip
+
+
+def draw_ground_truth(
+    image: np.ndarray,
+    gt: dict[str, Any] | None,
+    class_names: list[str] | None = None,
+    *,
+    alpha: float = 0.55,
+    show_labels: bool = True,
+    legend: bool = True,
+) -> np.ndarray:
+    """Overlay a dataset sample's instance ground truth as ``draw_instances`` does, tags without scores.
+
+    Args:
+        gt: the sample's ``instances`` (docs/ARCHITECTURE.md "Dataset sample": ``masks`` bool N x H x W, ``classes``
+            int N, optional ``crowd`` bool N: crowd regions are drawn grey without a label), or None.
+        image, class_names, alpha, show_labels, legend: as ``draw_instances``.
+
+    Returns:
+        uint8 H x W x 3 RGB.
+    """
+    if gt is None:
+        return np.asarray(image, dtype=np.uint8).copy()
+    return _overlay(image, gt["masks"], np.asarray(gt["classes"]), None, gt.get("crowd"), class_names,
+                    alpha=alpha, show_labels=show_labels, legend=legend)  # fmt: skip
+
+
+def _overlay(image: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray | None,
+             crowd: np.ndarray | None, class_names: list[str] | None, *, alpha: float, show_labels: bool,
+             legend: bool) -> np.ndarray:  # fmt: skip
+    """``draw_instances`` / ``draw_ground_truth`` on arrays: masks bool N x H x W, classes int N, optional scores
+    float N (in the tags) and crowd bool N (grey, no tag)."""
+    if len(masks) == 0:
         return np.asarray(image, dtype=np.uint8).copy()
     out = np.asarray(image, dtype=np.float32).copy()
-    masks, classes = instances["masks"], np.asarray(instances["classes"])
-    scores = instances.get("scores")
-    crowd = instances.get("crowd")
     tags: list[tuple[str, int, tuple[int, int, int, int]]] = []
     h, w = out.shape[:2]
     for k, full in enumerate(masks):
@@ -186,7 +219,7 @@ def sheet(panels: list[np.ndarray], titles: list[str] | None = None, columns: in
 def comparison_sheet(
     sample: dict[str, Any],
     boundary_prob: np.ndarray,
-    predictions: dict[str, dict[str, Any]],
+    predictions: dict[str, Instances],
     class_names: list[str] | None = None,
     max_side: int = 320,
 ) -> np.ndarray:
@@ -195,7 +228,7 @@ def comparison_sheet(
     Args:
         sample: dataset sample (``image``, ``instances`` may be None).
         boundary_prob: float H x W in [0, 1].
-        predictions: title -> instances dict.
+        predictions: title -> ``Instances``.
         class_names: K names for the labels.
         max_side: panels are downscaled so that their longer side is at most this.
 
@@ -203,11 +236,11 @@ def comparison_sheet(
         uint8 h x (n w) x 3.
     """
     image, gt = sample["image"], sample.get("instances")
-    panels = [image, draw_instances(image, gt, class_names, show_labels=False), heatmap(boundary_prob)]
+    panels = [image, draw_ground_truth(image, gt, class_names, show_labels=False), heatmap(boundary_prob)]
     titles = ["image", "GT" if gt is None else f"GT {len(gt['masks'])}", "boundary B"]
     for title, inst in predictions.items():
         panels.append(draw_instances(image, inst, class_names, show_labels=False))
-        titles.append(f"{title} {len(inst['masks'])}")
+        titles.append(f"{title} {len(inst)}")
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:

@@ -72,6 +72,7 @@ def evaluator_speed(n: int = 1449, size: tuple[int, int] = (375, 500), seed: int
     """Seconds of VOCInstanceEvaluator and COCOInstanceEvaluator (COCOeval) on the same synthetic data."""
     from baiseg.evaluation import VOCInstanceEvaluator
     from baiseg.evaluation.coco import COCOInstanceEvaluator
+    from baiseg.instances import Instances
 
     rng = np.random.default_rng(seed)
     h, w = size
@@ -92,7 +93,7 @@ def evaluator_speed(n: int = 1449, size: tuple[int, int] = (375, 500), seed: int
         sem = np.zeros((h, w), np.uint8)
         sample = {"image_id": str(i), "semantic": sem,
                   "instances": {"masks": gt, "classes": cls.astype(np.int64), "crowd": np.zeros(m, bool)}}  # fmt: skip
-        pred = {"masks": masks, "classes": pcls.astype(np.int64), "scores": rng.random(len(pcls)).astype(np.float32)}
+        pred = Instances(masks, pcls.astype(np.int64), rng.random(len(pcls)).astype(np.float32))
         pairs.append((sample, pred))
     out = {"images": n, "size": [h, w]}
     for name, ev in (("voc_s", VOCInstanceEvaluator(k)), ("cocoeval_s", COCOInstanceEvaluator(k))):

@@ -83,7 +83,7 @@ class Bench:
                       semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
                  for i, s in enumerate(self.samples) if (wanted := ev.wanted(s, self.touching[i])))  # fmt: skip
         run(items, self.segmenter(method, semantic, mep),
-            lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), p.extras["wanted"]))
+            lambda p, found, extras: ev.process(p.extras["sample"], found, p.extras["wanted"]))
         return ev.summary()
 
 

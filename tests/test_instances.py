@@ -1,5 +1,5 @@
-"""The Instances type and the one implementation of the instances helpers (empty dict, boxes, RLE, results image id,
-the COCO results serializer) shared by every writer."""
+"""The Instances type and the one implementation of the instances helpers (boxes, RLE, results image id, the COCO
+results serializer) shared by every producer and writer."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ import pytest
 from pycocotools import mask as mask_util
 
 import baiseg.evaluation.coco as coco_eval
-import baiseg.evaluation.results as results
 import baiseg.postprocess.assembly as assembly
 import baiseg.sam.assembly as sam_assembly
-from baiseg.instances import Instances, box_xywh, coco_image_id, coco_results, empty_instances, encode_rle, mask_boxes
+from baiseg.instances import Instances, box_xywh, coco_image_id, coco_results, encode_rle, mask_boxes
 
 
 def test_every_module_uses_the_one_implementation():
-    for mod in (assembly, results, sam_assembly):
-        assert mod.empty_instances is empty_instances
+    for mod in (assembly, sam_assembly, coco_eval):
+        assert mod.Instances is Instances
     assert coco_eval.coco_results is coco_results and coco_eval.encode_rle is encode_rle
 
 
@@ -32,9 +31,10 @@ def test_one_results_writer_in_the_package():
 
 
 def test_empty_instances_dtypes():
-    e = empty_instances(3, 4)
-    assert e["masks"].shape == (0, 3, 4) and e["masks"].dtype == bool
-    assert e["classes"].dtype == np.int64 and e["scores"].dtype == np.float32
+    e = Instances.empty(3, 4)
+    assert len(e) == 0 and e.image_size == (3, 4) and e.masks.shape == (0, 3, 4) and e.masks.dtype == bool
+    assert e.classes.dtype == np.int64 and e.scores.dtype == np.float32 and e.boxes().shape == (0, 4)
+    assert e.to_coco("x") == [] and len(e.resize(6, 8)) == 0 and e.resize(6, 8).image_size == (6, 8)
 
 
 def test_rle_and_image_id_match_pycocotools_and_the_coco_convention():
@@ -70,8 +70,7 @@ def test_instances_type_boxes_select_resize():
     big = inst.select([0, 1]).resize(24, 32)
     assert big.image_size == (24, 32) and big.masks.sum() == 4 * inst.select([0, 1]).masks.sum()
     np.testing.assert_array_equal(big.boxes(), 2 * inst.boxes()[:2])
-    back = Instances.from_dict(inst.as_dict())
-    assert np.array_equal(back.masks, inst.masks) and inst.resize(12, 16) is inst
+    assert inst.resize(12, 16) is inst
     with pytest.raises(ValueError, match="masks N x H x W"):
         Instances(np.zeros((2, 4, 4), bool), [1], [0.5])
 
@@ -85,7 +84,7 @@ def test_results_entries_have_no_bbox_and_load_with_mask_areas(tmp_path):
     entries = inst.to_coco("000000000042", category_ids=[7, 9])
     assert [list(e) for e in entries] == [["image_id", "category_id", "segmentation", "score"]] * 3
     assert entries[2]["score"] == round(float(np.float32(0.123456789123)), 9) and entries[1]["category_id"] == 9
-    assert coco_results(inst.as_dict(), "000000000042", [7, 9]) == entries
+    assert coco_results(inst, "000000000042", [7, 9]) == entries
     gt = {"images": [{"id": 42, "height": 12, "width": 16}], "annotations": [],
           "categories": [{"id": 7, "name": "a"}, {"id": 9, "name": "b"}]}  # fmt: skip
     (tmp_path / "gt.json").write_text(json.dumps(gt))

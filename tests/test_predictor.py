@@ -51,8 +51,8 @@ def test_large_image_policy_downscales_and_restores_size(edge_net):
     img = np.kron(_scene(), np.ones((4, 4, 1), np.uint8))  # 384 x 520
     pred = Predictor(edge_net(), ["thing"], mep=MEPConfig(min_area_px=50), max_side=200)
     inst, maps = pred.predict_instances(img)
-    assert inst["masks"].shape[1:] == (384, 520) and maps["boundary_prob"].shape[1] == 200
-    assert len(inst["masks"]) == 2
+    assert inst.masks.shape[1:] == (384, 520) and maps["boundary_prob"].shape[1] == 200
+    assert len(inst.masks) == 2
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,10 +68,10 @@ def test_mep_at_image_or_work_size_for_shrunk_images(edge_net):
     for mep_at in ("image", "work"):
         pred = Predictor(edge_net(), ["thing"], mep=MEPConfig(min_area_px=50), max_side=130, mep_at=mep_at)
         inst, maps = pred.predict_instances(img)
-        assert inst["masks"].shape == (2, 384, 520) and maps["boundary_prob"].shape == (96, 130)
+        assert inst.masks.shape == (2, 384, 520) and maps["boundary_prob"].shape == (96, 130)
         assert maps["semantic"].shape == ((384, 520) if mep_at == "image" else (96, 130))
-        order = np.argsort([m.nonzero()[1].mean() for m in inst["masks"]])
-        ious[mep_at] = [_iou(inst["masks"][k], t) for k, t in zip(order, truth)]
+        order = np.argsort([m.nonzero()[1].mean() for m in inst.masks])
+        ious[mep_at] = [_iou(inst.masks[k], t) for k, t in zip(order, truth)]
         assert min(ious[mep_at]) > 0.9, (mep_at, ious[mep_at])
     assert min(ious["image"]) >= min(ious["work"]) - 0.01  # at the image size, not coarser
     with pytest.raises(BaisegError, match="mep_at='nope'"):
@@ -83,10 +83,10 @@ def test_mep_at_image_reports_semantic_ids_not_compact_ones():
     img = np.kron(_scene(), np.ones((3, 3, 1), np.uint8))
     pred = Predictor(ThreeClassNet(), ["zebra", "couch"], mep=MEPConfig(min_area_px=50), max_side=130)
     inst, maps = pred.predict_instances(img)
-    assert len(inst["classes"]) and set(inst["classes"].tolist()) == {2}
+    assert len(inst.classes) and set(inst.classes.tolist()) == {2}
     assert maps["semantic"].shape == img.shape[:2] and set(np.unique(maps["semantic"]).tolist()) == {0, 2}
     work = Predictor(ThreeClassNet(), ["zebra", "couch"], mep=MEPConfig(min_area_px=50), max_side=130, mep_at="work")
-    assert set(work.predict_instances(img)[0]["classes"].tolist()) == {2}
+    assert set(work.predict_instances(img)[0].classes.tolist()) == {2}
 
 
 def test_odd_sizes_and_empty(edge_net):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baiseg.visualize import colourise, draw_instances, heatmap, sheet
+from baiseg.instances import Instances
+from baiseg.visualize import colourise, draw_ground_truth, draw_instances, heatmap, sheet
 
 
 def test_draw_instances_touches_only_instance_pixels():
@@ -12,7 +13,7 @@ def test_draw_instances_touches_only_instance_pixels():
     masks = np.zeros((2, 40, 50), bool)
     masks[0, 5:15, 5:15] = True
     masks[1, 20:35, 25:45] = True
-    inst = {"masks": masks, "classes": np.array([1, 2]), "scores": np.array([0.9, 0.5], np.float32)}
+    inst = Instances(masks, np.array([1, 2]), np.array([0.9, 0.5], np.float32))
     out = draw_instances(img, inst, ["a", "b"], show_labels=False)
     changed = (out != img).any(-1)
     assert changed[masks.any(0)].all()
@@ -20,8 +21,20 @@ def test_draw_instances_touches_only_instance_pixels():
     assert (img == 100).all(), "input must not be modified"
     labelled = draw_instances(img, inst, ["a", "b"])
     assert labelled.shape == img.shape and labelled.dtype == np.uint8
-    empty = {"masks": np.zeros((0, 40, 50), bool), "classes": np.zeros(0, int)}
-    assert (draw_instances(img, empty) == img).all()
+    assert (draw_instances(img, Instances.empty(40, 50)) == img).all() and (draw_instances(img, None) == img).all()
+
+
+def test_ground_truth_draws_crowd_regions_grey_and_no_score():
+    img = np.full((40, 50, 3), 100, np.uint8)
+    masks = np.zeros((2, 40, 50), bool)
+    masks[0, 5:15, 5:15] = True
+    masks[1, 20:35, 25:45] = True
+    gt = {"masks": masks, "classes": np.array([1, 2]), "crowd": np.array([False, True])}
+    out = draw_ground_truth(img, gt, ["a", "b"], show_labels=False)
+    same = draw_instances(img, Instances(masks[:1], [1], [1.0]), show_labels=False)
+    assert (out[masks[0]] == same[masks[0]]).all()  # a real GT instance: as a prediction is drawn
+    assert (out[27, 35] == 115).all() and (out[20, 25] == 128).all()  # the crowd region: grey (0.45 x 100 + 0.55 x 128)
+    assert (draw_ground_truth(img, None) == img).all()
 
 
 def test_colourise_heatmap_and_sheet_shapes():
@@ -41,7 +54,7 @@ def test_comparison_sheet_one_row_per_image():
     masks = np.zeros((1, 400, 600), bool)
     masks[0, 100:200, 100:300] = True
     gt = {"masks": masks, "classes": np.array([1]), "crowd": np.array([False])}
-    pred = {"masks": masks, "classes": np.array([1]), "scores": np.array([0.8])}
+    pred = Instances(masks, np.array([1]), np.array([0.8]))
     row = comparison_sheet({"image": img, "instances": gt}, np.zeros((400, 600)), {"cc": pred, "BAISeg": pred},
                            ["thing"], max_side=300)
     assert row.shape == (200, 300 * 5, 3) and row.dtype == np.uint8
@@ -54,7 +67,7 @@ def _draw_on_whole_image(image, inst, alpha=0.55):
     from baiseg.visualize import instance_colour
 
     out = image.astype(np.float32)
-    for k, m in enumerate(inst["masks"]):
+    for k, m in enumerate(inst.masks):
         if not m.any():
             continue
         colour = instance_colour(k)
@@ -74,5 +87,5 @@ def test_draw_instances_in_mask_boxes_equals_the_whole_image_computation():
             y0, x0 = rng.integers(0, h), rng.integers(0, w)
             masks[i, y0:y0 + rng.integers(0, h), x0:x0 + rng.integers(0, w)] = True
             masks[i] &= rng.random((h, w)) > 0.1
-        inst = {"masks": masks, "classes": np.ones(n, int)}
+        inst = Instances(masks, np.ones(n, int), np.ones(n))
         assert (draw_instances(img, inst, show_labels=False) == _draw_on_whole_image(img, inst)).all()

@@ -71,7 +71,7 @@ def _evaluate(val_yaml: Path, weights: Path, method: str, semantic: str) -> dict
     items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
                   semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
              for i, s in ((i, ds[i]) for i in range(len(ds))))  # fmt: skip
-    run(items, pred, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), ("all",)))
+    run(items, pred, lambda p, found, extras: ev.process(p.extras["sample"], found, ("all",)))
     return ev.summary()["all"]
 
 

@@ -39,18 +39,18 @@ class Writer:
         """
         boundary = job.extras.pop("boundary", None)
         job.extras.pop("semantic", None)
-        _write_image_outputs(Path(self.out), prepared.image_id, inst.as_dict(), prepared.rgb, boundary,
+        _write_image_outputs(Path(self.out), prepared.image_id, inst, prepared.rgb, boundary,
                              self.class_names, self.overlays)  # fmt: skip
         return {"records": inst.to_coco(prepared.image_id, self.category_ids)}
 
 
-def _write_image_outputs(out: Path, image_id: str, inst: dict, rgb: np.ndarray, boundary: np.ndarray | None,
+def _write_image_outputs(out: Path, image_id: str, inst: Instances, rgb: np.ndarray, boundary: np.ndarray | None,
                          class_names: list[str], overlays: bool) -> None:  # fmt: skip
     from baiseg.fileio import write_png_atomic
     from baiseg.visualize import draw_instances
 
-    masks = inst["masks"]
-    n = masks.shape[0]
+    masks = inst.masks
+    n = len(inst)
     ids = np.zeros(rgb.shape[:2], np.uint16 if n > 255 else np.uint8)
     for i in range(n - 1, -1, -1):  # best score drawn last = on top (masks do not overlap anyway)
         ids[masks[i]] = i + 1

@@ -90,7 +90,7 @@ class InstanceMeter:
             found: ``{"val_map50_gt": Instances with the GT semantics, "val_map50_model": with the model's}``.
         """
         for key in MAP_KEYS:
-            self.evaluators[key].process(sample, found[key].as_dict())
+            self.evaluators[key].process(sample, found[key])
 
     def compute(self) -> dict[str, float]:
         """``{"val_map50_gt", "val_map50_model"}`` in [0, 1]; 0 when undefined (no ground-truth instance)."""
@@ -183,7 +183,7 @@ def validate_segmenter(segmenter: Any, dataset: Any, limit: int = 0) -> float:
 
     ev = VOCInstanceEvaluator(num_classes=len(dataset.class_names), class_names=list(dataset.class_names))
     n = len(dataset) if limit <= 0 else min(limit, len(dataset))
-    run(range(n), segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict()),
+    run(range(n), segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found),
         read=_SampleReader(dataset))  # fmt: skip
     ap = ev.evaluate()["mAP50"]
     return float(ap) if math.isfinite(ap) else 0.0

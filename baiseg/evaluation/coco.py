@@ -2,7 +2,7 @@
 
 Ground truth is gathered from dataset samples (crowd instances become ``iscrowd=1`` regions that COCOeval ignores;
 void pixels are left out of the other GT masks, not out of a crowd region, which is void itself in COCO data) and
-predictions from instances dicts, both as compressed RLE; COCOeval runs in memory at
+predictions from ``Instances``, both as compressed RLE; COCOeval runs in memory at
 :meth:`COCOInstanceEvaluator.evaluate`. The "VOC view" is COCOeval with ``iouThrs=[.25, .5, .7, .75]``
 (how CIM reports VOC): 101-point interpolated precision and greedy matching with fall-back, so it differs slightly
 from :mod:`baiseg.evaluation.voc`.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from pycocotools.cocoeval import COCOeval
 
 from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample, gt_masks_without_void
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
-from baiseg.instances import coco_results, encode_rle
+from baiseg.instances import Instances, coco_results, encode_rle
 
 
 def _coco_from(images: list[dict], annotations: list[dict], categories: list[dict]) -> COCO:
@@ -98,12 +99,13 @@ class COCOInstanceEvaluator:
             )
         return self.category_ids[cls - 1]
 
-    def process(self, gt_sample: dict[str, Any], prediction: dict[str, Any]) -> None:
+    def process(self, gt_sample: dict[str, Any], prediction: Instances | Mapping[str, Any]) -> None:
         """Add one image: its GT instances (crowd flagged) and the predicted instances.
 
         Args:
             gt_sample: dataset sample with ``instances`` and ``semantic`` (255 = void).
-            prediction: instances dict (masks bool P x H x W, classes int P in 1..K, scores float P).
+            prediction: ``Instances`` (masks bool P x H x W, classes 1..K, scores), or a mapping with the same
+                three keys (``check_prediction``).
         """
         gt, void = gt_from_sample(gt_sample)
         height, width = gt["masks"].shape[1:] if void is None else void.shape
@@ -116,10 +118,10 @@ class COCOInstanceEvaluator:
         for rle, cls, crowd in zip(encode_rle(gt_masks), gt["classes"], gt["crowd"]):
             cat = self._cat(int(cls), image_id, "ground truth")
             self._gt.append(_ann(len(self._gt) + 1, img_id, cat, rle, {"iscrowd": int(crowd)}))
-        for cls in pred["classes"]:
+        for cls in pred.classes:
             self._cat(int(cls), image_id, "prediction")
         entries = coco_results(pred, image_id, self.category_ids)
-        for e, score in zip(entries, pred["scores"]):
+        for e, score in zip(entries, pred.scores):
             self._dt.append(_ann(len(self._dt) + 1, img_id, e["category_id"], e["segmentation"],
                                  {"iscrowd": 0, "score": float(score)}))  # fmt: skip
         self._results.extend(entries)

@@ -2,36 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 
 
 class EvaluationError(BaisegError):
     """A prediction or results file does not fit the ground truth it is evaluated against."""
 
 
-def check_prediction(prediction: dict[str, Any], height: int, width: int, image_id: str) -> dict[str, np.ndarray]:
-    """Validate an instances dict against the image size and return it with canonical dtypes.
+def check_prediction(
+    prediction: Instances | Mapping[str, Any], height: int, width: int, image_id: str
+) -> Instances:
+    """The one gate of the evaluators' predictions: validate them against the image size, as ``Instances``.
 
     Args:
-        prediction: ``{"masks": bool N x H x W, "classes": int N (semantic ids 1..K), "scores": float N in [0, 1]}``.
+        prediction: ``Instances``, or (for users of the API) any mapping with ``masks`` (bool N x H x W), ``classes``
+            (int N, semantic ids 1..K) and ``scores`` (float N in [0, 1]), converted here into ``Instances``.
         height: image height H of the ground truth.
         width: image width W of the ground truth.
         image_id: used in error messages.
 
     Returns:
-        The same instances with ``masks`` bool, ``classes`` int64 and ``scores`` float64.
+        ``Instances`` (masks bool, classes int64, scores float32): ``prediction`` itself when it is one.
 
     Raises:
-        EvaluationError: a missing key, a mask of another size or inconsistent lengths.
+        EvaluationError: a missing key, a mask of another size, fractional class ids, non-finite scores or
+            inconsistent lengths.
     """
-    for key in ("masks", "classes", "scores"):
-        if key not in prediction:
-            raise EvaluationError(f"prediction for image '{image_id}' lacks '{key}': give masks, classes and scores")
-    masks = np.asarray(prediction["masks"]).astype(bool, copy=False)
+    if isinstance(prediction, Instances):
+        masks, raw_classes, raw_scores = prediction.masks, prediction.classes, prediction.scores
+    else:
+        for key in ("masks", "classes", "scores"):
+            if key not in prediction:
+                raise EvaluationError(f"prediction for image '{image_id}' lacks '{key}': give masks, classes and "
+                                      "scores")  # fmt: skip
+        masks = np.asarray(prediction["masks"]).astype(bool, copy=False)
+        raw_classes, raw_scores = np.asarray(prediction["classes"]).reshape(-1), prediction["scores"]
     if masks.ndim == 2 and masks.size == 0:
         masks = masks.reshape(0, height, width)
     if masks.ndim != 3 or masks.shape[1:] != (height, width):
@@ -39,25 +50,25 @@ def check_prediction(prediction: dict[str, Any], height: int, width: int, image_
             f"prediction masks for image '{image_id}' have shape {tuple(masks.shape)}, expected N x {height} x {width}:"
             " predict at the original image resolution"
         )
-    raw_classes = np.asarray(prediction["classes"]).reshape(-1)
     if raw_classes.size and (raw_classes.dtype.kind not in "iuf" or (raw_classes.dtype.kind == "f" and (
             not np.isfinite(raw_classes).all() or (raw_classes != np.round(raw_classes)).any()))):
         raise EvaluationError(f"prediction for image '{image_id}' has class ids {raw_classes[:5].tolist()}...: class "
                               "ids must be integers (semantic ids 1..K)")  # fmt: skip
-    classes = raw_classes.astype(np.int64)
     try:
-        scores = np.asarray(prediction["scores"], dtype=np.float64).reshape(-1)
+        scores = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         raise EvaluationError(f"prediction for image '{image_id}' has scores that are not numbers") from None
     if not np.isfinite(scores).all():
         raise EvaluationError(f"prediction for image '{image_id}' has NaN or infinite scores: scores must be finite "
                               "numbers (check the network output that produced them)")  # fmt: skip
-    if not (len(masks) == len(classes) == len(scores)):
+    if not (len(masks) == len(raw_classes) == len(scores)):
         raise EvaluationError(
-            f"prediction for image '{image_id}' has {len(masks)} masks, {len(classes)} classes and {len(scores)}"
+            f"prediction for image '{image_id}' has {len(masks)} masks, {len(raw_classes)} classes and {len(scores)}"
             " scores: give one class and one score per mask"
         )
-    return {"masks": masks, "classes": classes, "scores": scores}
+    if isinstance(prediction, Instances):
+        return prediction
+    return Instances(masks, raw_classes.astype(np.int64), scores.astype(np.float32))
 
 
 def gt_from_sample(sample: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:

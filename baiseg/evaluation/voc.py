@@ -15,11 +15,13 @@ scores keep the order in which predictions were processed (a stable sort, as COC
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from baiseg.evaluation.common import check_prediction, gt_from_sample, gt_masks_without_void
+from baiseg.instances import Instances
 
 VOC_IOU_THRESHOLDS: tuple[float, ...] = (0.25, 0.5, 0.7, 0.75)
 
@@ -138,14 +140,15 @@ class VOCInstanceEvaluator:
         self._tp: dict[int, list[np.ndarray]] = defaultdict(list)  # each int8 K_i x T: 1 TP, 0 FP, -1 ignored
         self.num_images = 0
 
-    def process(self, gt_sample: dict[str, Any], prediction: dict[str, Any]) -> None:
+    def process(self, gt_sample: dict[str, Any], prediction: Instances | Mapping[str, Any]) -> None:
         """Match the predictions of one image with its GT.
 
         Args:
             gt_sample: dataset sample with ``instances`` (masks bool N x H x W, classes int N in 1..K, crowd bool N)
                 and ``semantic`` (uint8 H x W, 255 = void) — void pixels are removed from every GT mask but the
                 crowd regions.
-            prediction: instances dict (masks bool P x H x W, classes int P, scores float P).
+            prediction: ``Instances`` (masks bool P x H x W, classes 1..K, scores), or a mapping with the same
+                three keys (``check_prediction``).
 
         Raises:
             EvaluationError: missing instance GT, or prediction masks of another size than the image.
@@ -155,17 +158,17 @@ class VOCInstanceEvaluator:
         pred = check_prediction(prediction, height, width, str(gt_sample.get("image_id", "?")))
         gt_masks, gt_classes, crowd = gt_masks_without_void(gt, void), gt["classes"], gt["crowd"]
         self.num_images += 1
-        for cls in np.union1d(gt_classes, pred["classes"]):
+        for cls in np.union1d(gt_classes, pred.classes):
             cls = int(cls)
             of_cls = gt_classes == cls
             self._n_pos[cls] += int((of_cls & ~crowd).sum())
-            sel = np.where(pred["classes"] == cls)[0]
+            sel = np.where(pred.classes == cls)[0]
             if len(sel) == 0:
                 continue
-            sel = sel[np.argsort(-pred["scores"][sel], kind="stable")]
-            ious = mask_iou(pred["masks"][sel], gt_masks[of_cls])
+            sel = sel[np.argsort(-pred.scores[sel], kind="stable")]
+            ious = mask_iou(pred.masks[sel], gt_masks[of_cls])
             hit = np.stack([match_image_class(ious, t, crowd[of_cls]) for t in self.iou_thresholds], axis=1)
-            self._scores[cls].append(pred["scores"][sel])
+            self._scores[cls].append(pred.scores[sel])
             self._tp[cls].append(hit)  # 1 TP, 0 FP, -1 ignored
 
     def _classes(self) -> list[int]:

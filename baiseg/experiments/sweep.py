@@ -349,7 +349,7 @@ def _voc(samples: list[dict[str, Any]], segmenter: Any, semantic: str, ds: Any) 
     items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
                   semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
              for i, s in enumerate(samples))  # fmt: skip
-    run(items, segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found.as_dict(), ("all",)))
+    run(items, segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found, ("all",)))
     return ev.summary()["all"]
 
 

@@ -53,5 +53,4 @@ class BaselineSegmenter(SemanticInput):
         from baiseg.postprocess.methods import instances_from_semantic
 
         d = job.data
-        inst = instances_from_semantic(d["method"], d["semantic"], image=d["image"], cfg=d["mep"])
-        return Instances.from_dict(inst)
+        return instances_from_semantic(d["method"], d["semantic"], image=d["image"], cfg=d["mep"])

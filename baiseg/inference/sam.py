@@ -50,4 +50,4 @@ class SAMSegmenter(SemanticInput):
         from baiseg.sam.assembly import assemble_sam_instances
 
         d = job.data
-        return Instances.from_dict(assemble_sam_instances(d["masks"], d["ious"], d["semantic"], cfg=d["cfg"]))
+        return assemble_sam_instances(d["masks"], d["ious"], d["semantic"], cfg=d["cfg"])

@@ -21,7 +21,7 @@ import numpy as np
 from baiseg.config import MEPConfig
 from baiseg.config_rules import SCORE_RULES
 from baiseg.errors import BaisegError
-from baiseg.instances import empty_instances
+from baiseg.instances import Instances
 
 __all__ = ["assemble_instances", "size_term"]
 
@@ -32,8 +32,8 @@ def assemble_instances(
     sem_prob: np.ndarray | None = None,
     boundary_prob: np.ndarray | None = None,
     cfg: MEPConfig | None = None,
-) -> dict[str, np.ndarray]:
-    """Turn a class-agnostic label map into an instances dict (docs/ARCHITECTURE.md).
+) -> Instances:
+    """Turn a class-agnostic label map into instances (docs/ARCHITECTURE.md "Instances").
 
     Args:
         labels: int H x W, 0 = none, 1..N masks.
@@ -43,7 +43,7 @@ def assemble_instances(
         cfg: uses ``split_min_frac``, ``min_area_px`` (for split pieces), ``score_area_px``.
 
     Returns:
-        ``{"masks": bool M x H x W, "classes": int64 M (1..K), "scores": float32 M in [0, 1]}``, sorted by
+        ``Instances``: masks bool M x H x W, classes int64 M (1..K), scores float32 M in [0, 1]; sorted by
         descending score (stable).
     """
     cfg = cfg or MEPConfig()
@@ -52,11 +52,11 @@ def assemble_instances(
     labels = np.asarray(labels)
     n = int(labels.max()) if labels.size else 0
     if n <= 0:
-        return empty_instances(h, w)
+        return Instances.empty(h, w)
     sem = semantic.astype(np.int64)
     lut, piece_cls, major_of = _piece_table(labels, sem, n, cfg)
     if not piece_cls:
-        return empty_instances(h, w)
+        return Instances.empty(h, w)
     pieces = lut[labels, np.clip(sem, 0, 255)]
     if major_of:
         pieces = _split_components(pieces, major_of, piece_cls, cfg.min_area_px)
@@ -67,11 +67,7 @@ def assemble_instances(
     order = np.argsort(-score[keep], kind="stable")
     ids = (np.arange(1, m + 1)[keep])[order]
     masks = pieces[None] == ids[:, None, None]
-    return {
-        "masks": masks,
-        "classes": classes[keep][order],
-        "scores": np.clip(score[keep][order], 0.0, 1.0).astype(np.float32),
-    }
+    return Instances(masks, classes[keep][order], np.clip(score[keep][order], 0.0, 1.0).astype(np.float32))
 
 
 def _check_inputs(sem_prob: np.ndarray | None, boundary_prob: np.ndarray | None, cfg: MEPConfig) -> None:

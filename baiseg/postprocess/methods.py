@@ -11,6 +11,7 @@ import numpy as np
 
 from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 from baiseg.postprocess.assembly import assemble_instances
 from baiseg.postprocess.baselines import cc_labels, dtws_labels
 from baiseg.postprocess.mep import extract_masks
@@ -26,7 +27,7 @@ def instances_from_semantic(
     sem_prob: np.ndarray | None = None,
     image: np.ndarray | None = None,
     cfg: MEPConfig | None = None,
-) -> dict[str, np.ndarray]:
+) -> Instances:
     """Instances of one image from its semantic map by ``method``.
 
     Args:
@@ -38,7 +39,7 @@ def instances_from_semantic(
         cfg: MEP parameters (defaults when None).
 
     Returns:
-        ``{"masks": bool N x H x W, "classes": int64 N (1..K), "scores": float32 N in [0, 1]}``.
+        ``Instances``: masks bool N x H x W, classes int64 N (1..K), scores float32 N in [0, 1].
     """
     cfg = cfg or MEPConfig()
     semantic = np.asarray(semantic)

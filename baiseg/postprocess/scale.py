@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from baiseg.instances import Instances
 from baiseg.postprocess import kernels
 
 MEP_AT = ("image", "work")
@@ -99,7 +100,7 @@ def instances_at_size(
     mep_at: str = "image",
     image: np.ndarray | None = None,
     cfg: Any = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+) -> tuple[Instances, np.ndarray, np.ndarray]:
     """The MEP (``method``) on network maps at the working size, with instances at the image's ``size`` (H, W).
 
     Args:
@@ -124,7 +125,7 @@ def instances_at_size(
         semantic = cv2.resize(semantic, boundary.shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
     inst = instances_from_semantic(method, semantic, boundary_prob=boundary, sem_prob=prob, image=image, cfg=cfg)
     if classes is not None:
-        inst = dict(inst, classes=classes[inst["classes"]])
+        inst = Instances(inst.masks, classes[inst.classes], inst.scores)
     if shrunk and mep_at == "work":
-        inst = dict(inst, masks=resize_masks(inst["masks"], *size))
+        inst = Instances(resize_masks(inst.masks, *size), inst.classes, inst.scores)
     return inst, semantic, boundary

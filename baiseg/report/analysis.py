@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from baiseg.evaluation.voc import match_image_class
+from baiseg.instances import Instances
 
 IOU_THR = 0.5
 PIECE_INSIDE = 0.5  # a split piece lies at least this much inside its GT
@@ -61,11 +62,11 @@ def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return iou, in_pred, in_gt
 
 
-def analyse_image(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dict[str, Any]:
+def analyse_image(pred: Instances, gt: dict[str, np.ndarray]) -> dict[str, Any]:
     """Match one image's predictions to its GT at IoU 0.5 and count its errors.
 
     Args:
-        pred: ``{"masks": bool N x H x W, "classes": int N (1..K), "scores": float N}``.
+        pred: the predicted ``Instances`` (classes 1..K).
         gt: ``{"masks": bool M x H x W, "classes": int M, "crowd": bool M (optional)}``.
 
     Returns:
@@ -73,15 +74,15 @@ def analyse_image(pred: dict[str, np.ndarray], gt: dict[str, np.ndarray]) -> dic
         class in [0, 1], "tp": 1 / 0 / -1 (ignored), "kind": "tp" | "false" | "merged" | "piece" | "ignored"}],
         "gt": [per GT {"iou": best IoU, "kind": "tp" | "missed" | "split" | "merged" | "crowd"}]}``.
     """
-    pm, gm = np.asarray(pred["masks"], bool), np.asarray(gt["masks"], bool)
-    pc, gc = np.asarray(pred["classes"]).reshape(-1), np.asarray(gt["classes"]).reshape(-1)
+    pm, gm = pred.masks, np.asarray(gt["masks"], bool)
+    pc, gc = pred.classes, np.asarray(gt["classes"]).reshape(-1)
     crowd = np.asarray(gt.get("crowd", np.zeros(len(gc), bool)), bool).reshape(-1)
     n, m = len(pm), len(gm)
     iou, in_pred, in_gt = _overlaps(pm, gm) if n and m else (np.zeros((n, m)),) * 3
     same = pc[:, None] == gc[None, :]
     iou, in_pred, in_gt = iou * same, in_pred * same, in_gt * same
     tp = np.zeros(n, np.int8)
-    order = np.argsort(-np.asarray(pred.get("scores", np.ones(n)), np.float64), kind="stable")
+    order = np.argsort(-pred.scores.astype(np.float64), kind="stable")
     for c in np.unique(pc):
         rows = order[pc[order] == c]
         cols = np.flatnonzero(gc == c)

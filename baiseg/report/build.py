@@ -17,11 +17,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from baiseg.evaluation.common import check_prediction
 from baiseg.evaluation.results import id_key, results_to_instances
 from baiseg.report.analysis import ERROR_KINDS, analyse_image, pr_curve
 from baiseg.report.collect import Method, gt_of
 from baiseg.report.images import (
     display_scale,
+    gt_records,
     instance_records,
     write_boundary,
     write_image_pair,
@@ -82,14 +84,15 @@ def _one_image(out: Path, n: int, sample: dict[str, Any], methods: list[Method],
     dh, dw = write_image_pair(out, name, rgb)
     scale = display_scale(h, w)
     gt = gt_of(sample)
-    gt_recs = instance_records(gt, scale, names)
+    gt_recs = gt_records(gt, scale, names)
     if gt is not None:
         for r, crowd in zip(gt_recs, gt["crowd"]):
             curves.num_gt[r["cls"]] += int(not crowd)
     row = {"id": image_id, "n": name, "w": dw, "h": dh, "err": [] if gt is not None else None, "cls": set()}
     detail = {"id": image_id, "w": dw, "h": dh, "img": f"img/{name}.jpg", "gt": gt_recs, "methods": []}
     for mi, m in enumerate(methods):
-        inst = results_to_instances(m.grouped.get(id_key(image_id), []), h, w, cats, image_id)
+        entries = results_to_instances(m.grouped.get(id_key(image_id), []), h, w, cats, image_id)
+        inst = check_prediction(entries, h, w, image_id)  # the evaluators' gate: Instances, as they score them
         extra, gt_kinds = None, None
         if gt is not None:
             a = analyse_image(inst, gt)

@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from baiseg.instances import Instances
 from baiseg.report.staging import write_file
 
 DISPLAY_SIDE = 640  # longer side of the image shown in the viewer (px)
@@ -109,23 +110,34 @@ def mask_polygons(mask: np.ndarray, scale: float, tol_px: float = 0.8) -> list[l
     return rings
 
 
-def instance_records(inst: dict[str, Any] | None, scale: float, class_names: list[str],
+def instance_records(inst: Instances | None, scale: float, class_names: list[str],
                      extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """One JSON-ready record per instance: polygons, class, score, area and the analysis fields.
+    """One JSON-ready record per predicted instance: polygons, class, score, area and the analysis fields.
 
     Args:
-        inst: instances dict (masks bool N x H x W, classes 1..K, optional scores / crowd) or None.
+        inst: ``Instances`` (classes 1..K) or None.
         scale: display scale.
         class_names: K names (class id k is ``class_names[k - 1]``).
         extra: N dicts merged into the records (e.g. ``iou`` and ``kind`` from ``analyse_image``).
 
     Returns:
-        ``[{"poly": [[x, y, ...], ...], "cls": name, "score": float | None, "area": px at full size, ...}]``.
+        ``[{"poly": [[x, y, ...], ...], "cls": name, "score": float, "area": px at full size, ...}]``.
     """
     if inst is None:
         return []
-    masks, classes = np.asarray(inst["masks"], bool), np.asarray(inst["classes"]).reshape(-1)
-    scores = inst.get("scores")
+    return _records(inst.masks, inst.classes, inst.scores, scale, class_names, extra)
+
+
+def gt_records(gt: dict[str, Any] | None, scale: float, class_names: list[str]) -> list[dict[str, Any]]:
+    """``instance_records`` of a sample's instance GT (``masks``, ``classes``; ``collect.gt_of``), ``score`` None."""
+    if gt is None:
+        return []
+    return _records(np.asarray(gt["masks"], bool), np.asarray(gt["classes"]).reshape(-1), None, scale, class_names)
+
+
+def _records(masks: np.ndarray, classes: np.ndarray, scores: np.ndarray | None, scale: float, class_names: list[str],
+             extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The records of ``instance_records`` from arrays: masks bool N x H x W, classes int N, scores float N or None."""
     out = []
     for k in range(len(masks)):
         c = int(classes[k])

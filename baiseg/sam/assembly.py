@@ -1,4 +1,4 @@
-"""SAM masks + semantic map -> instances (docs/ARCHITECTURE.md instances dict). Pure NumPy/OpenCV, no model.
+"""SAM masks + semantic map -> ``Instances`` (docs/ARCHITECTURE.md "Instances"). Pure NumPy/OpenCV, no model.
 
 1. Each SAM mask gets the majority semantic class (ids 1..254) of its pixels; the pixels of other classes, background
    and void are removed. A mask whose class covers less than ``min_inside_frac`` of it, or fewer than ``min_area_px``
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from baiseg.errors import BaisegError
-from baiseg.instances import empty_instances
+from baiseg.instances import Instances
 from baiseg.sam.config import SAMConfig
 
 
@@ -40,7 +40,7 @@ def assemble_sam_instances(
     *,
     sem_prob: np.ndarray | None = None,
     cfg: SAMConfig | None = None,
-) -> dict[str, np.ndarray]:
+) -> Instances:
     """Turn class-agnostic SAM masks into class instances with the semantic map (steps in the module docstring).
 
     Args:
@@ -52,8 +52,8 @@ def assemble_sam_instances(
             ``area_scale_px``.
 
     Returns:
-        ``{"masks": bool N x H x W (disjoint), "classes": int64 N (1..K), "scores": float32 N in [0, 1]}``, sorted by
-        descending score (stable).
+        ``Instances``: masks bool N x H x W (disjoint), classes int64 N (1..K), scores float32 N in [0, 1]; sorted
+        by descending score (stable).
     """
     cfg = cfg or SAMConfig()
     sem = np.asarray(semantic).astype(np.int64)
@@ -80,14 +80,11 @@ def assemble_sam_instances(
         kept.append(_Piece(visible, p.cls, p.iou))
     kept += _leftover_components(np.where(claimed, 0, cls_map), cfg)
     if not kept:
-        return empty_instances(h, w)
+        return Instances.empty(h, w)
     scores = np.array([_score(p, sem_prob, cfg) for p in kept], np.float64)
     order = np.argsort(-scores, kind="stable")
-    return {
-        "masks": np.stack([kept[i].mask for i in order]),
-        "classes": np.array([kept[i].cls for i in order], np.int64),
-        "scores": np.clip(scores[order], 0.0, 1.0).astype(np.float32),
-    }
+    return Instances(np.stack([kept[i].mask for i in order]), np.array([kept[i].cls for i in order], np.int64),
+                     np.clip(scores[order], 0.0, 1.0).astype(np.float32))
 
 
 def _class_pieces(masks: np.ndarray, ious: np.ndarray, cls_map: np.ndarray, cfg: SAMConfig) -> list[_Piece]:

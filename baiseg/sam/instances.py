@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 from baiseg.sam.assembly import assemble_sam_instances
 from baiseg.sam.config import SAMConfig
 from baiseg.sam.model import require_segment_anything
@@ -117,7 +118,7 @@ def sam_instances(
     sem_prob: np.ndarray | None = None,
     cfg: SAMConfig | None = None,
     **overrides: Any,
-) -> dict[str, np.ndarray]:
+) -> Instances:
     """Instances of one image: SAM proposals on the semantic foreground + assembly with the semantic map.
 
     Args:
@@ -129,8 +130,8 @@ def sam_instances(
         **overrides: ``SAMConfig`` fields to replace, e.g. ``points_per_side=16, score="area"``.
 
     Returns:
-        ``{"masks": bool N x H x W (disjoint), "classes": int64 N (1..K), "scores": float32 N in [0, 1]}``, sorted by
-        descending score.
+        ``Instances``: masks bool N x H x W (disjoint), classes int64 N (1..K), scores float32 N in [0, 1]; sorted
+        by descending score.
     """
     cfg = (cfg or SAMConfig()).with_overrides(**overrides)
     masks, ious = filter_proposals(sam_proposals(image, semantic, model=model, cfg=cfg), cfg)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 from baiseg.sam.model import require_segment_anything
 
 
@@ -121,40 +122,37 @@ def sam_refine(
     *,
     model: torch.nn.Module,
     cfg: SAMRefineConfig | None = None,
-) -> dict[str, np.ndarray]:
+) -> Instances:
     """Redraw the borders of disjoint instances with MobileSAM (see the module docstring for the rule).
 
     Args:
         image: uint8 H x W x 3 RGB.
-        instances: ``{"masks": bool N x H x W (disjoint), "classes": int N (1..K), "scores": float N}``, by descending
-            score (BAISeg's output).
+        instances: masks bool N x H x W (disjoint), classes 1..K, scores, by descending score (BAISeg's output).
         semantic: int H x W semantic ids (0 background, 1..K classes, 255 void) the instances were assembled from
             (GT or the model's argmax).
         model: MobileSAM (``baiseg.sam.load_mobilesam``).
         cfg: ``SAMRefineConfig()`` when None.
 
     Returns:
-        The same keys; the same instances in the same order, their masks redrawn and still disjoint; instances that
-        lose every pixel are dropped.
+        The same instances in the same order, their masks redrawn and still disjoint; instances that lose every pixel
+        are dropped.
     """
     cfg = cfg or SAMRefineConfig()
-    masks = np.asarray(instances["masks"], bool)
+    masks = instances.masks
     image, semantic = np.asarray(image), np.asarray(semantic)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise BaisegError(f"image must be uint8 H x W x 3 RGB, got {image.dtype} {image.shape}")
     if semantic.shape != image.shape[:2] or masks.shape[1:] != image.shape[:2]:
         raise BaisegError(f"semantic map {semantic.shape} and masks {masks.shape[1:]} must match the image "
                           f"{image.shape[:2]}")  # fmt: skip
-    keep = masks.reshape(len(masks), -1).any(1)
-    masks = masks[keep]
-    classes, scores = np.asarray(instances["classes"])[keep], np.asarray(instances["scores"])[keep]
-    if len(masks) == 0:
-        return {"masks": masks, "classes": classes, "scores": scores}
-    sam, iou = sam_masks_for_instances(image, masks, classes, semantic, model=model, cfg=cfg)
+    found = instances.select(masks.reshape(len(masks), -1).any(1))
+    if len(found) == 0:
+        return found
+    sam, iou = sam_masks_for_instances(image, found.masks, found.classes, semantic, model=model, cfg=cfg)
     sam &= (iou >= cfg.accept_iou)[:, None, None]
-    new = reassign(masks, sam)
+    new = reassign(found.masks, sam)
     kept = new.reshape(len(new), -1).any(1)
-    return {"masks": new[kept], "classes": classes[kept], "scores": scores[kept]}
+    return Instances(new[kept], found.classes[kept], found.scores[kept])
 
 
 def reassign(owners: np.ndarray, claims: np.ndarray) -> np.ndarray:

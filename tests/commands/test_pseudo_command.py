@@ -16,6 +16,7 @@ from PIL import Image
 from baiseg.cli import main
 from baiseg.data import build_dataset
 from baiseg.data.synthetic import render
+from baiseg.instances import Instances
 from baiseg.postprocess.methods import instances_from_semantic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,10 +58,10 @@ def test_round_trip_as_a_dataset(pf_like, tmp_path):
     for i in range(len(src)):
         want = instances_from_semantic("cc", src[i]["semantic"])
         got = ps[i]["instances"]
-        order = np.argsort(-want["masks"].reshape(len(want["masks"]), -1).sum(1), kind="stable")
+        order = np.argsort(-want.masks.reshape(len(want), -1).sum(1), kind="stable")
         got_order = np.argsort(-got["masks"].reshape(len(got["masks"]), -1).sum(1), kind="stable")
-        assert np.array_equal(got["masks"][got_order], want["masks"][order])
-        assert np.array_equal(got["classes"][got_order], want["classes"][order])
+        assert np.array_equal(got["masks"][got_order], want.masks[order])
+        assert np.array_equal(got["classes"][got_order], want.classes[order])
         assert np.array_equal(ps[i]["image"], src[i]["image"])
     info = json.loads((tmp_path / "p" / "pseudo_info.json").read_text())
     assert info["images"] == N and info["settings"]["method"] == "cc"
@@ -138,8 +139,11 @@ def test_images_without_instances_are_kept_with_none():
     from baiseg.data.instance_transforms import InstanceTrainTransform
     from baiseg.pseudo import filter_instances
 
-    empty = {"masks": np.zeros((0, 5, 7), bool), "classes": np.zeros(0, np.int64), "scores": np.zeros(0, np.float32)}
-    assert filter_instances(empty, 0.5, 10)["masks"].shape == (0, 5, 7)
+    assert filter_instances(Instances.empty(5, 7), 0.5, 10).masks.shape == (0, 5, 7)
+    masks = np.zeros((3, 5, 7), bool)
+    masks[0, :3], masks[1, :1], masks[2, 3:] = True, True, True  # 21, 7 and 14 pixels
+    kept = filter_instances(Instances(masks, [1, 2, 1], [0.9, 0.8, 0.4]), 0.5, 10)
+    assert kept.classes.tolist() == [1] and np.array_equal(kept.masks, masks[:1])  # 1: too small, 2: too low
     sample = {"image": np.zeros((5, 7, 3), np.uint8), "path": "x.png",
               "instances": {"masks": np.zeros((0, 5, 7), bool), "classes": np.zeros(0, np.int64),
                             "crowd": np.zeros(0, bool)}}

@@ -95,13 +95,13 @@ def test_maskrcnn_weights_in_predictor(rcnn_weights):
     assert isinstance(pred, MaskRCNNPredictor)
     image = build_dataset("synthetic", load_instances=False)[0]["image"]
     inst, maps = pred.predict_instances(image)
-    assert maps == {} and inst["masks"].shape[1:] == image.shape[:2]
-    assert np.all(np.diff(inst["scores"]) <= 0) and set(inst["classes"].tolist()) <= {1, 2, 3}
+    assert maps == {} and inst.masks.shape[1:] == image.shape[:2]
+    assert np.all(np.diff(inst.scores) <= 0) and set(inst.classes.tolist()) <= {1, 2, 3}
     for i in pred.predict(image):
         assert i.class_name in pred.class_names and 0 <= i.score <= 1
     assert not pred.architecture.maps and not hasattr(pred, "infer") and not hasattr(pred, "mep")  # no placebo MEP
     voc = pred.for_classes(["box", "zzz"])  # the shared class renaming (segmenter.py)
-    assert voc.class_names == ["box", "zzz"] and set(voc.predict_instances(image)[0]["classes"].tolist()) <= {1}
+    assert voc.class_names == ["box", "zzz"] and set(voc.predict_instances(image)[0].classes.tolist()) <= {1}
     with pytest.raises(BaisegError, match="drop --method"):
         Predictor.from_pretrained(rcnn_weights, method="cc")
 

@@ -7,6 +7,8 @@ import types
 import numpy as np
 import pytest
 
+from baiseg.instances import Instances
+
 H, W = 24, 32
 
 
@@ -36,13 +38,9 @@ def sample(masks, classes, crowd=None, void=None, image_id="img0", h: int = H, w
     }
 
 
-def pred(masks, classes, scores, h: int = H, w: int = W) -> dict:
-    """An instances dict."""
-    return {
-        "masks": np.asarray(masks, dtype=bool).reshape(-1, h, w),
-        "classes": np.asarray(classes, dtype=np.int64).reshape(-1),
-        "scores": np.asarray(scores, dtype=np.float32).reshape(-1),
-    }
+def pred(masks, classes, scores, h: int = H, w: int = W) -> Instances:
+    """Predicted instances (masks given as a list or array of H x W masks)."""
+    return Instances(np.asarray(masks, dtype=bool).reshape(-1, h, w), classes, scores)
 
 
 A = box(2, 2, 10, 10)  # 64 px

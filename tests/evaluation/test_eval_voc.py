@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from baiseg.evaluation import EvaluationError, VOCInstanceEvaluator, mask_iou, voc_ap
+from baiseg.evaluation.common import check_prediction
+from baiseg.instances import Instances
 
 
 def run(pairs, num_classes=2):
@@ -148,3 +150,24 @@ def test_wrong_mask_size_is_a_user_error(ev):
         e.process(ev.sample([ev.A], [1]), ev.pred(np.zeros((1, 10, 10)), [1], [0.5], h=10, w=10))
     with pytest.raises(EvaluationError, match="no instance ground truth"):
         e.process({"image_id": "x", "instances": None}, ev.pred([ev.A], [1], [0.5]))
+
+
+def test_the_gate_takes_instances_as_they_are_and_converts_a_mapping_once(ev):
+    inst = ev.pred([ev.A, ev.FAR], [1, 1], [0.9, 0.4])
+    assert check_prediction(inst, ev.H, ev.W, "x") is inst
+    as_map = {"masks": inst.masks.astype(np.uint8), "classes": [1.0, 1.0], "scores": [0.9, 0.4]}
+    got = check_prediction(as_map, ev.H, ev.W, "x")
+    assert isinstance(got, Instances) and got.classes.dtype == np.int64 and got.scores.dtype == np.float32
+    assert np.array_equal(got.masks, inst.masks) and np.array_equal(got.scores, inst.scores)
+    outs = []
+    for p in (inst, as_map):
+        e = VOCInstanceEvaluator(num_classes=1)
+        e.process(ev.sample([ev.A], [1]), p)
+        outs.append(e.evaluate())
+    assert outs[0] == outs[1] and outs[0]["mAP50"] == 1.0
+    with pytest.raises(EvaluationError, match="lacks 'scores'"):
+        check_prediction({"masks": inst.masks, "classes": [1, 1]}, ev.H, ev.W, "x")
+    with pytest.raises(EvaluationError, match="NaN or infinite scores"):
+        check_prediction(Instances(inst.masks, [1, 1], [0.5, np.nan]), ev.H, ev.W, "x")
+    with pytest.raises(EvaluationError, match="2 masks, 1 classes"):
+        check_prediction({"masks": inst.masks, "classes": [1], "scores": [0.5, 0.4]}, ev.H, ev.W, "x")

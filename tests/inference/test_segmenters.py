@@ -48,8 +48,8 @@ def test_baselines_through_the_scheduler_match_the_direct_call(method, workers):
     assert [g[0] for g in got] == ["s0", "s1", "s2", "s3"]
     for it, (_, inst) in zip(items, got):
         ref = instances_from_semantic(method, it.semantic, cfg=MEPConfig())
-        assert len(inst) == len(ref["classes"]) > 0
-        assert np.array_equal(inst.masks, ref["masks"]) and np.array_equal(inst.scores, ref["scores"])
+        assert len(inst) == len(ref) > 0
+        assert np.array_equal(inst.masks, ref.masks) and np.array_equal(inst.scores, ref.scores)
 
 
 def test_baselines_refuse_ids_above_k_and_a_missing_map():
@@ -69,9 +69,9 @@ def test_predictor_scheduler_and_facade_give_the_same_instances(edge_net, mep_at
     got = _run(items, pred, workers=2, batch_size=2)
     for it, (_, inst) in zip(items, got):
         ref, maps = pred.predict_instances(it.image, semantic=it.semantic)
-        assert len(inst) == len(ref["classes"]) > 0
+        assert len(inst) == len(ref) > 0
         for key in ("masks", "classes", "scores"):
-            assert np.array_equal(inst.as_dict()[key], ref[key])
+            assert np.array_equal(getattr(inst, key), getattr(ref, key))
         assert maps["semantic"].max() <= 2
 
 
@@ -99,5 +99,5 @@ def test_mobilesam_through_the_scheduler_matches_sam_instances(workers):
     assert [g[0] for g in got] == ["s0", "s1"]
     for it, (_, inst) in zip(items, got):
         ref = sam_instances(it.image, it.semantic, model=model, cfg=cfg)
-        assert len(inst) == len(ref["classes"]) > 0
-        assert np.array_equal(inst.masks, ref["masks"]) and np.array_equal(inst.scores, ref["scores"])
+        assert len(inst) == len(ref) > 0
+        assert np.array_equal(inst.masks, ref.masks) and np.array_equal(inst.scores, ref.scores)

@@ -60,7 +60,7 @@ def test_dtws_matches_skimage_reference_on_real_masks(shared_data) -> None:
     cfg = MEPConfig(dtws_peak_frac=0.5, dtws_min_area_px=64)
     ious = []
     for sem in sems:
-        ours = list(instances_from_semantic("dtws", sem, cfg=cfg)["masks"])
+        ours = list(instances_from_semantic("dtws", sem, cfg=cfg).masks)
         ref = _masks(_reference_dtws(sem, 0.5), 64)
         assert abs(len(ours) - len(ref)) <= 1
         ious.append(min(_matched_iou(ours, ref), _matched_iou(ref, ours)))
@@ -72,7 +72,7 @@ def test_cc_matches_skimage_label_on_real_masks(shared_data) -> None:
     from skimage.measure import label
 
     for sem in _pennfudan_semantics(shared_data, 8):
-        ours = list(instances_from_semantic("cc", sem, cfg=MEPConfig(cc_min_area_px=64))["masks"])
+        ours = list(instances_from_semantic("cc", sem, cfg=MEPConfig(cc_min_area_px=64)).masks)
         ref = _masks(label(sem == 1, connectivity=2), 64)
         assert len(ours) == len(ref)
         assert _matched_iou(ours, ref) == pytest.approx(1.0)
@@ -83,8 +83,8 @@ def test_baselines_rank_by_area(shared_data, method: str) -> None:
     """Scores strictly follow the area, even for large masks (the old size prior saturated to exactly 1)."""
     for sem in _pennfudan_semantics(shared_data, 6):
         inst = instances_from_semantic(method, sem)
-        area = inst["masks"].sum((1, 2))
-        assert np.all(np.diff(area) <= 0), (area, inst["scores"])
+        area = inst.masks.sum((1, 2))
+        assert np.all(np.diff(area) <= 0), (area, inst.scores)
         distinct = area[:-1] > area[1:]
-        assert np.all(inst["scores"][:-1][distinct] > inst["scores"][1:][distinct])
-        assert np.all(inst["scores"] < 1.0)
+        assert np.all(inst.scores[:-1][distinct] > inst.scores[1:][distinct])
+        assert np.all(inst.scores < 1.0)

@@ -75,7 +75,7 @@ def test_mep_with_merge_keeps_a_real_cut_and_drops_a_texture_cut(cases):
     faint = 0.45 * real  # the same ridge, but weak: a texture edge
     assert extract_masks(faint, sem, cfg=MEPConfig(merge_thr=0.5, min_area_px=16, boundary_thr=0.2)).max() == 1
     out = instances_from_semantic("baiseg", sem, boundary_prob=real, cfg=cfg)
-    assert len(out["masks"]) == 2 and out["masks"].sum() == (sem > 0).sum()
+    assert len(out.masks) == 2 and out.masks.sum() == (sem > 0).sum()
 
 
 def test_enclosed_region_merges_into_its_ring_only_when_asked():

@@ -23,7 +23,7 @@ def test_dispatch():
     sem[1:5, 1:5] = 1
     sem[7:11, 7:11] = 1
     for method in ("cc", "dtws"):
-        assert len(methods.instances_from_semantic(method, sem)["masks"]) == 2
+        assert len(methods.instances_from_semantic(method, sem).masks) == 2
     with pytest.raises(BaisegError, match="boundary map"):
         methods.instances_from_semantic("baiseg", sem)
     with pytest.raises(BaisegError, match="unknown method"):

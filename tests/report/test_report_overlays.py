@@ -6,16 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from baiseg.data.io import voc_palette
+from baiseg.instances import Instances
 from baiseg.visualize import draw_instances
 
 IMG = np.full((200, 300, 3), 90, np.uint8)
 
 
-def _inst(boxes: list[tuple[int, int, int, int]], classes: list[int]) -> dict:
+def _inst(boxes: list[tuple[int, int, int, int]], classes: list[int]) -> Instances:
     masks = np.zeros((len(boxes), *IMG.shape[:2]), bool)
     for m, (y0, x0, y1, x1) in zip(masks, boxes):
         m[y0:y1, x0:x1] = True
-    return {"masks": masks, "classes": np.array(classes), "scores": np.linspace(0.9, 0.5, len(boxes))}
+    return Instances(masks, np.array(classes), np.linspace(0.9, 0.5, len(boxes)))
 
 
 def _has_colour(region: np.ndarray, rgb: np.ndarray) -> bool:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from baiseg.data import build_dataset
-from baiseg.instances import coco_image_id, encode_rle
+from baiseg.instances import Instances, coco_image_id, encode_rle
 
 WORST = 1  # index of the image with the most errors
 
@@ -35,7 +35,7 @@ def _halves(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, mask & ~left
 
 
-def predictions_for(i: int, gt: dict) -> dict:
+def predictions_for(i: int, gt: dict) -> Instances:
     """The made-up predictions of image ``i`` (see the module docstring)."""
     masks, classes = list(np.asarray(gt["masks"], bool)), list(np.asarray(gt["classes"]))
     if i == WORST:
@@ -52,8 +52,8 @@ def predictions_for(i: int, gt: dict) -> dict:
             masks[j] = masks[j] | masks[k]
             del masks[k], classes[k]
     h, w = np.asarray(gt["masks"]).shape[1:]
-    return {"masks": np.array(masks, bool).reshape(-1, h, w), "classes": np.array(classes, np.int64),
-            "scores": np.linspace(0.9, 0.5, len(masks)).astype(np.float32)}  # fmt: skip
+    return Instances(np.array(masks, bool).reshape(-1, h, w), np.array(classes, np.int64),
+                     np.linspace(0.9, 0.5, len(masks)).astype(np.float32))
 
 
 def make_evaluation(folder: Path, data: Path, method: str = "made-up", boundary: bool = True) -> Path:
@@ -64,9 +64,9 @@ def make_evaluation(folder: Path, data: Path, method: str = "made-up", boundary:
     for i in range(len(ds)):
         s = ds[i]
         inst = predictions_for(i, s["instances"])
-        cats = [int(ds.category_ids[int(c) - 1]) for c in inst["classes"]]
+        cats = [int(ds.category_ids[int(c) - 1]) for c in inst.classes]
         results += [{"image_id": coco_image_id(str(s["image_id"])), "category_id": c, "segmentation": rle,
-                     "score": float(sc)} for rle, c, sc in zip(encode_rle(inst["masks"]), cats, inst["scores"])]
+                     "score": float(sc)} for rle, c, sc in zip(encode_rle(inst.masks), cats, inst.scores)]
         if boundary:
             (folder / "boundary").mkdir(exist_ok=True)
             (folder / "semantic").mkdir(exist_ok=True)

@@ -30,18 +30,18 @@ def _assemble(masks: list[np.ndarray], ious: list[float], sem: np.ndarray, **cfg
 
 
 def _disjoint(inst: dict[str, np.ndarray]) -> bool:
-    return bool((inst["masks"].sum(0) <= 1).all())
+    return bool((inst.masks.sum(0) <= 1).all())
 
 
 def test_mask_gets_majority_class_and_loses_other_pixels():
     sem = _scene()
     # covers all of class 1 and 4 columns of class 2 (80 px) and some background
     inst = _assemble([_box(3, 27, 3, 34)], [0.9], sem)
-    first = inst["masks"][0]
-    assert inst["classes"][0] == 1 and inst["scores"][0] == pytest.approx(0.9)
+    first = inst.masks[0]
+    assert inst.classes[0] == 1 and inst.scores[0] == pytest.approx(0.9)
     assert first.sum() == 400 and (sem[first] == 1).all()
     # the rest of class 2 is not covered by SAM: it comes back as a leftover component
-    assert inst["classes"].tolist() == [1, 2] and inst["masks"][1].sum() == 400
+    assert inst.classes.tolist() == [1, 2] and inst.masks[1].sum() == 400
     assert _disjoint(inst)
 
 
@@ -49,22 +49,22 @@ def test_mask_mostly_on_background_is_dropped():
     sem = _scene()
     inst = _assemble([_box(0, 40, 0, 60)], [0.99], sem, min_inside_frac=0.5)  # 400 / 2400 px of class 1
     # only the two leftover components remain, with the leftover score
-    assert sorted(inst["classes"].tolist()) == [1, 2]
+    assert sorted(inst.classes.tolist()) == [1, 2]
     size = 400 / (400 + SAMConfig().area_scale_px)
-    assert np.allclose(inst["scores"], 0.5 * size)
+    assert np.allclose(inst.scores, 0.5 * size)
 
 
 def test_paint_by_area_absorbs_parts_and_paint_by_score_splits():
     sem = _scene()
     whole, part = _box(5, 25, 5, 25), _box(5, 12, 5, 25)  # 400 px and 140 px, part has the higher IoU
     by_area = _assemble([part, whole], [0.99, 0.9], sem, paint="area")
-    assert (by_area["classes"] == 1).sum() == 1 and by_area["masks"][by_area["classes"] == 1][0].sum() == 400
+    assert (by_area.classes == 1).sum() == 1 and by_area.masks[by_area.classes == 1][0].sum() == 400
     by_score = _assemble([part, whole], [0.99, 0.9], sem, paint="score", min_keep_frac=0.5)
-    ones = by_score["masks"][by_score["classes"] == 1]
+    ones = by_score.masks[by_score.classes == 1]
     assert sorted(m.sum() for m in ones) == [140, 260] and _disjoint(by_score)
     # with a stricter keep fraction the whole (left with 65 %) is dropped and its rest becomes a leftover component
     strict = _assemble([part, whole], [0.99, 0.9], sem, paint="score", min_keep_frac=0.7)
-    scores = strict["scores"][strict["classes"] == 1]
+    scores = strict.scores[strict.classes == 1]
     assert len(scores) == 2 and scores[0] == pytest.approx(0.99) and scores[1] < 0.5
 
 
@@ -73,9 +73,9 @@ def test_uncovered_foreground_becomes_components_and_small_ones_drop():
     sem[35:39, 2:6] = 1  # 16 px island of class 1: below min_area_px
     sem[32:40, 40:50] = 2  # 80 px island of class 2
     inst = _assemble([], [], sem, min_area_px=64)
-    found = sorted((int(c), int(m.sum())) for c, m in zip(inst["classes"], inst["masks"]))
+    found = sorted((int(c), int(m.sum())) for c, m in zip(inst.classes, inst.masks))
     assert found == [(1, 400), (2, 80), (2, 400)]
-    assert _disjoint(inst) and not inst["masks"][:, 30].any()  # void is never an instance
+    assert _disjoint(inst) and not inst.masks[:, 30].any()  # void is never an instance
 
 
 def test_sam_score_uses_semantic_probability_and_area_rule_ranks_by_size():
@@ -85,27 +85,27 @@ def test_sam_score_uses_semantic_probability_and_area_rule_ranks_by_size():
     small, large = _box(5, 15, 5, 25), _box(5, 25, 30, 50)  # 200 px class 1, 400 px class 2
     inst = assemble_sam_instances(np.stack([small, large]), np.array([0.9, 0.95]), sem, sem_prob=prob,
                                   cfg=SAMConfig(min_area_px=10))  # fmt: skip
-    assert inst["scores"][0] == pytest.approx(0.9 * 0.8) and inst["scores"][1] == pytest.approx(0.95 * 0.5)
-    assert inst["classes"][:2].tolist() == [1, 2]
+    assert inst.scores[0] == pytest.approx(0.9 * 0.8) and inst.scores[1] == pytest.approx(0.95 * 0.5)
+    assert inst.classes[:2].tolist() == [1, 2]
     by_area = assemble_sam_instances(np.stack([small, large]), np.array([0.9, 0.95]), sem, sem_prob=prob,
                                      cfg=SAMConfig(min_area_px=10, score="area"))  # fmt: skip
-    areas = by_area["masks"].sum((1, 2))
-    assert (np.diff(areas) <= 0).all() and (np.diff(by_area["scores"]) <= 0).all()
-    assert by_area["scores"][0] == pytest.approx(400 / (400 + SAMConfig().area_scale_px))
+    areas = by_area.masks.sum((1, 2))
+    assert (np.diff(areas) <= 0).all() and (np.diff(by_area.scores) <= 0).all()
+    assert by_area.scores[0] == pytest.approx(400 / (400 + SAMConfig().area_scale_px))
 
 
 def test_outputs_follow_the_instances_contract():
     sem = _scene()
     inst = _assemble([_box(5, 25, 5, 25), _box(5, 25, 30, 50)], [0.95, 0.9], sem)
-    assert inst["masks"].dtype == bool and inst["masks"].shape == (2, 40, 60)
-    assert inst["classes"].dtype == np.int64 and inst["scores"].dtype == np.float32
-    assert (np.diff(inst["scores"]) <= 0).all() and ((inst["scores"] >= 0) & (inst["scores"] <= 1)).all()
+    assert inst.masks.dtype == bool and inst.masks.shape == (2, 40, 60)
+    assert inst.classes.dtype == np.int64 and inst.scores.dtype == np.float32
+    assert (np.diff(inst.scores) <= 0).all() and ((inst.scores >= 0) & (inst.scores <= 1)).all()
 
 
 def test_empty_foreground_and_bad_shapes():
     sem = np.zeros((8, 9), np.uint8)
     inst = _assemble([], [], sem)
-    assert inst["masks"].shape == (0, 8, 9) and inst["classes"].shape == (0,) and inst["scores"].shape == (0,)
+    assert inst.masks.shape == (0, 8, 9) and inst.classes.shape == (0,) and inst.scores.shape == (0,)
     with pytest.raises(BaisegError, match="do not fit"):
         assemble_sam_instances(np.zeros((1, 9, 8), bool), np.ones(1), sem)
 

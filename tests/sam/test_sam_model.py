@@ -119,7 +119,7 @@ def test_proposals_and_instances_with_a_tiny_random_sam():
     masks, ious = filter_proposals(props, cfg)
     assert len(masks) == len(ious) and (np.diff(ious) <= 0).all()
     inst = sam_instances(image, sem, model=model, cfg=cfg)
-    assert (inst["masks"].sum(0) <= 1).all() and (inst["classes"] == 1).all()
-    assert inst["masks"].any(0)[sem == 1].all() and not inst["masks"].any(0)[sem != 1].any()
+    assert (inst.masks.sum(0) <= 1).all() and (inst.classes == 1).all()
+    assert inst.masks.any(0)[sem == 1].all() and not inst.masks.any(0)[sem != 1].any()
     with pytest.raises(BaisegError, match="does not match image"):
         sam_proposals(image, sem[:, :40], model=model, cfg=cfg)

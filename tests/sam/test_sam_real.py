@@ -63,6 +63,6 @@ def test_sam_instances_with_ground_truth_semantics(mobilesam, shared_data):
 
     image, ids = _pedestrians(shared_data, "FudanPed00001")
     inst = sam_instances(image, (ids > 0).astype(np.uint8), model=mobilesam)
-    assert (inst["masks"].sum(0) <= 1).all() and (inst["classes"] == 1).all()
+    assert (inst.masks.sum(0) <= 1).all() and (inst.classes == 1).all()
     for i in range(1, int(ids.max()) + 1):
-        assert max(_iou(m, ids == i) for m in inst["masks"]) > 0.9
+        assert max(_iou(m, ids == i) for m in inst.masks) > 0.9

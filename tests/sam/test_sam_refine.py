@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 from baiseg.sam.refine import SAMRefineConfig, instance_prompts, reassign, sam_refine
 
 
@@ -62,12 +63,12 @@ def test_refine_with_a_tiny_random_sam_keeps_instances_disjoint_on_the_foregroun
     sem = np.zeros((20, 30), np.uint8)
     sem[2:18, 2:28] = 1
     masks = np.stack([_box(2, 18, 2, 15), _box(2, 18, 15, 28), np.zeros((20, 30), bool)])
-    inst = {"masks": masks, "classes": np.array([1, 1, 1]), "scores": np.array([0.9, 0.8, 0.1], np.float32)}
+    inst = Instances(masks, np.array([1, 1, 1]), np.array([0.9, 0.8, 0.1], np.float32))
     for accept in (0.0, 1.0):  # 1.0: no SAM answer is accepted, the instances are returned as they were
         out = sam_refine(image, inst, sem, model=model, cfg=SAMRefineConfig(accept_iou=accept, prompts_per_batch=1))
-        assert (out["masks"].sum(0) <= 1).all() and not out["masks"].any(0)[sem == 0].any()
-        assert len(out["masks"]) <= 2 and out["scores"].tolist() == pytest.approx([0.9, 0.8][: len(out["masks"])])
-    assert (out["masks"] == masks[:2]).all()
+        assert (out.masks.sum(0) <= 1).all() and not out.masks.any(0)[sem == 0].any()
+        assert len(out.masks) <= 2 and out.scores.tolist() == pytest.approx([0.9, 0.8][: len(out.masks)])
+    assert (out.masks == masks[:2]).all()
     with pytest.raises(BaisegError, match="must match the image"):
         sam_refine(image, inst, sem[:, :29], model=model)
 
