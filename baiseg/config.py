@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from baiseg.architectures import ARCHITECTURES
-from baiseg.config_rules import RENAMED_KEYS, check_values, coerce, upgrade_stored
+from baiseg.config_rules import RENAMED_KEYS, check_loss, check_values, coerce, merged, override_value, upgrade_stored
 from baiseg.errors import BaisegError
 
 
@@ -255,20 +255,24 @@ def _apply(obj: Any, tree: dict[str, Any], prefix: str, source: str) -> None:
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """Turn ``["a.b=1", "c=x"]`` into a nested dict; values are parsed as YAML scalars."""
+    """Turn ``["a.b=1", "c=x"]`` into a nested dict, values parsed by ``config_rules.override_value``. A key given
+    twice keeps the last value (a sweep row overrides the base overrides); a section given as a mapping is merged with
+    the keys given before it; a key below one that holds a value is a ConfigError."""
     tree: dict[str, Any] = {}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. model.iabm_dim=64)")
         key, raw = item.split("=", 1)
-        from baiseg.yamlio import load_override_value
-
-        value = load_override_value(raw, f"override '{item}'", ConfigError) if raw != "" else ""
+        value = override_value(item, key, raw, Config, ConfigError)
         node = tree
         parts = key.strip().split(".")
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
-        node[parts[-1]] = value
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{item}' sets a key below '{'.'.join(parts[: i + 1])}', which an earlier "
+                                  f"override set to {node!r}: give each key once")  # fmt: skip
+        old = node.get(parts[-1])
+        node[parts[-1]] = merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
     return tree
 
 
@@ -338,6 +342,8 @@ def validate(cfg: Any, prefix: str | None = None) -> Any:
     data = getattr(cfg, "data", cfg if isinstance(cfg, DataConfig) else None)
     if isinstance(data, DataConfig) and data.scale_max < data.scale_min:
         raise ConfigError(f"data.scale_max ({data.scale_max}) must be >= data.scale_min ({data.scale_min})")
+    if isinstance(cfg, Config):
+        check_loss(cfg, ConfigError)
     return cfg
 
 

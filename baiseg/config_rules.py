@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import math
 import typing
 from typing import Any
@@ -155,6 +156,12 @@ def upgrade_stored(tree: Any) -> Any:
     return out
 
 
+def _float(text: str) -> float:
+    """``float`` of an override's text, also in YAML's spellings ``.inf``, ``-.inf``, ``.nan`` (any case)."""
+    t = text.strip()
+    return float(t.lower().replace(".", "", 1)) if t.lower().lstrip("+-") in (".inf", ".nan") else float(t)
+
+
 def coerce(value: Any, typ: Any, key: str, error: type[Exception]) -> Any:
     """Convert ``value`` (from YAML or a string override) to the declared type ``typ`` of the key ``key``; raise
     ``error`` (``ConfigError``), one line naming the key, if impossible."""
@@ -181,7 +188,7 @@ def coerce(value: Any, typ: Any, key: str, error: type[Exception]) -> Any:
                 value = int(value.strip())
             except ValueError:
                 try:
-                    value = float(value)
+                    value = _float(value)
                 except ValueError:
                     raise error(f"{key}: expected an integer, got {value!r}") from None
         if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
@@ -193,13 +200,17 @@ def coerce(value: Any, typ: Any, key: str, error: type[Exception]) -> Any:
         if isinstance(value, bool):
             raise error(f"{key}: expected a number, got {value!r}")
         try:
-            return float(value)
+            return _float(value) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             raise error(f"{key}: expected a number, got {value!r}") from None
     if typ is str:
-        if isinstance(value, (dict, list)):
-            raise error(f"{key}: expected a string, got {value!r}")
-        return str(value)
+        if value is None:  # YAML reads ``~``, ``null`` and an empty value as nothing, never as the text 'None'
+            raise error(f"{key}: expected a string, got nothing (YAML null: ~, null or an empty value); quote it "
+                        "('~') if that is the text you mean")  # fmt: skip
+        if not isinstance(value, str):  # YAML 1.1 read the text: 007 -> 7, yes -> True, 12:30 -> 750
+            raise error(f"{key}: expected a string, got {value!r} ({type(value).__name__}); quote it ('...') if "
+                        "that is the text you mean")  # fmt: skip
+        return value
     return value
 
 
@@ -224,3 +235,53 @@ def check_values(obj: Any, prefix: str, error: type[Exception]) -> None:
         rule = RULES.get(key)
         if rule is not None and isinstance(value, (int, float, str)) and not rule[0](value):
             raise error(f"{key}: must be {rule[1]}, got {value!r}")
+
+
+def declared_type(root: type, parts: list[str]) -> Any:
+    """The declared type of the scalar key ``parts`` of the config dataclass ``root`` (``["train", "name"]`` ->
+    ``str``); None for a section or a key ``root`` does not have."""
+    cls: Any = root
+    for i, part in enumerate(parts):
+        if not dataclasses.is_dataclass(cls):
+            return None
+        hints = typing.get_type_hints(cls)
+        if part not in hints or part not in {f.name for f in dataclasses.fields(cls)}:
+            return None
+        cls = hints[part]
+        if i == len(parts) - 1:
+            return None if dataclasses.is_dataclass(cls) else cls
+    return None
+
+
+def override_value(item: str, key: str, raw: str, root: type, error: type[Exception]) -> Any:
+    """The value of the override ``item`` (``key=raw``): YAML (``5``, ``[1, 2]``, ``{iabm_r: 1}``); for a scalar key
+    of ``root``, a plain scalar stays the text typed, which ``coerce`` converts by the key's type (YAML 1.1 would read
+    ``train.name=12:30`` as 750, ``yes`` as True, ``train.iters=010`` as 8, octal)."""
+    from baiseg.yamlio import load_override_value
+
+    if raw == "":
+        return ""
+    value = load_override_value(raw, f"override '{item}'", error)
+    if isinstance(value, (bool, int, float, datetime.date)) and declared_type(root, key.strip().split(".")):
+        return raw.strip()
+    return value
+
+
+def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with ``new``'s keys (recursively): ``train.iters=3 train={lr: 0.1}`` keeps ``iters``."""
+    out = dict(old)
+    for k, v in new.items():
+        out[k] = merged(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
+def check_loss(cfg: Any, error: type[Exception]) -> None:
+    """Across sections of a ``Config``: a loss that can train something, and a void label that is no class id."""
+    loss = cfg.loss
+    if cfg.model.arch == "baiseg" and loss.w_boundary == 0 and loss.w_sem == 0 and (
+            loss.w_contrast == 0 or not loss.use_contrast):  # fmt: skip
+        raise error("loss.w_boundary, loss.w_sem and loss.w_contrast are all 0 (or the contrast loss is off): the "
+                    "loss would be 0 and the weights would never change; give one a weight > 0")
+    if loss.ignore_index < cfg.model.num_classes:
+        raise error(f"loss.ignore_index={loss.ignore_index} is a class id (0 = background, 1.."
+                    f"{cfg.model.num_classes - 1} = the classes): its pixels would be ignored; use 255 (void)")

@@ -143,3 +143,23 @@ def write_png_atomic(path: str | os.PathLike, array: np.ndarray, compression: in
     if not ok:
         raise OSError(f"PNG encoding of a {arr.dtype} {arr.shape} array failed")
     return write_bytes_atomic(path, buf.tobytes())
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names one key twice (``json.loads`` would keep the last value without a word)."""
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKeyError(f"the key '{key}' appears twice in one object (the second would silently replace "
+                                "the first)")  # fmt: skip
+    return obj
+
+
+def loads_json_strict(text: str) -> Any:
+    """``json.loads`` that refuses an object naming a key twice (``DuplicateKeyError``, a ValueError): the one JSON
+    reader of the user's JSON inputs (COCO annotation files, results files)."""
+    return json.loads(text, object_pairs_hook=_unique_pairs)

@@ -99,6 +99,8 @@ def read_weights_meta(path: str | os.PathLike) -> dict[str, Any]:
     """
     from safetensors import safe_open
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise WeightsError(f"weights must be a path to a *.safetensors file, got {type(path).__name__}")
     p = Path(path)
     if p.is_dir():
         found = sorted(q.name for q in p.glob("*.safetensors"))
@@ -171,6 +173,11 @@ def check_class_meta(meta: dict[str, Any], where: str) -> None:
                             or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):  # fmt: skip
         raise WeightsError(f"'{where}': 'category_ids' metadata must be {len(names)} integers (one per class name), "
                            f"got {ids!r:.80}")  # fmt: skip
+    for key, values in (("class_names", names), ("category_ids", ids or [])):
+        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+        if twice:  # two classes under one name or id: their results and metrics would be merged without a word
+            raise WeightsError(f"'{where}': '{key}' metadata names {twice[:3]} twice ({values!r:.80}): each class "
+                               "needs its own; the metadata was altered")  # fmt: skip
 
 
 def load_weights(
@@ -194,6 +201,10 @@ def load_weights(
     """
     from safetensors.torch import load_file
 
+    from baiseg.devices import resolve_device
+
+    if not isinstance(device, torch.device):  # the one device parser: 'gpu' is refused here, not by safetensors
+        device = resolve_device(device, "device")
     meta = read_weights_meta(path)
     cfg: Config = copy.deepcopy(meta["config"])
     cfg.model.pretrained = False

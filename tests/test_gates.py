@@ -266,4 +266,5 @@ def test_external_semantic_ids_above_k_refused_by_every_command(tmp_path, capsys
 
 def test_override_values_that_are_not_yaml_stay_text():
     assert parse_overrides(["data.train=a: [b"]) == {"data": {"train": "a: [b"}}
-    assert parse_overrides(["train.iters=5"]) == {"train": {"iters": 5}}
+    assert parse_overrides(["train.iters=5"]) == {"train": {"iters": "5"}}  # a Config scalar: the text (coerce)
+    assert parse_overrides(["train={iters: 5}"]) == {"train": {"iters": 5}}

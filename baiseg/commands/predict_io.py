@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from baiseg import outdir
 from baiseg.data.io import IMAGE_EXTS
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import clean_stale_temps
@@ -111,11 +112,14 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     writable or has almost no free space. Read-only: nothing is created."""
     if out.exists() and not out.is_dir():
         raise DataError(f"--out '{out}' is a file: give a folder")
-    if out.is_dir() and not overwrite:
-        old = [n for n in OUTPUT_FILES + OUTPUT_DIRS if (out / n).exists()]
-        if old:
-            raise DataError(f"--out '{out}' already holds the results of a predict run ({', '.join(old)}): "
-                            "give a new folder or add --overwrite")  # fmt: skip
+    old = [n for n in OUTPUT_FILES + OUTPUT_DIRS if (out / n).exists()] if out.is_dir() else []
+    if old and not overwrite:
+        raise DataError(f"--out '{out}' already holds the results of a predict run ({', '.join(old)}): "
+                        "give a new folder or add --overwrite")  # fmt: skip
+    if old and overwrite and not _stamped_by_predict(out):  # --overwrite deletes: only what a predict run wrote
+        raise DataError(f"--out '{out}' holds {', '.join(old)} but no record that 'baiseg predict' wrote them "
+                        f"({outdir.STAMP_NAME}): --overwrite removes only a predict run's outputs; give a new "
+                        "folder")  # fmt: skip
     parent = out
     while not parent.exists():
         parent = parent.parent
@@ -125,6 +129,16 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     if free < MIN_FREE_BYTES:
         raise DataError(f"--out '{out}': only {free / 2**20:.0f} MiB free on its disk (at least "
                         f"{MIN_FREE_BYTES / 2**20:.0f} MiB needed): free space or write elsewhere")  # fmt: skip
+
+
+def _stamped_by_predict(out: Path) -> bool:
+    """Whether ``out``'s stamp (``baiseg.outdir``) records a ``baiseg predict`` run."""
+    import json
+
+    try:
+        return json.loads((out / outdir.STAMP_NAME).read_text()).get("command") == "predict"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def prepare_out_dir(out: Path, overwrite: bool, overlays: bool) -> None:

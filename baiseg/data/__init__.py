@@ -88,6 +88,9 @@ def build_dataset(
         DataError: the description or its paths are wrong, the dataset is empty, or (``strict``) its labels have
             errors.
     """
+    if not isinstance(path_or_name, (str, os.PathLike, dict)):
+        raise DataError(f"a dataset is a YAML path, a shipped name, 'synthetic' or a mapping, got "
+                        f"{type(path_or_name).__name__}")  # fmt: skip
     if isinstance(path_or_name, dict):
         return dataset_from_spec(DatasetSpec(path_or_name, "<dict>", Path.cwd()), split=split,
                                  load_instances=load_instances, strict=strict)  # fmt: skip

@@ -22,8 +22,12 @@ from baiseg.errors import DataError
 
 def load_json(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     """Read a COCO-style JSON file that must hold ``keys``."""
+    from baiseg.fileio import DuplicateKeyError, loads_json_strict
+
     try:
-        data = json.loads(path.read_text())
+        data = loads_json_strict(path.read_text(encoding="utf-8-sig"))
+    except DuplicateKeyError as e:
+        raise DataError(f"annotation file '{path}': {e}: keep one") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"annotation file '{path}' cannot be read as JSON ({e}): re-export it") from None
     except RecursionError:

@@ -71,6 +71,8 @@ def _open(path: Path, what: str) -> Image.Image:
                 f"{what} '{path}' declares {w}x{h} = {w * h} pixels, above the bound of {limit}: shrink it, or raise "
                 "BAISEG_MAX_IMAGE_PIXELS if the file is trusted"
             )
+        tile = getattr(img, "tile", None) or [()]
+        img.info["baiseg_rawmode"] = str(tile[0][3]) if len(tile[0]) > 3 else ""  # load() forgets the tiles
         img.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{what} '{path}' cannot be read ({e}): re-export it as PNG/JPEG or remove it") from None
@@ -81,11 +83,13 @@ def _open(path: Path, what: str) -> Image.Image:
 _BIT_DEPTHS = (8, 10, 12, 14, 16, 24, 32)
 
 
-def _to_uint8(arr: np.ndarray, path: Path | None = None) -> np.ndarray:
+def to_uint8(arr: np.ndarray, path: Path | None = None) -> np.ndarray:
     """Scale any image to 0-255 uint8 by an explicit policy; nothing is ever clipped.
 
     - uint8: as it is; bool: 0 / 255.
     - float with every value in [0, 1]: x 255.
+    - float with values slightly outside [0, 1] (a range narrower than 2 after the shift below, e.g. -0.01..1.01 of
+      a resampled 0..1 image): refused, since read on the 8-bit scale it would be black and clipping is no policy.
     - any other integer or float image: its values are shifted by the minimum when that is negative, then divided
       by the full scale of the smallest bit depth (8, 10, 12, 14, 16, 24, 32 bits) that holds its maximum: a 12-bit
       microscopy image stored as uint16, int32 or float32 (0..4095) is read as 12-bit, a full 16-bit image as 16-bit.
@@ -104,6 +108,10 @@ def _to_uint8(arr: np.ndarray, path: Path | None = None) -> np.ndarray:
         lo, hi = float(arr.min()), float(arr.max())
         if lo >= 0.0 and hi <= 1.0:
             return np.rint(arr.astype(np.float64) * 255.0).astype(np.uint8)
+        if hi - min(lo, 0.0) < 2.0:
+            where = f"image '{path}'" if path else "the image"
+            raise DataError(f"{where} holds float values in [{lo:.4g}, {hi:.4g}]: slightly outside [0, 1], it would be "
+                            "read on the 8-bit scale (black); rescale it to [0, 1] (or to 0..255)")  # fmt: skip
     else:
         lo, hi = float(arr.min()), float(arr.max())
     a = arr.astype(np.float64)
@@ -113,11 +121,25 @@ def _to_uint8(arr: np.ndarray, path: Path | None = None) -> np.ndarray:
     return np.rint(a * (255.0 / full)).astype(np.uint8)
 
 
+def _wide_colour(img: Image.Image, path: Path) -> np.ndarray:
+    """A 16-bit colour image (PNG ``RGB;16``): Pillow keeps only each value's high byte (a 12-bit image becomes
+    0..15), so its uint16 values are read by OpenCV and scaled by ``to_uint8``'s policy."""
+    if img.mode not in ("RGB", "RGBA"):
+        return np.asarray(img)
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[:2] != (img.height, img.width):
+        raise DataError(f"image '{path}' is a 16-bit colour image that cannot be decoded: save it as 8-bit or gray")
+    return arr[..., [2, 1, 0, 3][: arr.shape[2]]]
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any common image file as RGB.
 
-    Grayscale is replicated to three channels, alpha is dropped, 16-bit and float images are scaled to 8 bits,
-    palette/CMYK images are converted. EXIF orientation is not applied (annotations refer to the stored pixels).
+    Grayscale is replicated to three channels, alpha is dropped, 16-bit (gray and colour) and float images are scaled
+    to 8 bits by ``to_uint8``'s policy, palette/CMYK images are converted. EXIF orientation is not applied
+    (annotations refer to the stored pixels).
 
     Returns:
         uint8 array H x W x 3 (RGB, 0-255).
@@ -126,12 +148,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     img = _open(p, "image")
     if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
         img = img.convert("RGBA" if img.mode == "PA" else "RGB")
-    arr = np.asarray(img)
+    arr = _wide_colour(img, p) if ";16" in img.info.get("baiseg_rawmode", "") else np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):  # LA / RGBA: drop alpha
         arr = arr[..., :-1]
     if arr.ndim == 3 and arr.shape[2] == 1:  # gray (+ dropped alpha), or a one-channel multi-page array
         arr = arr[..., 0]
-    arr = _to_uint8(arr, p)
+    arr = to_uint8(arr, p)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:

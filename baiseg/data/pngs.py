@@ -75,7 +75,11 @@ class InstancePngDataset(BaseDataset):
             stem, k, name = Path(parts[0]).stem, int(parts[1]), parts[2].strip()
             if name not in names:
                 raise DataError(f"classes file '{path}' line {n}: class '{name}' is not in 'classes' {names}")
-            table.setdefault(stem, {})[k] = names.index(name) + 1
+            classes = table.setdefault(stem, {})
+            if k in classes and classes[k] != names.index(name) + 1:  # the last line would win without a word
+                raise DataError(f"classes file '{path}' line {n}: instance {k} of '{stem}' was given class "
+                                f"'{names[classes[k] - 1]}' on an earlier line and '{name}' here: keep one line")
+            classes[k] = names.index(name) + 1
         return table
 
     def _labels(self, rec: dict[str, Any], image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:

@@ -135,11 +135,11 @@ class SyntheticDataset(torch.utils.data.Dataset):
         load_instances: bool = True,
     ) -> None:
         hw = [size, size] if isinstance(size, int) else list(size)
-        if len(hw) != 2 or not all(isinstance(v, int) and v >= 32 for v in hw):
+        if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 32 for v in hw):
             raise DataError(f"synthetic: size must be an integer >= 32 or [height, width], got {size!r}")
         if num_classes not in (2, 3):
             raise DataError(f"synthetic: num_classes must be 2 or 3, got {num_classes!r}")
-        if not isinstance(num_images, int) or num_images < 1:
+        if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
             raise DataError(f"synthetic: num_images must be a positive integer, got {num_images!r}")
         self.height, self.width = hw
         self.num_images = num_images

@@ -30,6 +30,10 @@ def identity(cfg: Config) -> dict[str, Any]:
     return {"model": d["model"], "data.train": d["data"]["train"]}
 
 
+#: The files of a run folder that a resumed training writes (``run_dir.py``, ``record_resume``, the checkpoints).
+RUN_FILES = ("config.yaml", "run.json", "metrics.csv", "checkpoint.pt", "last.safetensors", "best.safetensors")
+
+
 def check_resumable(run_dir: Path, stored: Config, resumed: Config) -> None:
     """Raise unless ``run_dir/config.yaml`` matches the checkpoint's config and ``resumed`` keeps its identity.
 
@@ -38,6 +42,9 @@ def check_resumable(run_dir: Path, stored: Config, resumed: Config) -> None:
     """
     from baiseg.yamlio import load_yaml_file
 
+    for name in RUN_FILES:  # what a resume rewrites or appends to: a folder there is a traceback after the loading
+        if (run_dir / name).is_dir():
+            raise BaisegError(f"--resume: '{run_dir / name}' is a folder, not the run's file: move it away")
     path = run_dir / "config.yaml"
     if path.is_file():
         on_disk = config_from_dict(load_yaml_file(path, f"'{path}'") or {})
