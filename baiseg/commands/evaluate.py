@@ -31,6 +31,7 @@ from baiseg.commands.evaluate_options import NO_MAPS, add_options, check_args, r
 from baiseg.config import mep_with_overrides
 from baiseg.devices import resolve_device
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,7 +111,7 @@ def _dataset_ids(dataset: Any) -> list[str]:
     return [str(dataset[i]["image_id"]) for i in range(len(dataset))]
 
 
-def _sam_refine(sam: Any, iou: float, image: np.ndarray, inst: Any, sem: np.ndarray) -> Any:
+def _sam_refine(sam: Any, iou: float, image: np.ndarray, inst: Instances, sem: np.ndarray) -> Instances:
     """--sam-refine: MobileSAM redraws the borders of BAISeg's instances (baiseg.sam.refine); ``sem`` is the
     semantic map the MEP used, brought to the image's size when the MEP ran on the shrunk image."""
     import cv2
@@ -139,11 +140,10 @@ def _score(args: argparse.Namespace, dataset: Any, segmenter: Any, sam: Any, sem
     def sink(p: Any, found: Any, extras: dict[str, Any]) -> None:
         if maps_out is not None:
             save_maps(maps_out, p.image_id, extras.get("network_boundary"), extras.get("semantic"))
-        inst = found.as_dict()
         if sam is not None and args.sam_refine is not None:
-            inst = _sam_refine(sam, args.sam_refine, p.rgb, inst,
-                               extras["semantic"] if p.semantic is None else p.semantic)  # fmt: skip
-        ev.process(p.extras["sample"], inst, (args.subset,))
+            found = _sam_refine(sam, args.sam_refine, p.rgb, found,
+                                extras["semantic"] if p.semantic is None else p.semantic)  # fmt: skip
+        ev.process(p.extras["sample"], found, (args.subset,))
 
     run(Items(dataset, semantic, n, ev), segmenter, sink, workers=args.workers, progress="evaluate",
         total=n if args.subset == "all" else None)  # fmt: skip

@@ -85,8 +85,7 @@ class ResultsSegmenter:
         from baiseg.evaluation.results import results_to_instances
 
         h, w = job.size
-        return Instances.from_dict(results_to_instances(job.data["entries"], h, w, job.data["category_ids"],
-                                                        job.image_id))
+        return results_to_instances(job.data["entries"], h, w, job.data["category_ids"], job.image_id)
 
 
 class KeepNetworkBoundary:

@@ -1,5 +1,6 @@
-"""COCO results JSON (``[{"image_id", "category_id", "segmentation": RLE, "score"}]``) read back into instances dicts;
-the writer is ``baiseg.instances.coco_results``.
+"""COCO results JSON (``[{"image_id", "category_id", "segmentation": RLE, "score"}]``) read back into ``Instances``
+(``read_results``: the gate every results file passes; ``results_to_instances``); the writer is
+``baiseg.instances.coco_results``.
 
 Image ids: a dataset's ``image_id`` is a string (the file stem). In a results file it is written as an integer when
 the stem is all digits (COCO's convention, ``"000000000139"`` -> ``139``), else as the string; reading accepts both.
@@ -20,7 +21,7 @@ from pycocotools import mask as mask_utils
 
 from baiseg.evaluation.common import EvaluationError
 from baiseg.fileio import write_json_atomic
-from baiseg.instances import empty_instances
+from baiseg.instances import Instances
 
 
 def id_key(image_id: Any) -> str:
@@ -157,8 +158,8 @@ def check_result_ids(path: str | os.PathLike, grouped: dict[str, list], dataset_
 
 def results_to_instances(
     entries: list[dict[str, Any]], height: int, width: int, category_ids: list[int] | None = None, image_id: str = "?"
-) -> dict[str, np.ndarray]:
-    """Instances dict of one image from its results entries.
+) -> Instances:
+    """The instances of one image from its results entries.
 
     Args:
         entries: results entries of that image.
@@ -168,13 +169,13 @@ def results_to_instances(
         image_id: used in error messages.
 
     Returns:
-        Instances dict (masks bool N x H x W, classes int64 N, scores float32 N).
+        ``Instances`` (masks bool N x H x W, classes int64 N, scores float32 N), in the entries' order.
 
     Raises:
         EvaluationError: a mask of another size or an unknown category id.
     """
     if not entries:
-        return empty_instances(height, width)
+        return Instances.empty(height, width)
     lookup = None if category_ids is None else {int(c): k + 1 for k, c in enumerate(category_ids)}
     classes, rles = [], []
     for e in entries:
@@ -194,8 +195,5 @@ def results_to_instances(
             )
         classes.append(cat if lookup is None else lookup[cat])
         rles.append(seg)
-    return {
-        "masks": decode_rles(rles, height, width),
-        "classes": np.asarray(classes, dtype=np.int64),
-        "scores": np.asarray([float(e["score"]) for e in entries], dtype=np.float32),
-    }
+    return Instances(decode_rles(rles, height, width), np.asarray(classes, dtype=np.int64),
+                     np.asarray([float(e["score"]) for e in entries], dtype=np.float32))

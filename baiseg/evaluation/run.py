@@ -11,11 +11,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from baiseg.evaluation.coco import COCOInstanceEvaluator
 from baiseg.evaluation.subsets import has_touching_instances
 from baiseg.evaluation.voc import VOCInstanceEvaluator
+from baiseg.instances import Instances
 
 VOC_KEYS = ("mAP25", "mAP50", "mAP70", "mAP75")
 COCO_KEYS = ("AP", "AP50", "AP75")
@@ -28,39 +27,31 @@ def percent(x: float | None) -> float | None:
 
 
 def evaluate_instances(
-    samples: Sequence[dict[str, Any]] | Any,
-    predict: Callable[[dict[str, Any]], dict[str, np.ndarray]],
+    samples: Sequence[dict[str, Any]],
+    predict: Callable[[dict[str, Any]], Instances],
     *,
     class_names: list[str],
     category_ids: list[int],
     subsets: Sequence[str] = ("all",),
-    limit: int = 0,
     coco: bool = True,
     touching: Sequence[bool] | None = None,
-    progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Evaluate ``predict`` on a dataset (or a list of its samples) for each subset.
+    """Evaluate ``predict`` on samples, one at a time, for each subset (no command uses it: the reference the
+    scheduler runs are compared with in the tests).
 
     Args:
         samples: indexable samples with ``image_id``, ``image``, ``semantic`` and instance ground truth.
-        predict: sample -> instances dict ``{"masks": bool N x H x W, "classes": int64 N, "scores": float32 N}``.
+        predict: sample -> ``Instances`` (masks bool N x H x W, classes 1..K, scores).
         class_names: K class names; category_ids: K dataset category ids.
         subsets: any of ``"all"`` and ``"touching"``.
-        limit: only the first ``limit`` samples (0 = all).
         coco: also run the COCO evaluator (pycocotools; slower than the VOC one).
         touching: precomputed ``has_touching_instances`` flags per sample (computed when None).
-        progress: show a progress bar.
 
     Returns:
-        per subset ``{"voc": {mAP25..mAP75 in percent}, "coco": {AP, AP50, AP75 in percent} (when coco),
-        "images": n, "voc_raw": VOC evaluator output, "coco_raw": COCO evaluator output or None,
-        "coco_evaluator": the COCO evaluator (for its results) or None}``.
+        ``SubsetEvaluators.summary()``.
     """
-    from tqdm import tqdm
-
     ev = SubsetEvaluators(class_names, category_ids, subsets, coco=coco)
-    n = len(samples) if limit <= 0 else min(limit, len(samples))
-    for i in tqdm(range(n), desc="evaluate", unit="img", disable=not progress, leave=False):
+    for i in range(len(samples)):
         sample = samples[i]
         wanted = ev.wanted(sample, None if touching is None else bool(touching[i]))
         if wanted:
@@ -105,20 +96,23 @@ class SubsetEvaluators:
 
         return [s for s in self.subsets if s == "all" or is_touching()]
 
-    def process(self, sample: dict[str, Any], pred: dict[str, np.ndarray], subsets: Sequence[str]) -> None:
-        """Add one sample's ground truth and predicted instances dict to the evaluators of ``subsets``."""
+    def process(self, sample: dict[str, Any], pred: Instances, subsets: Sequence[str]) -> None:
+        """Add one sample's ground truth and predicted instances to the evaluators of ``subsets``."""
         for s in subsets:
             self.voc[s].process(sample, pred)
             if s in self.coco:
                 self.coco[s].process(sample, pred)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """Per subset, as ``evaluate_instances`` returns it."""
+        """Per subset: ``{"voc": {mAP25..mAP75 in percent}, "coco": {AP, AP50, AP75 in percent} or None (without
+        coco), "images": n, "voc_raw": the VOC evaluator's output, "coco_raw": the COCO evaluator's output or None,
+        "coco_evaluator": the COCO evaluator (for its results) or None}``."""
         return {s: _summary(self.voc[s], self.coco.get(s)) for s in self.subsets}
 
 
 def _summary(voc: VOCInstanceEvaluator, cev: COCOInstanceEvaluator | None) -> dict[str, Any]:
-    """One subset's entry of ``evaluate_instances`` (metrics in percent, raw outputs, the COCO evaluator or None)."""
+    """One subset's entry of ``SubsetEvaluators.summary`` (metrics in percent, raw outputs, the COCO evaluator or
+    None)."""
     v = voc.evaluate()
     c = cev.evaluate() if cev is not None else None
     return {

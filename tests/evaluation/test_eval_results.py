@@ -15,7 +15,7 @@ from baiseg.evaluation import (
     write_results,
 )
 from baiseg.evaluation.results import check_result_ids, id_key
-from baiseg.instances import coco_results
+from baiseg.instances import Instances, coco_results
 
 
 def test_round_trip_through_a_file(tmp_path, ev):
@@ -29,9 +29,10 @@ def test_round_trip_through_a_file(tmp_path, ev):
     grouped = read_results(path)
     assert list(grouped) == ["42"] and id_key("000000000042") == "42"
     back = results_to_instances(grouped["42"], ev.H, ev.W, category_ids=[11, 22])
-    np.testing.assert_array_equal(back["masks"], masks)
-    np.testing.assert_array_equal(back["classes"], [1, 2, 2])
-    np.testing.assert_allclose(back["scores"], [0.9, 0.5, 0.25])
+    assert isinstance(back, Instances)
+    np.testing.assert_array_equal(back.masks, masks)
+    np.testing.assert_array_equal(back.classes, [1, 2, 2])
+    np.testing.assert_allclose(back.scores, [0.9, 0.5, 0.25])
     assert not list(tmp_path.glob("sub/*.tmp"))
 
 
@@ -49,7 +50,7 @@ def test_empty_instances_round_trip(ev):
     inst = ev.pred(np.zeros((0, ev.H, ev.W)), [], [])
     assert coco_results(inst, "x") == []
     back = results_to_instances([], ev.H, ev.W)
-    assert back["masks"].shape == (0, ev.H, ev.W)
+    assert isinstance(back, Instances) and back.masks.shape == (0, ev.H, ev.W)
 
 
 def test_results_file_errors(tmp_path, ev):

@@ -66,7 +66,7 @@ def test_predictions_through_the_same_scheduler_and_sink(tmp_path, capsys, monke
     monkeypatch.setattr(scheduler, "run", lambda *a, **k: calls.append(a[1]) or real_run(*a, **k))
 
     def process(self, sample, pred, subsets):
-        fed.append((str(sample["image_id"]), len(pred["classes"])))
+        fed.append((str(sample["image_id"]), len(pred)))
         return real_process(self, sample, pred, subsets)
 
     monkeypatch.setattr(evaluation_run.SubsetEvaluators, "process", process)
