@@ -82,3 +82,18 @@ def test_workers_bound_refused_before_any_work(tiny, tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert rc == 2 and f"--workers {value} {message}" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_bad_results_entry_decoded_in_a_pool_process_is_one_line(tiny, tmp_path, capsys):
+    """``finish`` decodes in a pool process: its refusal (a category id not of the dataset) still reaches the user
+    as the results gate's one line, naming the image."""
+    assert main(["evaluate", "--data", str(tiny), "--method", "cc", "--json", "--out", str(tmp_path / "c")]) == 0
+    entries = json.loads((tmp_path / "c" / "results.json").read_text())
+    entries[-1]["category_id"] = 99
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(entries))
+    capsys.readouterr()
+    rc = main(["evaluate", "--data", str(tiny), "--predictions", str(bad), "--workers", "2", "--out",
+               str(tmp_path / "p")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and "category_id 99" in err and f"image '{entries[-1]['image_id']}'" in err
