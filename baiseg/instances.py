@@ -15,19 +15,6 @@ from typing import Any
 import numpy as np
 
 
-def empty_instances(height: int, width: int) -> dict[str, np.ndarray]:
-    """An instances dict with no instance (evaluation/results.py until it returns ``Instances``).
-
-    Returns:
-        ``{"masks": bool 0 x H x W, "classes": int64 (0,), "scores": float32 (0,)}``.
-    """
-    return {
-        "masks": np.zeros((0, height, width), dtype=bool),
-        "classes": np.zeros((0,), dtype=np.int64),
-        "scores": np.zeros((0,), dtype=np.float32),
-    }
-
-
 def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
     """Compressed COCO RLE of each mask, with ``counts`` as a str (JSON-ready).
 
@@ -159,16 +146,6 @@ class Instances:
         """No instance in an image of ``height`` x ``width`` (masks bool 0 x H x W, classes int64 (0,), scores
         float32 (0,))."""
         return cls(np.zeros((0, height, width), bool), np.zeros((0,), np.int64), np.zeros((0,), np.float32))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Instances:
-        """From an instances dict (``masks``, ``classes``, ``scores``; commands/evaluate_sources.py until
-        evaluation/results.py returns ``Instances``)."""
-        return cls(d["masks"], d["classes"], d["scores"])
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        """The instances dict ``{"masks", "classes", "scores"}`` (commands/evaluate.py until it takes ``Instances``)."""
-        return {"masks": self.masks, "classes": self.classes, "scores": self.scores}
 
     def __len__(self) -> int:
         return int(self.classes.shape[0])

@@ -17,9 +17,13 @@ from baiseg.instances import Instances, box_xywh, coco_image_id, coco_results, e
 
 
 def test_every_module_uses_the_one_implementation():
+    import baiseg.instances as module
+
     for mod in (assembly, sam_assembly, coco_eval):
         assert mod.Instances is Instances
     assert coco_eval.coco_results is coco_results and coco_eval.encode_rle is encode_rle
+    # no instances dict left to convert to or from (issue 22): producers and consumers share the type
+    assert not any(hasattr(Instances, n) for n in ("as_dict", "from_dict")) and not hasattr(module, "empty_instances")
 
 
 def test_one_results_writer_in_the_package():

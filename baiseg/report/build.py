@@ -17,7 +17,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from baiseg.evaluation.common import check_prediction
 from baiseg.evaluation.results import id_key, results_to_instances
 from baiseg.report.analysis import ERROR_KINDS, analyse_image, pr_curve
 from baiseg.report.collect import Method, gt_of
@@ -91,8 +90,7 @@ def _one_image(out: Path, n: int, sample: dict[str, Any], methods: list[Method],
     row = {"id": image_id, "n": name, "w": dw, "h": dh, "err": [] if gt is not None else None, "cls": set()}
     detail = {"id": image_id, "w": dw, "h": dh, "img": f"img/{name}.jpg", "gt": gt_recs, "methods": []}
     for mi, m in enumerate(methods):
-        entries = results_to_instances(m.grouped.get(id_key(image_id), []), h, w, cats, image_id)
-        inst = check_prediction(entries, h, w, image_id)  # the evaluators' gate: Instances, as they score them
+        inst = results_to_instances(m.grouped.get(id_key(image_id), []), h, w, cats, image_id)
         extra, gt_kinds = None, None
         if gt is not None:
             a = analyse_image(inst, gt)
