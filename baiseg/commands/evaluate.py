@@ -137,7 +137,7 @@ def _score(args: argparse.Namespace, dataset: Any, segmenter: Any, sam: Any, sem
     ev = SubsetEvaluators(list(dataset.class_names), list(dataset.category_ids), (args.subset,))
     n = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
 
-    def sink(p: Any, found: Any, extras: dict[str, Any]) -> None:
+    def sink(p: Any, found: Instances, extras: dict[str, Any]) -> None:
         if maps_out is not None:
             save_maps(maps_out, p.image_id, extras.get("network_boundary"), extras.get("semantic"))
         if sam is not None and args.sam_refine is not None:
