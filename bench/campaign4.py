@@ -127,6 +127,18 @@ def build_fixtures4(work: Path) -> None:
     assert r.wait(timeout=900) == 0, r.stderr.read()
 
 
+def kinds_table(runs: list[dict]) -> str:
+    """Per kind of fault: the cases and, for each run, the ones that were not clean or ok (``id verdict``)."""
+    kinds: dict[str, int] = Counter(r["kind"] for r in runs[-1]["rows"])
+    head = "| kind of fault | cases | " + " | ".join(f"run {i + 1} not clean/ok" for i in range(len(runs))) + " |"
+    lines = [head, "|" + "---|" * (2 + len(runs))]
+    for kind, n in kinds.items():
+        cells = [", ".join(f"{r['id']} {r['verdict']}" for r in run["rows"] if r["kind"] == kind
+                           and r["verdict"] not in ("clean", "ok")) or "none" for run in runs]  # fmt: skip
+        lines.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     from bench.campaign4_cases_d import all_cases
 
@@ -135,12 +147,14 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated case ids")
     ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign4.json"))
     ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
+    ap.add_argument("--kinds", nargs="+", metavar="JSON", help="print the per-kind table of these runs")
     ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
                     "'rerun') and recount")
     args = ap.parse_args()
     prov = provenance.start()
-    if args.markdown:
-        print(markdown([json.loads(Path(j).read_text()) for j in args.markdown]))
+    if args.markdown or args.kinds:
+        runs = [json.loads(Path(j).read_text()) for j in args.markdown or args.kinds]
+        print(markdown(runs) if args.markdown else kinds_table(runs))
         return 0
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)

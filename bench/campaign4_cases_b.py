@@ -19,13 +19,20 @@ G = SCENE[..., 0]
 
 
 # ---------------------------------------------------------------------------------------------------- devices
+def _arrays(inst) -> tuple[np.ndarray, np.ndarray]:
+    """``(masks, classes)`` of ``predict_instances``' instances: an ``Instances`` (since 976f731) or the dict it was."""
+    if isinstance(inst, dict):
+        return np.asarray(inst["masks"]), np.asarray(inst["classes"])
+    return np.asarray(inst.masks), np.asarray(inst.classes)
+
+
 def _fp(device) -> callable:
     def fn(work: Path) -> str | None:
         from baiseg import Predictor
 
         p = Predictor.from_pretrained("w.safetensors", device=device)
         inst, _ = p.predict_instances(np.zeros((40, 40, 3), np.uint8))
-        return None if isinstance(inst, dict) else "no instances dict"
+        return None if _arrays(inst)[0].ndim == 3 else "no N x H x W masks"
 
     fn.__name__ = f"Predictor.from_pretrained(w, device={device!r})"
     return fn
@@ -256,9 +263,9 @@ def _same_as_uint8(make, semantic=None):
         p = Predictor.from_pretrained("w.safetensors")
         ref, _ = p.predict_instances(SCENE)
         got, _ = p.predict_instances(make(SCENE))
-        if len(got["masks"]) != len(ref["masks"]) or not all(np.array_equal(got[k], ref[k]) for k in
-                                                               ("masks", "classes")):  # fmt: skip
-            return f"{len(got['masks'])} instances, not the {len(ref['masks'])} of the same image as uint8"
+        (gm, gc), (rm, rc) = _arrays(got), _arrays(ref)
+        if not (np.array_equal(gm, rm) and np.array_equal(gc, rc)):
+            return f"other instances ({len(gm)} masks) than the same image as uint8 gives ({len(rm)} masks)"
         return None
 
     return fn
@@ -276,7 +283,7 @@ def _flipped(work: Path) -> str | None:
     p = Predictor.from_pretrained("w.safetensors")
     ref, _ = p.predict_instances(np.ascontiguousarray(SCENE[:, ::-1]))
     got, _ = p.predict_instances(SCENE[:, ::-1])
-    return None if np.array_equal(ref["masks"], got["masks"]) else "a non-contiguous view gives other masks"
+    return None if np.array_equal(_arrays(ref)[0], _arrays(got)[0]) else "a non-contiguous view gives other masks"
 
 
 def _pred(arr_fn, semantic_fn=None):
@@ -285,7 +292,7 @@ def _pred(arr_fn, semantic_fn=None):
 
         p = Predictor.from_pretrained("w.safetensors")
         inst, _ = p.predict_instances(arr_fn(), semantic=semantic_fn() if semantic_fn else None)
-        return None if isinstance(inst, dict) else "no instances dict"
+        return None if _arrays(inst)[0].ndim == 3 else "no N x H x W masks"
 
     return fn
 
@@ -321,9 +328,9 @@ def image_cases() -> list[Case]:
         api("I04", "image", "int16 TIFF with values -760..600 (shifted, then 12-bit)", _decoded(
             (G.astype(np.int16) * 8 - 1000), "tiff", (G.astype(np.float32) - 30) * 8 * 255 / 4095), "either"),
         api("I05", "image", "Predictor: uint16 array of 12-bit values (0..4095)",
-            _same_as_uint8(lambda a: a.astype(np.uint16) * 16), "either"),  # fmt: skip
-        api("I06", "image", "Predictor: float array in [0, 1.01]", _same_as_uint8(lambda a: a / 255.0 * 1.01),
-            "either"),
+            _same_as_uint8(lambda a: np.round(a * (4095 / 255)).astype(np.uint16)), "either"),  # fmt: skip
+        api("I06", "image", "Predictor: float array in [0.15, 1.01] (0..1 with an overshoot)",
+            _pred(lambda: SCENE / 200.0 * 1.01), "error"),  # fmt: skip
         api("I07", "image", "Predictor: int32 array of 12-bit values",
             _same_as_uint8(lambda a: a.astype(np.int32) * 16), "either"),
         api("I08", "image", "Predictor: float16 array in [0, 1]", _same_as_uint8(lambda a: (a / 255.0).astype(
