@@ -72,8 +72,8 @@ class Bench:
         return CachedMaps(pred, self.cache)
 
     def evaluate(self, method: str, semantic: str, mep: MEPConfig, *, subsets=("all", "touching"), coco: bool = False):
-        """Per subset, as ``evaluate_instances`` returns it, for one setting: one scheduler run of ``segmenter`` over
-        the samples, its ordered sink feeding ``evaluation.run.SubsetEvaluators``."""
+        """``evaluation.run.SubsetEvaluators.summary()`` for one setting: one scheduler run of ``segmenter`` over the
+        samples, its ordered sink feeding the evaluators."""
         from baiseg.evaluation.run import SubsetEvaluators
         from baiseg.inference.protocol import Item
         from baiseg.inference.scheduler import run

@@ -1,5 +1,5 @@
 """``bench/common.py`` ``Bench.evaluate`` runs on the one scheduler (one ``scheduler.run`` per setting) and scores
-exactly as the per-sample loop it replaced (``evaluate_instances`` with ``instances_from_semantic`` for the
+exactly as the per-sample loop it replaced (``tests/evaluation/per_sample.py`` with ``instances_from_semantic`` for the
 baselines on ground-truth semantics, ``Predictor.instances_from_maps`` on the cached maps for the rest), per subset
 (all, touching), with COCO on and off."""
 
@@ -35,10 +35,10 @@ def bench(tmp_path, monkeypatch):
 
 
 def _old(b: Bench, predict, coco: bool) -> dict:
-    from baiseg.evaluation.run import evaluate_instances
+    from tests.evaluation.per_sample import per_sample_scores
 
-    return evaluate_instances(b.samples, predict, class_names=b.class_names, category_ids=b.category_ids,
-                              subsets=SUBSETS, coco=coco, touching=b.touching)  # fmt: skip
+    return per_sample_scores(b.samples, predict, class_names=b.class_names, category_ids=b.category_ids,
+                             subsets=SUBSETS, coco=coco, touching=b.touching)  # fmt: skip
 
 
 def _same(new: dict, old: dict) -> None:

@@ -72,8 +72,8 @@ def test_onnx_matches_pytorch_maps_and_instances(weights, exported):
         assert np.abs(ma["sem_prob"] - mb["sem_prob"]).max() <= 1e-4
         ia, _ = a.predict_instances(img)
         ib, _ = b.predict_instances(img)
-        assert len(ia["masks"]) == len(ib["masks"])
-        for m1, m2 in zip(ia["masks"], ib["masks"]):
+        assert len(ia) == len(ib)
+        for m1, m2 in zip(ia.masks, ib.masks):
             assert (m1 & m2).sum() / max((m1 | m2).sum(), 1) >= 0.99
 
 

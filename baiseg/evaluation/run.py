@@ -1,14 +1,13 @@
 """The evaluators of every evaluation: ``SubsetEvaluators`` takes each sample and its predicted instances (from the
 scheduler's ordered sink in ``evaluate`` (``--predictions`` too), ``demo``, ``sweep`` and the benches) and feeds a
 VOC mAP^r and a COCO evaluator per image subset (all images, images with touching instances of one class), so that
-several subsets cost one prediction. ``evaluate_instances`` is the same over a per-sample callable: no command uses
-it; the tests keep it as the reference the scheduler runs are compared with.
+several subsets cost one prediction.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from baiseg.evaluation.coco import COCOInstanceEvaluator
@@ -26,43 +25,10 @@ def percent(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(100.0 * float(x), 2)
 
 
-def evaluate_instances(
-    samples: Sequence[dict[str, Any]],
-    predict: Callable[[dict[str, Any]], Instances],
-    *,
-    class_names: list[str],
-    category_ids: list[int],
-    subsets: Sequence[str] = ("all",),
-    coco: bool = True,
-    touching: Sequence[bool] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Evaluate ``predict`` on samples, one at a time, for each subset (no command uses it: the reference the
-    scheduler runs are compared with in the tests).
-
-    Args:
-        samples: indexable samples with ``image_id``, ``image``, ``semantic`` and instance ground truth.
-        predict: sample -> ``Instances`` (masks bool N x H x W, classes 1..K, scores).
-        class_names: K class names; category_ids: K dataset category ids.
-        subsets: any of ``"all"`` and ``"touching"``.
-        coco: also run the COCO evaluator (pycocotools; slower than the VOC one).
-        touching: precomputed ``has_touching_instances`` flags per sample (computed when None).
-
-    Returns:
-        ``SubsetEvaluators.summary()``.
-    """
-    ev = SubsetEvaluators(class_names, category_ids, subsets, coco=coco)
-    for i in range(len(samples)):
-        sample = samples[i]
-        wanted = ev.wanted(sample, None if touching is None else bool(touching[i]))
-        if wanted:
-            ev.process(sample, predict(sample), wanted)
-    return ev.summary()
-
-
 class SubsetEvaluators:
     """A VOC mAP^r and (with ``coco``) a COCO evaluator per image subset, fed one sample at a time: the sink of the
     callers that predict through the scheduler (``baiseg evaluate``, ``--predictions`` too, the sweep, ``baiseg
-    demo``, the benches) and of ``evaluate_instances``.
+    demo``, the benches).
 
     Args:
         class_names: K class names; category_ids: K dataset category ids.

@@ -215,8 +215,8 @@ def test_compact_semantics_same_instances():
     full = instances_from_semantic("baiseg", sem, boundary_prob=b, sem_prob=prob, cfg=MEPConfig())
     csem, cprob, classes = compact_semantics(sem, prob)
     comp = instances_from_semantic("baiseg", csem, boundary_prob=b, sem_prob=cprob, cfg=MEPConfig())
-    assert np.array_equal(full["masks"], comp["masks"]) and np.array_equal(full["scores"], comp["scores"])
-    assert np.array_equal(full["classes"], classes[comp["classes"]])
+    assert np.array_equal(full.masks, comp.masks) and np.array_equal(full.scores, comp.scores)
+    assert np.array_equal(full.classes, classes[comp.classes])
 
 
 def _env() -> dict[str, str]:

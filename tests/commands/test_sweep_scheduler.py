@@ -1,12 +1,14 @@
 """``experiments/sweep.py`` evaluates through the one scheduler (``_voc``): its rows (cached network maps + the
 MEP, GT or model semantics) and its reference rows (cc, dtws) score exactly as the per-sample facades did
-(``Predictor.instances_from_maps``, ``instances_from_semantic`` through ``evaluate_instances``); the map cache is
-filled on the first pass and read on the second."""
+(``Predictor.instances_from_maps``, ``instances_from_semantic`` through ``tests/evaluation/per_sample.py``); the
+map cache is filled on the first pass and read on the second."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from tests.evaluation.per_sample import per_sample_scores
 
 
 @pytest.fixture
@@ -22,7 +24,6 @@ def val(tmp_path):
 def test_rows_equal_the_per_sample_facade(tmp_path, val, rows_net):
     pytest.importorskip("torch")
     from baiseg.evaluation.maps import MapCache
-    from baiseg.evaluation.run import evaluate_instances
     from baiseg.experiments.sweep import CachedMaps, _voc
     from baiseg.predictor import Predictor
 
@@ -37,8 +38,8 @@ def test_rows_equal_the_per_sample_facade(tmp_path, val, rows_net):
             return pred.instances_from_maps(pred.infer(pred.working_image(s["image"])), s["semantic"].shape,
                                             semantic=sem, image=s["image"])[0]  # fmt: skip
 
-        old = evaluate_instances(samples, facade, class_names=list(ds.class_names),
-                                 category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+        old = per_sample_scores(samples, facade, class_names=list(ds.class_names),
+                                category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
         new = _voc(samples, CachedMaps(pred, cache), semantic, ds)
         assert new["voc"] == old["voc"] and new["images"] == old["images"] == 4
         assert new["voc_raw"]["num_gt"] == old["voc_raw"]["num_gt"]
@@ -49,15 +50,14 @@ def test_rows_equal_the_per_sample_facade(tmp_path, val, rows_net):
 @pytest.mark.parametrize("method", ["cc", "dtws"])
 def test_reference_rows_equal_the_per_sample_baseline(val, method):
     from baiseg.config import MEPConfig
-    from baiseg.evaluation.run import evaluate_instances
     from baiseg.experiments.sweep import _voc
     from baiseg.inference.baselines import BaselineSegmenter
     from baiseg.postprocess import instances_from_semantic
 
     samples, ds = val
     mep = MEPConfig()
-    old = evaluate_instances(samples, lambda s: instances_from_semantic(method, np.asarray(s["semantic"]),
-                             image=s["image"], cfg=mep), class_names=list(ds.class_names),
-                             category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
+    old = per_sample_scores(samples, lambda s: instances_from_semantic(method, np.asarray(s["semantic"]),
+                            image=s["image"], cfg=mep), class_names=list(ds.class_names),
+                            category_ids=list(ds.category_ids), coco=False)["all"]  # fmt: skip
     new = _voc(samples, BaselineSegmenter(method, list(ds.class_names), mep), "gt", ds)
     assert new["voc"] == old["voc"] and new["images"] == old["images"] == 4 and new["voc"]["mAP50"] > 0

@@ -1,4 +1,4 @@
-"""The shared evaluation loop (evaluation.run) and the network-map cache (evaluation.maps)."""
+"""The evaluators per image subset (evaluation.run.SubsetEvaluators) and the network-map cache (evaluation.maps)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 
 from baiseg.errors import BaisegError
 from baiseg.evaluation.maps import MapCache, pack_maps, unpack_maps
-from baiseg.evaluation.run import evaluate_instances
+from tests.evaluation.per_sample import per_sample_scores
 
 
-def test_evaluate_instances_subsets_and_perfect_score(ev):
+def test_subset_evaluators_subsets_and_perfect_score(ev):
     touching = ev.sample([ev.box(2, 2, 10, 10), ev.box(2, 10, 10, 18)], [1, 1], image_id="a")
     apart = ev.sample([ev.box(12, 2, 20, 8)], [2], image_id="b")
     samples = [touching, apart]
@@ -19,8 +19,8 @@ def test_evaluate_instances_subsets_and_perfect_score(ev):
         gt = s["instances"]
         return ev.pred(gt["masks"], gt["classes"], np.linspace(1, 0.5, len(gt["classes"])))
 
-    res = evaluate_instances(samples, perfect, class_names=["a", "b"], category_ids=[1, 2],
-                             subsets=("all", "touching"), touching=[True, False])  # fmt: skip
+    res = per_sample_scores(samples, perfect, class_names=["a", "b"], category_ids=[1, 2],
+                            subsets=("all", "touching"), touching=[True, False])  # fmt: skip
     assert res["all"]["images"] == 2 and res["touching"]["images"] == 1
     assert res["all"]["voc"]["mAP50"] == 100.0 and res["all"]["coco"]["AP"] == 100.0
 
@@ -28,11 +28,11 @@ def test_evaluate_instances_subsets_and_perfect_score(ev):
         gt = s["instances"]
         return ev.pred(gt["masks"].any(0, keepdims=True), gt["classes"][:1], [0.9])
 
-    res = evaluate_instances(samples, merged, class_names=["a", "b"], category_ids=[1, 2], coco=False)
+    res = per_sample_scores(samples, merged, class_names=["a", "b"], category_ids=[1, 2], coco=False)
     assert res["all"]["voc"]["mAP25"] == pytest.approx(75.0)  # class a: recall 1/2 at precision 1; class b: 1
     assert res["all"]["coco"] is None
     with pytest.raises(ValueError, match="unknown subsets"):
-        evaluate_instances(samples, merged, class_names=["a"], category_ids=[1], subsets=("some",))
+        per_sample_scores(samples, merged, class_names=["a"], category_ids=[1], subsets=("some",))
 
 
 def test_pack_unpack_keeps_what_the_mep_reads():
