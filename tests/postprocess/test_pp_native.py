@@ -150,8 +150,8 @@ def test_exact_distance_is_exact(seed, monkeypatch):
         yy, xx = np.mgrid[:h, :w]
         d2 = ((yy[..., None] - ys) ** 2 + (xx[..., None] - xs) ** 2).min(-1)
         assert np.array_equal(d, np.sqrt(d2.astype(np.float32)))
-    else:
-        assert np.array_equal(d, ref)  # no zero pixel: OpenCV's value
+    else:  # no zero pixel: the float below 2^64 (OpenCV's value; its SIMD paths may give 2^64, one ulp above)
+        assert (d == np.nextafter(np.float32(2.0**64), np.float32(0))).all()
 
 
 def test_border_strengths_skip_negative_labels_in_both_paths(monkeypatch):
