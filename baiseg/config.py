@@ -258,8 +258,12 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     """Turn ``["a.b=1", "c=x"]`` into a nested dict, values parsed by ``config_rules.override_value``. A key given
     twice keeps the last value (a sweep row overrides the base overrides); a section given as a mapping is merged with
     the keys given before it; a key below one that holds a value is a ConfigError."""
+    if isinstance(overrides, (str, bytes)):
+        raise ConfigError(f"overrides must be a list of 'key=value' strings, got the string {overrides!r:.60}")
     tree: dict[str, Any] = {}
     for item in overrides:
+        if not isinstance(item, str):
+            raise ConfigError(f"override {item!r:.60} is not a 'key=value' string")
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. model.iabm_dim=64)")
         key, raw = item.split("=", 1)

@@ -149,7 +149,7 @@ def main() -> int:
     ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
     ap.add_argument("--kinds", nargs="+", metavar="JSON", help="print the per-kind table of these runs")
     ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
-                    "'rerun') and recount")
+                    "'rerun'; cases it lacks are added) and recount")
     args = ap.parse_args()
     prov = provenance.start()
     if args.markdown or args.kinds:
@@ -189,6 +189,7 @@ def main() -> int:
         old = json.loads(Path(args.merge_into).read_text())
         new = {r["id"]: {**r, "rerun": True} for r in rows}
         merged = [new.get(r["id"], r) for r in old["rows"]]
+        merged += [r for r in new.values() if r["id"] not in {o["id"] for o in old["rows"]}]  # cases added since
         old.update(cases=len(merged), counts=dict(Counter(r["verdict"] for r in merged)), rows=merged)
         old["rerun_ids"] = sorted(set(old.get("rerun_ids", [])) | set(new))
         provenance.write_json(args.merge_into, old, prov)

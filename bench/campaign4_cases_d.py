@@ -19,6 +19,7 @@ from bench.campaign4 import RUN
 from bench.campaign4_cases import id_cases, value_cases, yaml_cases
 from bench.campaign4_cases_b import SCENE, device_cases, image_cases, out_cases, path_cases
 from bench.campaign4_cases_c import ckernel_cases, evaluator_cases, results_cases, weights_cases
+from bench.campaign4_cases_e import extra_cases
 
 
 # -------------------------------------------------------------------------------------------------------- resume
@@ -179,4 +180,4 @@ def concurrency_cases() -> list[Case]:
 def all_cases() -> list[Case]:
     return [*id_cases(), *yaml_cases(), *value_cases(), *device_cases(), *path_cases(), *out_cases(),
             *image_cases(), *evaluator_cases(), *results_cases(), *weights_cases(), *ckernel_cases(),
-            *resume_cases(), *concurrency_cases()]  # fmt: skip
+            *resume_cases(), *concurrency_cases(), *extra_cases()]  # fmt: skip

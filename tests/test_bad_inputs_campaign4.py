@@ -237,3 +237,17 @@ def test_resume_refuses_a_run_whose_files_are_folders(tmp_path):
     cfg = Config()
     with pytest.raises(BaisegError, match="metrics.csv' is a folder, not the run's file"):
         check_resumable(tmp_path, cfg, cfg)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ("train.iters=5", "overrides must be a list"),  # a string: read letter by letter ("override 't' is not ...")
+    ([5], "override 5 is not a 'key=value' string"),  # was TypeError: argument of type 'int' is not iterable
+])  # fmt: skip
+def test_overrides_that_are_not_a_list_of_strings_are_one_line(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, overrides)
+
+
+def test_train_with_a_config_and_resume_names_both(tmp_path, capsys):
+    assert main(["train", "cpu_lite0", "--resume", str(tmp_path)]) == 2  # was "override 'cpu_lite0' is not ..."
+    assert "give CONFIG ('cpu_lite0') or --resume RUN_DIR, not both" in _one_line(capsys)

@@ -32,6 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     from baiseg.engine.trainer import resume_config, train
 
     if args.resume:
+        if args.config and "=" not in args.config:  # ``train CONFIG --resume RUN``: which one did the user mean?
+            raise ConfigError(f"give CONFIG ('{args.config}') or --resume RUN_DIR, not both: a resumed run keeps its "
+                              "own config (add key=value overrides after --resume)")  # fmt: skip
         overrides = ([args.config] if args.config else []) + list(args.overrides)
         cfg = resume_config(args.resume, overrides)
         run_dir = train(cfg, resume_dir=args.resume, progress=not args.no_progress, resume_overrides=overrides)
