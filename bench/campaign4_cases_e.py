@@ -87,6 +87,9 @@ def cli_cases() -> list[Case]:
                                                                    "train.iters=1", "--out", "o_e13", *P]),
         Case("E14", "yaml", "config file whose train.name is a YAML date (2024-01-02)", ["config", "c_date.yaml"],
              "either", wr("c_date.yaml", "train:\n  name: 2024-01-02\n")),
+        Case("E15", "path", "BAISEG_SHARED_DATA=. (relative) with a YAML in a subfolder naming it", ["data", "check",
+             "e15/d.yaml"], "ok", wr("e15/d.yaml", "format: instance_png\nroot: ${BAISEG_SHARED_DATA}/ds\nimages: "
+                                     "images\nmasks: masks\nclasses: [c1]\n"), env={"BAISEG_SHARED_DATA": "."}),
     ]
 
 

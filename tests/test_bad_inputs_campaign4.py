@@ -251,3 +251,15 @@ def test_overrides_that_are_not_a_list_of_strings_are_one_line(overrides, match)
 def test_train_with_a_config_and_resume_names_both(tmp_path, capsys):
     assert main(["train", "cpu_lite0", "--resume", str(tmp_path)]) == 2  # was "override 'cpu_lite0' is not ..."
     assert "give CONFIG ('cpu_lite0') or --resume RUN_DIR, not both" in _one_line(capsys)
+
+
+def test_a_relative_shared_data_folder_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    from baiseg.data import build_dataset
+
+    spec = _instance_png(tmp_path / "data" / "ds", "a0 1 x\n")
+    (tmp_path / "yamls").mkdir()
+    (tmp_path / "yamls" / "d.yaml").write_text(spec.read_text().replace("images: images", "root: ${BAISEG_SHARED_DATA}"
+                                                                        "/ds\nimages: images"))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAISEG_SHARED_DATA", "data")  # was resolved against yamls/: "root folder does not exist"
+    assert len(build_dataset(tmp_path / "yamls" / "d.yaml")) == 1

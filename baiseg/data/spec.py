@@ -51,8 +51,8 @@ def shared_data_dir() -> Path | None:
     """The folder of the shared datasets (module docstring): ``$BAISEG_SHARED_DATA``, else the first existing
     ``shared/data`` above the package folder, else above the current working directory; None when there is none."""
     env = os.environ.get(SHARED_DATA_VAR, "")
-    if env:
-        return Path(env).expanduser()
+    if env:  # a relative value is relative to the working directory, not to the dataset YAML that names it
+        return Path(os.path.abspath(os.path.expanduser(env)))
     for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
         for folder in (start, *start.parents):
             cand = folder / "shared" / "data"
@@ -71,6 +71,8 @@ def expand_vars(text: str) -> str:
 
     def sub(m: re.Match) -> str:
         val = os.environ.get(m.group(1), "")
+        if val and m.group(1) == SHARED_DATA_VAR:
+            return str(shared_data_dir())
         if val or m.group(2) is not None or m.group(1) != SHARED_DATA_VAR:
             return val if val else (m.group(2) or "")
         found = shared_data_dir()
