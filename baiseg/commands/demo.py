@@ -4,7 +4,8 @@
 2. trains the ``cpu_lite0`` preset (pretrained EfficientNet-Lite0) from images + semantic masks only;
 3. evaluates BAISeg against the ``cc`` and ``dtws`` baselines on the val split, each with ground-truth and with
    predicted semantics (VOC mAP^r and COCO AP);
-4. prints the table, writes ``summary.json`` and overlay sheets comparing ``cc`` and BAISeg.
+4. prints the table, writes ``summary.json``, overlay sheets comparing ``cc`` and BAISeg, and the HTML report of the
+   six evaluations side by side (``report/index.html``, docs/REPORT.md).
 """
 
 from __future__ import annotations
@@ -52,27 +53,26 @@ def _write_datasets(out: Path, n_train: int, n_val: int, size: int) -> tuple[Pat
     return paths[0], paths[1]
 
 
-def _evaluate(val_yaml: Path, weights: Path, method: str, semantic: str) -> dict[str, Any]:
-    """VOC mAP^r and COCO AP (percent) of ``method`` with ``semantic`` (gt | model) semantics on the val split: the
-    weights' ``Predictor`` (its ``method`` on the network's maps) in one scheduler run (``baiseg.inference``), its
-    ordered sink feeding ``evaluation.run.SubsetEvaluators``. Returns their ``"all"`` entry."""
-    import numpy as np
+def _evaluate(out: Path, val_yaml: Path, weights: Path, method: str, semantic: str) -> dict[str, Any]:
+    """VOC mAP^r and COCO AP (percent) of ``method`` with ``semantic`` (gt | model) semantics on the val split, by
+    ``baiseg evaluate`` itself (the weights' ``Predictor`` in one scheduler run feeding the evaluators) into
+    ``out/eval/<method>-<semantic>``: ``metrics.json``, ``results.json`` and the maps (``--save-maps``) that
+    ``baiseg report`` shows. Returns ``metrics.json``'s ``voc`` and ``coco``."""
+    import contextlib
+    import io
+    import json
 
-    from baiseg.data import build_dataset
-    from baiseg.evaluation.run import SubsetEvaluators
-    from baiseg.inference.protocol import Item
-    from baiseg.inference.scheduler import run
-    from baiseg.predictor import Predictor
+    from baiseg.commands import evaluate
 
-    ds = build_dataset(str(val_yaml))
-    names, cats = list(ds.class_names), list(ds.category_ids)
-    pred = Predictor.from_pretrained(weights, method=method).for_classes(names, cats)
-    ev = SubsetEvaluators(names, cats)
-    items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
-                  semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
-             for i, s in ((i, ds[i]) for i in range(len(ds))))  # fmt: skip
-    run(items, pred, lambda p, found, extras: ev.process(p.extras["sample"], found, ("all",)))
-    return ev.summary()["all"]
+    folder = out / "eval" / f"{method}-{semantic}"
+    parser = argparse.ArgumentParser(prog="baiseg")
+    evaluate.register(parser.add_subparsers())
+    args = parser.parse_args(["evaluate", "--data", str(val_yaml), "--weights", str(weights), "--method", method,
+                              "--semantic", semantic, "--save-maps", "--json", "--out", str(folder)])  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):  # its --json line; the demo prints one table of all settings
+        evaluate.run(args)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return {"voc": metrics["voc"], "coco": metrics["coco"], "folder": folder}
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -148,12 +148,16 @@ def run(args: argparse.Namespace) -> int:
         weights = run_dir / "last.safetensors"
     t_train = time.perf_counter() - t0
     print(f"[2/3] evaluating on {args.val_images} val images: BAISeg vs cc vs dtws, GT and predicted semantics")
-    rows = []
+    rows, folders = [], []
     for method, semantic in SETTINGS:
-        m = _evaluate(val_yaml, weights, method, semantic)
+        m = _evaluate(out, val_yaml, weights, method, semantic)
         rows.append({"method": method, "semantic": semantic, "voc": m["voc"], "coco": m["coco"]})
-    print("[3/3] writing overlay sheets")
+        folders.append(m["folder"])
+    print("[3/3] writing overlay sheets and the HTML report")
     sheets = write_comparison_sheets(val_yaml, weights, out / "overlays", args.sheets)
+    from baiseg.report import build_report
+
+    index = build_report(folders, out / "report", progress=not args.no_progress)
     table = format_table(rows)
     summary = {"run_dir": str(run_dir), "weights": str(weights), "iters": cfg.train.iters,
                "train_images": args.train_images, "val_images": args.val_images, "size": args.size,
@@ -162,5 +166,6 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(out / "summary.json", summary, indent=2)
     print(f"\nSynthetic val ({args.val_images} images, {args.size} px); values in percent\n{table}\n")
     print(f"run: {run_dir}\noverlays: {len(sheets)} sheets in {out / 'overlays'}\nsummary: {out / 'summary.json'}")
+    print(f"report: file://{index.resolve()} (the six evaluations side by side; the run's: baiseg report {run_dir})")
     print(f"total time {summary['total_s']:.0f} s (training {summary['train_s']:.0f} s)")
     return 0

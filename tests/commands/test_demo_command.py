@@ -23,6 +23,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
     for r in summary["results"]:
         assert r["voc"]["mAP50"] is None or 0.0 <= r["voc"]["mAP50"] <= 100.0
     assert len(list((out / "overlays").glob("*.png"))) == 1
-    assert runs.count("Predictor") == 6
+    for r in summary["results"]:  # each setting evaluated by `baiseg evaluate` itself, maps saved for the report
+        folder = out / "eval" / f"{r['method']}-{r['semantic']}"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["voc"] == r["voc"] and metrics["settings"]["method"] == r["method"]
+        assert (folder / "results.json").is_file() and len(list((folder / "boundary").glob("*.png"))) == 3
+    data = (out / "report" / "data" / "summary.js").read_text()
+    assert (out / "report" / "index.html").is_file() and all(f"{m}-{s}" in data for m, s in methods)
+    assert runs.count("KeepNetworkBoundary") == 6  # one evaluate run per setting (its Predictor, keeping the maps)
     printed = capsys.readouterr().out
     assert all(m in printed for m in ("cc", "dtws", "baiseg"))
