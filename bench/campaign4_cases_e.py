@@ -55,6 +55,39 @@ def _overrides_not_str(work: Path) -> str | None:
     return "accepted"
 
 
+def _masks16(work: Path) -> str | None:
+    """ds's instance masks saved as 16-bit 3-channel PNGs (OpenCV's habit for uint16 arrays of 3 equal channels)."""
+    import cv2
+    from PIL import Image
+
+    from baiseg.data import build_dataset
+
+    d = work / "m16"
+    for sub in ("images", "masks"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        (d / "images" / f"a{i}.png").write_bytes((work / "ds" / "images" / f"a{i}.png").read_bytes())
+        ids = np.asarray(Image.open(work / "ds" / "masks" / f"a{i}.png")).astype(np.uint16)
+        cv2.imwrite(str(d / "masks" / f"a{i}.png"), np.dstack([ids] * 3))
+    (d / "d.yaml").write_text("format: instance_png\nimages: images\nmasks: masks\nclasses: [c1]\n")
+    ds = build_dataset(d / "d.yaml")
+    n = sum(len(ds[i]["instances"]["classes"]) for i in range(len(ds)))
+    return None if n == 8 else f"{n} instances, not 8 (the 16-bit masks read as their high bytes)"
+
+
+def _semantic16(work: Path) -> str | None:
+    import cv2
+
+    from baiseg.data.io import read_semantic_map
+
+    sem = np.zeros((64, 80), np.uint16)
+    sem[8:36, 8:36] = 1
+    (work / "s16").mkdir(exist_ok=True)
+    cv2.imwrite(str(work / "s16" / "a0.png"), np.dstack([sem] * 3))
+    got = read_semantic_map(work / "s16", "a0", (64, 80), 1)
+    return None if np.array_equal(got, sem) else f"ids {np.unique(got).tolist()}, not [0, 1]"
+
+
 def api_cases() -> list[Case]:
     return [
         api("E01", "other", "Predictor.infer of a 2-D (gray) array", _infer_2d, "either"),
@@ -66,6 +99,8 @@ def api_cases() -> list[Case]:
             ["c1", "c2"], ["a", "b"])),  # fmt: skip
         api("E06", "other", "write_results with a NaN score", _write_nan),
         api("E07", "yaml", "load_config(None, [5]) (an override that is not a string)", _overrides_not_str),
+        api("E16", "image", "instance masks saved as 16-bit 3-channel PNGs", _masks16, "either"),
+        api("E17", "image", "a semantic map saved as a 16-bit 3-channel PNG (--semantic DIR)", _semantic16, "either"),
     ]
 
 

@@ -263,3 +263,19 @@ def test_a_relative_shared_data_folder_is_relative_to_the_working_directory(tmp_
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BAISEG_SHARED_DATA", "data")  # was resolved against yamls/: "root folder does not exist"
     assert len(build_dataset(tmp_path / "yamls" / "d.yaml")) == 1
+
+
+def test_a_16_bit_colour_label_png_keeps_its_ids(tmp_path):
+    import cv2
+
+    from baiseg.data.io import read_label_png, read_rgb_ids
+
+    ids = np.zeros((6, 7), np.uint16)
+    ids[1:3, 1:3], ids[4:6, 2:6] = 1, 300
+    cv2.imwrite(str(tmp_path / "m.png"), np.dstack([ids] * 3))  # equal channels: Pillow gave 0 and 1 (high bytes)
+    assert np.array_equal(read_label_png(tmp_path / "m.png"), ids)
+    cv2.imwrite(str(tmp_path / "c.png"), np.dstack([ids, ids * 2, ids]))
+    with pytest.raises(DataError, match="16-bit colour image whose channels differ"):
+        read_label_png(tmp_path / "c.png")
+    with pytest.raises(DataError, match="expected 8-bit RGB"):  # panoptic ids R + 256 G + 65536 B of the high bytes
+        read_rgb_ids(tmp_path / "c.png")

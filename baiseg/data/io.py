@@ -183,7 +183,8 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
     """Read a label map (semantic or instance ids) from an index, palette, 16-bit or RGB-coloured PNG.
 
     Palette PNGs give their indices; grayscale / 16-bit PNGs give their values; an RGB(A) PNG whose channels are
-    equal gives one channel, otherwise its colours are converted through the VOC colour map.
+    equal gives one channel (16-bit colour PNGs at their 16 bits), otherwise its colours are converted through the VOC
+    colour map.
 
     Returns:
         int64 array H x W of label ids (>= 0).
@@ -195,9 +196,13 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
             img = img.getchannel(0)
         arr = np.asarray(img).astype(np.int64)
     elif img.mode in ("RGB", "RGBA"):
-        arr = np.asarray(img)[..., :3]
+        wide = ";16" in img.info.get("baiseg_rawmode", "")  # Pillow would keep each 16-bit value's high byte
+        arr = (_wide_colour(img, p) if wide else np.asarray(img))[..., :3]
         if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2]):
             arr = arr[..., 0].astype(np.int64)
+        elif wide:
+            raise DataError(f"label PNG '{p}' is a 16-bit colour image whose channels differ: save the ids as a "
+                            "single-channel (8- or 16-bit) or palette PNG")  # fmt: skip
         else:
             arr = _colours_to_index(arr, p)
     else:
@@ -217,8 +222,9 @@ def read_rgb_ids(path: str | os.PathLike) -> np.ndarray:
     """
     p = Path(path)
     img = _open(p, "panoptic PNG")
-    if img.mode not in ("RGB", "RGBA"):
-        raise DataError(f"panoptic PNG '{p}' has mode {img.mode}, expected RGB (id = R + 256 G + 65536 B)")
+    if img.mode not in ("RGB", "RGBA") or ";16" in img.info.get("baiseg_rawmode", ""):
+        raise DataError(f"panoptic PNG '{p}' has mode {img.mode} ({img.info.get('baiseg_rawmode') or 'no raw mode'}), "
+                        "expected 8-bit RGB (id = R + 256 G + 65536 B)")  # fmt: skip
     arr = np.asarray(img)[..., :3].astype(np.int64)
     return arr[..., 0] + 256 * arr[..., 1] + 65536 * arr[..., 2]
 
