@@ -65,7 +65,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "data.scale_min": (_positive, "> 0"),
     "data.scale_max": (_positive, "> 0"),
     "data.color_jitter": (_unit, "in [0, 1]"),
-    "data.num_workers": (_non_negative, ">= 0"),
+    "data.num_workers": (lambda v: 0 <= v <= MAX_THREADS, f">= 0 and <= {MAX_THREADS} (processes)"),
     "data.contour.neighbourhood": (lambda v: v in (4, 8), "4 or 8"),
     "data.contour.width_px": (lambda v: v >= 1, ">= 1"),
     "data.contour.void_fill_px": (_non_negative, ">= 0"),

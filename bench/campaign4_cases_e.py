@@ -122,6 +122,11 @@ def cli_cases() -> list[Case]:
                                                                    "train.iters=1", "--out", "o_e13", *P]),
         Case("E14", "yaml", "config file whose train.name is a YAML date (2024-01-02)", ["config", "c_date.yaml"],
              "either", wr("c_date.yaml", "train:\n  name: 2024-01-02\n")),
+        Case("E18", "value", "pseudo --workers 100000 (every other worker count is bounded by 1024)",
+             ["pseudo", "--data", "syn_a.yaml", "--method", "cc", "--workers", "100000", "--out", "o_e18", *P],
+             "error", fresh("o_e18")),  # fmt: skip
+        Case("E19", "value", "data.num_workers=100000 (a training's DataLoader would fork them all; config only)",
+             ["config", "cpu_lite0", "data.num_workers=100000"]),
         Case("E15", "path", "BAISEG_SHARED_DATA=. (relative) with a YAML in a subfolder naming it", ["data", "check",
              "e15/d.yaml"], "ok", wr("e15/d.yaml", "format: instance_png\nroot: ${BAISEG_SHARED_DATA}/ds\nimages: "
                                      "images\nmasks: masks\nclasses: [c1]\n"), env={"BAISEG_SHARED_DATA": "."}),

@@ -279,3 +279,10 @@ def test_a_16_bit_colour_label_png_keeps_its_ids(tmp_path):
         read_label_png(tmp_path / "c.png")
     with pytest.raises(DataError, match="expected 8-bit RGB"):  # panoptic ids R + 256 G + 65536 B of the high bytes
         read_rgb_ids(tmp_path / "c.png")
+
+
+def test_worker_counts_are_bounded_everywhere(capsys):
+    with pytest.raises(ConfigError, match="data.num_workers: must be >= 0 and <= 1024"):  # DataLoader forked them all
+        _cfg("data.num_workers=100000")
+    assert main(["pseudo", "--data", "synthetic", "--method", "cc", "--workers", "100000", "--out", "x"]) == 2
+    assert "--workers 100000 must be <= 1024" in _one_line(capsys)  # a pool forked up to that many processes

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from baiseg import outdir
+from baiseg.config_rules import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError
 
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
     if args.workers < 0:
         raise BaisegError(f"--workers {args.workers}: give 0 (one background thread) or a number of processes")
+    if args.workers > MAX_THREADS:  # a pool would fork that many processes (the bound of every worker count)
+        raise BaisegError(f"--workers {args.workers} must be <= {MAX_THREADS}")
     base = None
     if args.weights:
         from baiseg.weights_io import read_weights_meta
