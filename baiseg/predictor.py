@@ -123,7 +123,11 @@ class Predictor(Segmenter):
         import torch
 
         from baiseg.preprocess import normalize_pad
+        from baiseg.segmenter import as_rgb_uint8
 
+        if not len(images):
+            return []
+        images = [as_rgb_uint8(im) for im in images]  # gray, RGBA, uint16 and floats as predict_instances takes them
         x = normalize_pad(images, self._mean, self._std)
         with torch.inference_mode():
             out = self.model(x.to(self.device))

@@ -69,11 +69,10 @@ def as_rgb_uint8(image: np.ndarray | str | os.PathLike) -> np.ndarray:
     if bad:
         raise BaisegError(f"image array ({a.dtype}) has values in [{a.min()}, {a.max()}], outside 0..255: give uint8, "
                           "uint16 or float in [0, 1]")  # fmt: skip
-    if a.dtype == np.uint16:
-        a = (a.astype(np.float32) / 257.0).round()
-    elif a.dtype.kind == "f" and float(a.max(initial=0)) <= 1.0:
-        a = a * 255.0
-    a = np.clip(a, 0, 255).astype(np.uint8)
+    from baiseg.data.io import to_uint8
+
+    a = to_uint8(a)  # the file decoder's policy: uint16 by its bit depth (12-bit data is not read as a dim 16-bit
+    # image), floats in [0, 1] x 255, floats slightly outside [0, 1] refused (read on the 8-bit scale: black)
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
     return np.ascontiguousarray(a)
@@ -213,7 +212,10 @@ class Segmenter:
             BaisegError: none of the model's classes is in ``class_names``.
         """
         from baiseg.data.classes import COCO_TO_VOC
+        from baiseg.weights_io import check_class_meta
 
+        check_class_meta({"class_names": list(class_names), "category_ids": None if category_ids is None else
+                          list(category_ids)}, "for_classes")  # K names, K integer ids, none twice
         if list(class_names) == self.class_names and self._class_map is None:
             if not category_ids or [int(c) for c in category_ids] == self.category_ids:
                 return self

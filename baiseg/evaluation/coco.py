@@ -20,7 +20,13 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from baiseg.evaluation.common import EvaluationError, check_prediction, gt_from_sample, gt_masks_without_void
+from baiseg.evaluation.common import (
+    EvaluationError,
+    check_prediction,
+    gt_from_sample,
+    gt_masks_without_void,
+    once,
+)
 from baiseg.evaluation.voc import VOC_IOU_THRESHOLDS
 from baiseg.instances import Instances, coco_results, encode_rle
 
@@ -90,6 +96,7 @@ class COCOInstanceEvaluator:
         self._dt: list[dict[str, Any]] = []
         self._results: list[dict[str, Any]] = []
         self._max_gt = 0
+        self._seen: set[str] = set()
 
     def _cat(self, cls: int, image_id: str, what: str) -> int:
         if not 1 <= cls <= len(self.category_ids):
@@ -111,6 +118,7 @@ class COCOInstanceEvaluator:
         height, width = gt["masks"].shape[1:] if void is None else void.shape
         image_id = str(gt_sample.get("image_id", len(self._images)))
         pred = check_prediction(prediction, height, width, image_id)
+        once(self._seen, gt_sample)
         img_id = len(self._images) + 1
         self._max_gt = max(self._max_gt, int((~np.asarray(gt["crowd"], bool)).sum()))
         self._images.append({"id": img_id, "height": int(height), "width": int(width), "file_name": image_id})

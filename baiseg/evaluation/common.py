@@ -37,12 +37,7 @@ def check_prediction(
     if isinstance(prediction, Instances):
         masks, raw_classes, raw_scores = prediction.masks, prediction.classes, prediction.scores
     else:
-        for key in ("masks", "classes", "scores"):
-            if key not in prediction:
-                raise EvaluationError(f"prediction for image '{image_id}' lacks '{key}': give masks, classes and "
-                                      "scores")  # fmt: skip
-        masks = np.asarray(prediction["masks"]).astype(bool, copy=False)
-        raw_classes, raw_scores = np.asarray(prediction["classes"]).reshape(-1), prediction["scores"]
+        masks, raw_classes, raw_scores = _mapping_arrays(prediction, image_id)
     if masks.ndim == 2 and masks.size == 0:
         masks = masks.reshape(0, height, width)
     if masks.ndim != 3 or masks.shape[1:] != (height, width):
@@ -54,6 +49,9 @@ def check_prediction(
             not np.isfinite(raw_classes).all() or (raw_classes != np.round(raw_classes)).any()))):
         raise EvaluationError(f"prediction for image '{image_id}' has class ids {raw_classes[:5].tolist()}...: class "
                               "ids must be integers (semantic ids 1..K)")  # fmt: skip
+    if raw_classes.size and raw_classes.min() < 1:
+        raise EvaluationError(f"prediction for image '{image_id}' has class id {raw_classes.min()}: class ids are "
+                              "semantic ids 1..K (0 = background is not an instance)")  # fmt: skip
     try:
         scores = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -69,6 +67,35 @@ def check_prediction(
     if isinstance(prediction, Instances):
         return prediction
     return Instances(masks, raw_classes.astype(np.int64), scores.astype(np.float32))
+
+
+def _mapping_arrays(prediction: Any, image_id: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``(masks bool, classes, scores)`` of a prediction given as a mapping; not a mapping, a missing key or masks
+    that are not binary (soft masks, NaN) are an EvaluationError."""
+    if not isinstance(prediction, Mapping):
+        raise EvaluationError(f"prediction for image '{image_id}' is {type(prediction).__name__}: give Instances "
+                              "or a mapping with masks, classes and scores")  # fmt: skip
+    for key in ("masks", "classes", "scores"):
+        if key not in prediction:
+            raise EvaluationError(f"prediction for image '{image_id}' lacks '{key}': give masks, classes and scores")
+    masks = np.asarray(prediction["masks"])
+    if masks.dtype != bool and masks.size and not (np.isin(masks, (0, 1)).all() or (
+            masks.dtype == np.uint8 and np.isin(masks, (0, 255)).all())):  # fmt: skip
+        raise EvaluationError(f"prediction masks for image '{image_id}' are not binary (dtype {masks.dtype}, values "
+                              "other than 0 and 1): threshold soft masks first (e.g. masks > 0.5)")
+    return masks.astype(bool, copy=False), np.asarray(prediction["classes"]).reshape(-1), prediction["scores"]
+
+
+def once(seen: set[str], sample: dict[str, Any]) -> None:
+    """Record ``sample``'s image id in ``seen`` (an evaluator's images); an image given twice is an EvaluationError
+    (its ground truth would be counted twice)."""
+    image_id = sample.get("image_id")
+    if image_id is None:
+        return
+    if str(image_id) in seen:
+        raise EvaluationError(f"image '{image_id}' was already processed: give each image once (reset() starts a "
+                              "new evaluation)")  # fmt: skip
+    seen.add(str(image_id))
 
 
 def gt_from_sample(sample: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -99,6 +126,9 @@ def gt_from_sample(sample: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.nd
         if void is None:
             raise EvaluationError(f"ground-truth masks of image '{image_id}' must be N x H x W")
         masks = masks.reshape(0, *void.shape)
+    if void is not None and masks.shape[1:] != void.shape:
+        raise EvaluationError(f"ground truth of image '{image_id}': masks {masks.shape[1]}x{masks.shape[2]} but "
+                              f"semantic map {void.shape[0]}x{void.shape[1]}: give both at the image's size")
     return {"masks": masks, "classes": classes, "crowd": crowd}, void
 
 

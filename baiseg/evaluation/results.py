@@ -20,7 +20,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from baiseg.evaluation.common import EvaluationError
-from baiseg.fileio import write_json_atomic
+from baiseg.fileio import DuplicateKeyError, loads_json_strict, write_json_atomic
 from baiseg.instances import Instances
 
 
@@ -117,7 +117,12 @@ def compressed_runs(counts: str) -> list[int] | None:
 
 
 def write_results(path: str | os.PathLike, results: list[dict[str, Any]]) -> None:
-    """Write a results list to a JSON file atomically (temporary file + rename)."""
+    """Write a results list to a JSON file atomically (temporary file + rename); a score that is not a finite number
+    (JSON has no NaN) is an EvaluationError."""
+    bad = next((i for i, r in enumerate(results) if not np.isfinite(np.asarray(r.get("score", 0), float)).all()), None)
+    if bad is not None:
+        raise EvaluationError(f"result {bad} for image '{results[bad].get('image_id')}' has score "
+                              f"{results[bad].get('score')!r}: scores must be finite numbers")  # fmt: skip
     write_json_atomic(path, results)
 
 
@@ -131,7 +136,9 @@ def read_results(path: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
     if not p.is_file():
         raise EvaluationError(f"results file '{p}' does not exist: give the JSON written by 'baiseg predict'")
     try:
-        entries = json.loads(p.read_text())
+        entries = loads_json_strict(p.read_text(encoding="utf-8-sig"))
+    except DuplicateKeyError as e:
+        raise EvaluationError(f"results file '{p}': {e}: keep one") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise EvaluationError(f"results file '{p}' is not valid JSON ({e}): give a COCO results list") from None
     except RecursionError:

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from baiseg.evaluation.common import check_prediction, gt_from_sample, gt_masks_without_void
+from baiseg.evaluation.common import (
+    EvaluationError,
+    check_prediction,
+    gt_from_sample,
+    gt_masks_without_void,
+    once,
+)
 from baiseg.instances import Instances
 
 VOC_IOU_THRESHOLDS: tuple[float, ...] = (0.25, 0.5, 0.7, 0.75)
@@ -111,7 +117,8 @@ class VOCInstanceEvaluator:
     """VOC mAP^r over a dataset, fed one image at a time.
 
     Args:
-        num_classes: K, the number of thing classes (semantic ids 1..K); classes seen beyond K are still evaluated.
+        num_classes: K, the number of thing classes (semantic ids 1..K); a prediction of a class beyond K is
+            refused (EvaluationError), as the COCO evaluator does.
         class_names: optional K names used in the per-class output.
         iou_thresholds: IoU thresholds (default 0.25, 0.5, 0.7, 0.75).
 
@@ -139,6 +146,7 @@ class VOCInstanceEvaluator:
         self._scores: dict[int, list[np.ndarray]] = defaultdict(list)
         self._tp: dict[int, list[np.ndarray]] = defaultdict(list)  # each int8 K_i x T: 1 TP, 0 FP, -1 ignored
         self.num_images = 0
+        self._seen: set[str] = set()
 
     def process(self, gt_sample: dict[str, Any], prediction: Instances | Mapping[str, Any]) -> None:
         """Match the predictions of one image with its GT.
@@ -156,6 +164,11 @@ class VOCInstanceEvaluator:
         gt, void = gt_from_sample(gt_sample)
         height, width = gt["masks"].shape[1:] if void is None else void.shape
         pred = check_prediction(prediction, height, width, str(gt_sample.get("image_id", "?")))
+        once(self._seen, gt_sample)
+        if self.num_classes and pred.classes.size and pred.classes.max() > self.num_classes:
+            raise EvaluationError(f"prediction for image '{gt_sample.get('image_id', '?')}' has class "
+                                  f"{pred.classes.max()}, above the {self.num_classes} classes: use the dataset's "
+                                  "semantic ids 1..K")  # fmt: skip
         gt_masks, gt_classes, crowd = gt_masks_without_void(gt, void), gt["classes"], gt["crowd"]
         self.num_images += 1
         for cls in np.union1d(gt_classes, pred.classes):

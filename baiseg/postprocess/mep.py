@@ -28,7 +28,7 @@ from baiseg.config import MEPConfig
 from baiseg.errors import BaisegError
 from baiseg.postprocess.adapt import adapted
 from baiseg.postprocess.flood import flood, flood_per_class, watershed_image
-from baiseg.postprocess.labels import drop_small, foreground, relabel, thing_classes
+from baiseg.postprocess.labels import check_semantic_ids, drop_small, foreground, relabel, thing_classes
 from baiseg.postprocess.markers import make_markers
 from baiseg.postprocess.merge import merge_weak_borders
 from baiseg.postprocess.nms import check_finite_map
@@ -56,6 +56,7 @@ def extract_masks(
     if semantic.dtype.kind not in "iub":
         raise BaisegError(f"the semantic map must hold integer class ids, got dtype {semantic.dtype}: pass "
                           "argmax(sem_prob), not probabilities")  # fmt: skip
+    check_semantic_ids(semantic)
     if b.ndim != 2 or semantic.shape != b.shape:
         raise BaisegError(
             f"boundary map {b.shape} and semantic map {semantic.shape} must be 2-D and of the same size: "

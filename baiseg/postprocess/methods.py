@@ -14,6 +14,7 @@ from baiseg.errors import BaisegError
 from baiseg.instances import Instances
 from baiseg.postprocess.assembly import assemble_instances
 from baiseg.postprocess.baselines import cc_labels, dtws_labels
+from baiseg.postprocess.labels import check_semantic_ids
 from baiseg.postprocess.mep import extract_masks
 
 METHODS = ("baiseg", "cc", "dtws")
@@ -45,6 +46,7 @@ def instances_from_semantic(
     semantic = np.asarray(semantic)
     if semantic.ndim != 2:
         raise BaisegError(f"semantic map must be H x W, got shape {semantic.shape}: pass class ids, not colours")
+    check_semantic_ids(semantic)
     if method == "baiseg":
         if boundary_prob is None:
             raise BaisegError("method 'baiseg' needs a boundary map (boundary_prob): use a model, or --method cc|dtws")
