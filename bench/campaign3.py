@@ -285,27 +285,17 @@ def markdown(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    from bench.campaign3_cases_b import all_cases
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="/tmp/campaign3")
-    ap.add_argument("--only", default="", help="comma-separated case ids")
-    ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign3.json"))
-    ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
-    ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
-                    "'rerun') and recount")
-    args = ap.parse_args()
-    prov = provenance.start()
-    if args.markdown:
-        print(markdown([json.loads(Path(j).read_text()) for j in args.markdown]))
-        return 0
+def run_campaign(args: argparse.Namespace, fixtures: Callable[[Path], None], all_cases: Callable[[], list],
+                 prov: dict) -> int:
+    """Build the fixtures in ``args.work`` (in a forked child), run every case (or ``args.only``) in a process forked
+    after the imports, and write ``args.out`` (all cases) or merge the rerun rows into ``args.merge_into`` (cases
+    it lacks are added); campaigns 3 and 4 share it."""
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     pid = os.fork()  # the fixtures' torch calls start thread pools: not in the process the cases are forked from
     if pid == 0:
         try:
-            build_fixtures(work)
+            fixtures(work)
         except BaseException:
             import traceback
 
@@ -333,10 +323,29 @@ def main() -> int:
         old = json.loads(Path(args.merge_into).read_text())
         new = {r["id"]: {**r, "rerun": True} for r in rows}
         merged = [new.get(r["id"], r) for r in old["rows"]]
+        merged += [r for r in new.values() if r["id"] not in {o["id"] for o in old["rows"]}]  # cases added since
         old.update(cases=len(merged), counts=dict(Counter(r["verdict"] for r in merged)), rows=merged)
         old["rerun_ids"] = sorted(set(old.get("rerun_ids", [])) | set(new))
         provenance.write_json(args.merge_into, old, prov)  # the provenance of the last rerun
     return 0
+
+
+def main() -> int:
+    from bench.campaign3_cases_b import all_cases
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="/tmp/campaign3")
+    ap.add_argument("--only", default="", help="comma-separated case ids")
+    ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign3.json"))
+    ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
+    ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
+                    "'rerun') and recount")
+    args = ap.parse_args()
+    prov = provenance.start()
+    if args.markdown:
+        print(markdown([json.loads(Path(j).read_text()) for j in args.markdown]))
+        return 0
+    return run_campaign(args, build_fixtures, all_cases, prov)
 
 
 if __name__ == "__main__":

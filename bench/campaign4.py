@@ -36,7 +36,7 @@ if not __package__:  # run by its path: import the package ``bench`` (the reposi
     import bench  # noqa: F401
     del sys.path[0]
 from bench import provenance  # noqa: E402
-from bench.campaign3 import Case, baiseg, build_fixtures, markdown, preload, run_case  # noqa: E402
+from bench.campaign3 import Case, baiseg, build_fixtures, markdown, run_campaign  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "runs/r0-001"  # the trained fixture run (2 iterations, a checkpoint at each)
@@ -156,44 +156,7 @@ def main() -> int:
         runs = [json.loads(Path(j).read_text()) for j in args.markdown or args.kinds]
         print(markdown(runs) if args.markdown else kinds_table(runs))
         return 0
-    work = Path(args.work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    pid = os.fork()  # the fixtures' torch calls start thread pools: not in the process the cases are forked from
-    if pid == 0:
-        try:
-            build_fixtures4(work)
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            os._exit(1)
-        os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0, "building the fixtures failed"
-    preload()
-    cases = all_cases()
-    assert len({c.id for c in cases}) == len(cases), "duplicate case ids"
-    only = {s for s in args.only.split(",") if s}
-    rows = []
-    for case in cases:
-        if only and case.id not in only:
-            continue
-        row = run_case(case, work)
-        rows.append(row)
-        print(f"{row['id']:5s} {row['verdict']:9s} exit {row['exit']}  {row['what'][:60]}  | {row['remark'][:110]}",
-              flush=True)  # fmt: skip
-    counts = Counter(r["verdict"] for r in rows)
-    print(dict(counts))
-    if not only:
-        provenance.write_json(args.out, {"cases": len(rows), "counts": dict(counts), "rows": rows}, prov)
-    elif args.merge_into:
-        old = json.loads(Path(args.merge_into).read_text())
-        new = {r["id"]: {**r, "rerun": True} for r in rows}
-        merged = [new.get(r["id"], r) for r in old["rows"]]
-        merged += [r for r in new.values() if r["id"] not in {o["id"] for o in old["rows"]}]  # cases added since
-        old.update(cases=len(merged), counts=dict(Counter(r["verdict"] for r in merged)), rows=merged)
-        old["rerun_ids"] = sorted(set(old.get("rerun_ids", [])) | set(new))
-        provenance.write_json(args.merge_into, old, prov)
-    return 0
+    return run_campaign(args, build_fixtures4, all_cases, prov)
 
 
 if __name__ == "__main__":

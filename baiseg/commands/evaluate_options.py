@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from baiseg.config_rules import MAX_THREADS
+from baiseg.commands.options import add_workers_option, check_count
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, WeightsError
 
@@ -58,26 +58,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    "(as 'baiseg report OUT')")  # fmt: skip
 
 
-def add_workers_option(p: argparse.ArgumentParser, what: str) -> None:
-    """``--workers N``: processes running the CPU stage ``what`` of the scheduler's segmenter (its ``finish``;
-    0 = one thread of the main process; default 1, as ``baiseg predict --mep-workers``). Check it with
-    :func:`check_workers`."""
-    p.add_argument("--workers", type=int, default=1,
-                   help=f"processes running {what} (0 = one thread of the main process; default 1)")
-
-
-def check_workers(workers: int, flag: str = "--workers") -> None:
-    """Refuse a negative number of processes or one above ``MAX_THREADS`` (the bound of ``baiseg predict``).
-
-    Raises:
-        BaisegError: one line naming the option.
-    """
-    if workers < 0:
-        raise BaisegError(f"{flag} {workers} must be >= 0")
-    if workers > MAX_THREADS:  # a pool would fork that many processes
-        raise BaisegError(f"{flag} {workers} must be <= {MAX_THREADS}")
-
-
 def check_args(args: argparse.Namespace) -> str:
     """Validate the combination of options; return the semantic source (``file`` with ``--predictions``).
 
@@ -88,7 +68,7 @@ def check_args(args: argparse.Namespace) -> str:
         raise BaisegError(f"--limit {args.limit}: give a number of images (0 = all)")
     if args.max_side < 32:
         raise BaisegError(f"--max-side {args.max_side} is too small: give the longer side in pixels (>= 32)")
-    check_workers(args.workers)
+    check_count(args.workers, "--workers")
     if args.save_maps and not args.weights:
         raise BaisegError("--save-maps writes the network's boundary and semantic maps: give --weights (a baseline's "
                           "semantic map is read from --semantic by 'baiseg report')")

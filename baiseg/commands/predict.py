@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from baiseg import outdir
+from baiseg.commands.options import check_count
 from baiseg.commands.predict_io import _Inputs, check_out_dir, prepare_out_dir
 from baiseg.commands.predict_jobs import Writer
-from baiseg.config_rules import MAX_THREADS
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError, DataError
 from baiseg.fileio import write_json_atomic, write_text_atomic
@@ -68,10 +68,7 @@ def _validate(args: argparse.Namespace) -> None:
     if args.max_side < 32:
         raise BaisegError(f"--max-side {args.max_side} is too small: give the longer side in pixels (>= 32)")
     for name in ("workers", "mep_workers", "threads"):
-        if getattr(args, name) < 0:
-            raise BaisegError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 0")
-        if getattr(args, name) > MAX_THREADS:  # torch aborts the process for such thread counts; a pool would fork them
-            raise BaisegError(f"--{name.replace('_', '-')} {getattr(args, name)} must be <= {MAX_THREADS}")
+        check_count(getattr(args, name), f"--{name.replace('_', '-')}")
     if args.batch < 1:
         raise BaisegError(f"--batch {args.batch} must be >= 1")
 

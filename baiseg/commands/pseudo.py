@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from baiseg import outdir
-from baiseg.config_rules import MAX_THREADS
+from baiseg.commands.options import add_workers_option, check_count
 from baiseg.devices import device_arg
 from baiseg.errors import BaisegError
 
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--score-thr", type=float, default=0.0, help="drop instances scoring below (default 0)")
     p.add_argument("--min-area", type=int, default=0, help="drop instances smaller than this many pixels")
     p.add_argument("--chunk", type=int, default=32, help="images per chunk file (the unit of resumption)")
-    p.add_argument("--workers", type=int, default=0, help="processes running the MEP (0 = one background thread)")
+    add_workers_option(p, "the MEP", default=0)
     p.add_argument("--device", type=device_arg, default="cpu", help="cpu | cuda | cuda:N (torchrun: a GPU per rank)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", help="MEP overrides such as mep.boundary_thr=0.8; with --method sam, "
@@ -118,10 +118,7 @@ def run(args: argparse.Namespace) -> int:
     outdir.check_path(args.out)  # the output-folder gate (read only) before anything is read
     if args.chunk < 1:
         raise BaisegError(f"--chunk {args.chunk}: give a positive number of images")
-    if args.workers < 0:
-        raise BaisegError(f"--workers {args.workers}: give 0 (one background thread) or a number of processes")
-    if args.workers > MAX_THREADS:  # a pool would fork that many processes (the bound of every worker count)
-        raise BaisegError(f"--workers {args.workers} must be <= {MAX_THREADS}")
+    check_count(args.workers, "--workers")
     base = None
     if args.weights:
         from baiseg.weights_io import read_weights_meta
