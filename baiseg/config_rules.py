@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 MAX_THREADS = 1024  # torch aborts the process (OpenMP) for thread counts far above the cores
+MAX_CONTOUR_PX = 64  # contour width and void fill: a disc of 2 * N + 1 px (100000 allocates 37 GiB)
 
 
 def _positive(v: Any) -> bool:
@@ -67,8 +68,8 @@ RULES: dict[str, tuple[Any, str]] = {
     "data.color_jitter": (_unit, "in [0, 1]"),
     "data.num_workers": (lambda v: 0 <= v <= MAX_THREADS, f">= 0 and <= {MAX_THREADS} (processes)"),
     "data.contour.neighbourhood": (lambda v: v in (4, 8), "4 or 8"),
-    "data.contour.width_px": (lambda v: v >= 1, ">= 1"),
-    "data.contour.void_fill_px": (_non_negative, ">= 0"),
+    "data.contour.width_px": (lambda v: 1 <= v <= MAX_CONTOUR_PX, f">= 1 and <= {MAX_CONTOUR_PX}"),
+    "data.contour.void_fill_px": (lambda v: 0 <= v <= MAX_CONTOUR_PX, f">= 0 and <= {MAX_CONTOUR_PX}"),
     "loss.w_contrast": (_non_negative, ">= 0"),
     "loss.w_boundary": (_non_negative, ">= 0"),
     "loss.w_sem": (_non_negative, ">= 0"),

@@ -14,6 +14,40 @@ from typing import Any
 
 import numpy as np
 
+from baiseg.errors import BaisegError
+
+MAX_CLASS_ID = 254  # semantic ids are uint8: 0 background, 1..254 classes, 255 void
+
+
+class InstancesError(BaisegError):
+    """Arrays that do not make ``Instances`` (shapes, mask values, class ids, scores)."""
+
+
+def check_arrays(masks: object, classes: object, scores: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gate of ``Instances``: masks N x H x W of 0/1, classes N integers in 1..254, scores N finite.
+
+    Returns:
+        ``(bool N x H x W, int64 N, float32 N)``.
+
+    Raises:
+        InstancesError: one line naming the first array that is wrong.
+    """
+    m = np.asarray(masks)
+    c = np.asarray(classes).reshape(-1)
+    sc = np.asarray(scores).reshape(-1)
+    if m.ndim != 3 or not m.shape[0] == c.shape[0] == sc.shape[0]:
+        raise InstancesError(f"Instances: masks N x H x W, classes N and scores N, got shapes {m.shape}, {c.shape}, "
+                             f"{sc.shape}")  # fmt: skip
+    if m.dtype != bool and m.size and not (m.dtype.kind in "biuf" and np.isin(m, (0, 1)).all()):
+        raise InstancesError(f"Instances: masks of dtype {m.dtype} hold values other than 0 and 1: give bool masks")
+    if c.size and (c.dtype.kind not in "biuf" or not np.isfinite(c.astype(np.float64)).all()
+                   or (c != np.round(c)).any() or c.min() < 1 or c.max() > MAX_CLASS_ID):  # fmt: skip
+        raise InstancesError(f"Instances: class ids {c[:5].tolist()}...: give integer semantic ids 1..{MAX_CLASS_ID} "
+                             "(0 = background is not an instance)")  # fmt: skip
+    if sc.size and (sc.dtype.kind not in "biuf" or not np.isfinite(sc.astype(np.float64)).all()):
+        raise InstancesError(f"Instances: scores {sc[:5].tolist()}...: give finite numbers")
+    return m.astype(bool, copy=False), c.astype(np.int64), sc.astype(np.float32)
+
 
 def encode_rle(masks: np.ndarray) -> list[dict[str, Any]]:
     """Compressed COCO RLE of each mask, with ``counts`` as a str (JSON-ready).
@@ -107,8 +141,14 @@ def coco_results(
     Returns:
         N dicts ``{"image_id", "category_id", "segmentation": {"size": [H, W], "counts": str}, "score"}``, scores
         rounded to 9 places (area-ranked scores near 1 must not tie).
+
+    Raises:
+        InstancesError: a class id above ``len(category_ids)``.
     """
     iid = coco_image_id(image_id)
+    if category_ids is not None and len(instances) and int(instances.classes.max()) > len(category_ids):
+        raise InstancesError(f"class id {int(instances.classes.max())} has no category id: {len(category_ids)} "
+                             "category_ids were given, one per class 1..K")  # fmt: skip
     out = []
     for rle, c, score in zip(encode_rle(instances.masks), instances.classes, instances.scores, strict=True):
         cat = int(c) if category_ids is None else int(category_ids[int(c) - 1])
@@ -121,9 +161,13 @@ class Instances:
     """The instances of one image.
 
     Attributes:
-        masks: bool N x H x W.
-        classes: int64 N, semantic ids 1..K.
-        scores: float32 N in [0, 1].
+        masks: bool N x H x W (0/1 values of another dtype are converted).
+        classes: int64 N, semantic ids 1..K (K <= 254).
+        scores: float32 N, finite (the producers give [0, 1]; a results file may hold any finite score).
+
+    Raises:
+        InstancesError: shapes that disagree, masks not 0/1, classes not integers in 1..254, scores not finite
+            (``check_arrays``, the one gate of every producer, docs/HARDENING.md).
     """
 
     masks: np.ndarray
@@ -131,12 +175,7 @@ class Instances:
     scores: np.ndarray
 
     def __post_init__(self) -> None:
-        masks = np.asarray(self.masks, dtype=bool)
-        classes = np.asarray(self.classes, dtype=np.int64).reshape(-1)
-        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
-        if masks.ndim != 3 or not masks.shape[0] == classes.shape[0] == scores.shape[0]:
-            raise ValueError(f"Instances: masks N x H x W, classes N and scores N, got shapes {masks.shape}, "
-                             f"{classes.shape}, {scores.shape}")  # fmt: skip
+        masks, classes, scores = check_arrays(self.masks, self.classes, self.scores)
         object.__setattr__(self, "masks", masks)
         object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "scores", scores)
@@ -171,6 +210,10 @@ class Instances:
         convention of the half-pixel bilinear maps); classes and scores unchanged."""
         import cv2
 
+        if isinstance(height, bool) or isinstance(width, bool) or not all(
+            isinstance(v, (int, np.integer)) and v >= 1 for v in (height, width)
+        ):
+            raise InstancesError(f"Instances.resize({height!r}, {width!r}): give a height and a width of at least 1")
         if self.image_size == (height, width):
             return self
         out = np.zeros((len(self), height, width), bool)

@@ -13,7 +13,7 @@ from pycocotools import mask as mask_util
 import baiseg.evaluation.coco as coco_eval
 import baiseg.postprocess.assembly as assembly
 import baiseg.sam.assembly as sam_assembly
-from baiseg.instances import Instances, box_xywh, coco_image_id, coco_results, encode_rle, mask_boxes
+from baiseg.instances import Instances, InstancesError, box_xywh, coco_image_id, coco_results, encode_rle, mask_boxes
 
 
 def test_every_module_uses_the_one_implementation():
@@ -75,7 +75,7 @@ def test_instances_type_boxes_select_resize():
     assert big.image_size == (24, 32) and big.masks.sum() == 4 * inst.select([0, 1]).masks.sum()
     np.testing.assert_array_equal(big.boxes(), 2 * inst.boxes()[:2])
     assert inst.resize(12, 16) is inst
-    with pytest.raises(ValueError, match="masks N x H x W"):
+    with pytest.raises(InstancesError, match="masks N x H x W"):
         Instances(np.zeros((2, 4, 4), bool), [1], [0.5])
 
 

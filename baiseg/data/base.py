@@ -70,8 +70,10 @@ class BaseDataset(torch.utils.data.Dataset):
         if wanted is not None:
             have = {r["image_id"]: r for r in self.items}
             missing = [w for w in wanted if w not in have]
-            for w in missing:
-                self.problems.append(f"{self.spec.source}: id '{w}' from the list file has no {what}")
+            for w in missing:  # an error: a typo in the list would silently drop an image (docs/DATA.md)
+                msg = f"{self.spec.source}: id '{w}' from the list file has no {what}"
+                self.problems.append(msg)
+                self.errors.append(msg)
             seen: set[str] = set()
             for w in wanted:
                 if w in seen:

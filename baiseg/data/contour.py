@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from baiseg.config import ConfigError
+from baiseg.config_rules import RULES
 
 IGNORE = 255
 
@@ -96,10 +97,10 @@ def semantic_contour(
     """
     if neighbourhood not in (4, 8):
         raise ConfigError(f"data.contour.neighbourhood must be 4 or 8, got {neighbourhood}")
-    if int(width_px) < 1:
-        raise ConfigError(f"data.contour.width_px must be >= 1, got {width_px}")
-    if int(void_fill_px) < 0:
-        raise ConfigError(f"data.contour.void_fill_px must be >= 0, got {void_fill_px}")
+    for key, value in (("width_px", width_px), ("void_fill_px", void_fill_px)):  # the config's rule (its bounds)
+        ok, what = RULES[f"data.contour.{key}"]
+        if not ok(int(value)):
+            raise ConfigError(f"data.contour.{key} must be {what}, got {value}")
     sem = np.asarray(semantic)
     if sem.ndim != 2:
         raise ValueError(f"semantic must be H x W, got shape {sem.shape}")

@@ -115,6 +115,7 @@ def evaluation_images(methods: list[Method]) -> tuple[Any, list[int]]:
         ReportError: the evaluations are of different datasets, splits or subsets.
     """
     from baiseg.data import build_dataset
+    from baiseg.evaluation.results import id_key
 
     keys = {(str(m.settings.get("data")), m.settings.get("split"), m.settings.get("subset", "all")) for m in methods}
     if len(keys) > 1:
@@ -126,6 +127,12 @@ def evaluation_images(methods: list[Method]) -> tuple[Any, list[int]]:
     except BaisegError as e:
         raise ReportError(f"the evaluated dataset '{data}' cannot be opened ({e}): run 'baiseg report' from the "
                           "folder the evaluation ran in") from None  # fmt: skip
+    known = {id_key(r["image_id"]) for r in getattr(dataset, "items", [])}  # file datasets (synthetic ids: no file)
+    for m in methods if known else []:
+        unknown = sorted(set(m.grouped) - known)
+        if unknown:
+            raise ReportError(f"'{m.folder}': results for {len(unknown)} image id(s) not in '{data}' (e.g. "
+                              f"'{unknown[0]}'): these results are of other images")  # fmt: skip
     limits = [int(m.settings.get("limit") or 0) for m in methods]
     n = len(dataset) if not any(limits) else min(x for x in limits if x > 0)
     n = min(n, len(dataset))

@@ -23,28 +23,32 @@ def read_metrics_csv(path: Path) -> dict[str, list[list[float]]]:
     """``metrics.csv`` as one series per column: ``{column: [[iteration, value], ...]}`` (empty cells left out).
 
     Raises:
-        ReportError: unreadable file or no ``iteration`` column.
+        ReportError: unreadable file, no ``iteration`` column (an empty file) or a cell that is not a number.
     """
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows, columns = list(reader), reader.fieldnames
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ReportError(f"'{path}' cannot be read ({e}): give the metrics.csv written by 'baiseg train'") from None
-    if rows and "iteration" not in rows[0]:
+    if not columns or "iteration" not in columns:
         raise ReportError(f"'{path}' has no 'iteration' column: give the metrics.csv written by 'baiseg train'")
     series: dict[str, list[list[float]]] = {}
-    for row in rows:
-        try:
-            it = float(row["iteration"])
-        except (TypeError, ValueError):
+    for n, row in enumerate(rows, 2):
+        for key, text in row.items():
+            if key is not None and text not in (None, ""):
+                try:
+                    float(text)
+                except ValueError:
+                    raise ReportError(f"'{path}' line {n}: '{key}' is {text!r}, not a number: give the metrics.csv "
+                                      "written by 'baiseg train'") from None  # fmt: skip
+        if row.get("iteration") in (None, ""):
             continue
+        it = float(row["iteration"])
         for key, text in row.items():
             if key in (None, "iteration") or text in (None, ""):
                 continue
-            try:
-                v = float(text)
-            except ValueError:
-                continue
+            v = float(text)
             if math.isfinite(v):
                 series.setdefault(key, []).append([it, v])
     return series

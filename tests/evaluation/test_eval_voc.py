@@ -9,7 +9,7 @@ import pytest
 
 from baiseg.evaluation import EvaluationError, VOCInstanceEvaluator, mask_iou, voc_ap
 from baiseg.evaluation.common import check_prediction
-from baiseg.instances import Instances
+from baiseg.instances import Instances, InstancesError
 
 
 def run(pairs, num_classes=2):
@@ -168,6 +168,8 @@ def test_the_gate_takes_instances_as_they_are_and_converts_a_mapping_once(ev):
     with pytest.raises(EvaluationError, match="lacks 'scores'"):
         check_prediction({"masks": inst.masks, "classes": [1, 1]}, ev.H, ev.W, "x")
     with pytest.raises(EvaluationError, match="NaN or infinite scores"):
-        check_prediction(Instances(inst.masks, [1, 1], [0.5, np.nan]), ev.H, ev.W, "x")
+        check_prediction({"masks": inst.masks, "classes": [1, 1], "scores": [0.5, np.nan]}, ev.H, ev.W, "x")
+    with pytest.raises(InstancesError, match="finite"):  # Instances refuse them themselves (their one gate)
+        Instances(inst.masks, [1, 1], [0.5, np.nan])
     with pytest.raises(EvaluationError, match="2 masks, 1 classes"):
         check_prediction({"masks": inst.masks, "classes": [1], "scores": [0.5, 0.4]}, ev.H, ev.W, "x")
