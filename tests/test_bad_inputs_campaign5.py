@@ -117,3 +117,14 @@ def test_the_contour_label_takes_the_configs_bounds(kwargs):
 
     with pytest.raises(BaisegError, match="<= 64"):  # data show --width-px 100000 passed here: MemoryError
         semantic_contour(np.zeros((4, 4), np.int64), **kwargs)
+
+
+def test_pseudo_sam_without_weights_leaves_no_output_folder(tmp_path, capsys):
+    from baiseg.cli import main
+
+    data, out = _dataset(tmp_path), tmp_path / "out"
+    argv = ["pseudo", "--data", str(data), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--method", "sam", "--sam-weights", str(tmp_path / "no.pt")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not out.exists()  # was created and stamped 'sam': the corrected rerun with --method cc was refused
+    assert main([*argv, "--method", "cc"]) == 0

@@ -133,6 +133,10 @@ def run(args: argparse.Namespace) -> int:
                               score_thr=args.score_thr, min_area_px=args.min_area, mep=to_dict(mep),
                               sam=dataclasses.asdict(sam_cfg) if args.method == "sam" else None)
     check_settings(settings)
+    if args.method == "sam":  # before --out is claimed: a corrected rerun must not find it stamped
+        from baiseg.sam.model import check_weights_file
+
+        check_weights_file(args.sam_weights)
     dataset = build_dataset(args.data, split=args.split, load_instances=False)
     if len(dataset) == 0:
         raise BaisegError(f"dataset '{args.data}' has no images to label")

@@ -61,6 +61,18 @@ def build_mobilesam(*, img_size: int = 1024) -> torch.nn.Module:
     )
 
 
+def check_weights_file(weights_path: str | Path) -> Path:
+    """The MobileSAM weights path, checked to be a file (before a command claims its output folder).
+
+    Raises:
+        WeightsError: no such file, with the command that fetches it.
+    """
+    path = Path(weights_path)
+    if not path.is_file():
+        raise WeightsError(f"MobileSAM weights '{path}' not found: run `{FETCH_HINT}` (from the repository root)")
+    return path
+
+
 def load_mobilesam(weights_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Build MobileSAM and load the released weights strictly; return it in eval mode on ``device``.
 
@@ -72,10 +84,8 @@ def load_mobilesam(weights_path: str | Path = DEFAULT_WEIGHTS, device: str | tor
         BaisegError: ``segment-anything`` is not installed.
         WeightsError: the file is missing or unreadable, or its keys/shapes do not fit the model.
     """
-    path = Path(weights_path)
     model = build_mobilesam()
-    if not path.is_file():
-        raise WeightsError(f"MobileSAM weights '{path}' not found: run `{FETCH_HINT}` (from the repository root)")
+    path = check_weights_file(weights_path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling/IO problem means a bad file

@@ -4,6 +4,7 @@ run with a tiny random MobileSAM standing in for the released weights."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,7 @@ def tiny_sam(monkeypatch):
         return build_mobilesam(img_size=64).eval()
 
     monkeypatch.setattr(sam_pkg, "load_mobilesam", load)
+    monkeypatch.setattr("baiseg.sam.model.check_weights_file", Path)  # no weights file: the tiny model stands in
 
 
 def _data(tmp_path):
