@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bench.campaign3 import Case
+from bench.campaign3 import Case, baiseg
 from bench.campaign3_cases import P, both, fresh, wr
 from bench.campaign4_cases_b import remember, unchanged
 
@@ -61,6 +61,14 @@ def _target_kept(target: str):
     return check
 
 
+def _inside(out: str):
+    def check(work: Path, rc: int) -> str | None:
+        runs = sorted(p.name for p in (work / out / "runs").iterdir()) if (work / out / "runs").is_dir() else []
+        return None if rc != 0 or (len(runs) == 1 and not (work / "a").exists()) else f"run folders {runs}"
+
+    return check
+
+
 def _ro_file(rel: str):
     def setup(work: Path) -> None:
         p = work / rel
@@ -69,6 +77,13 @@ def _ro_file(rel: str):
             p.chmod(0o644)
         p.write_text("old\n")
         p.chmod(0o444)
+
+    return setup
+
+
+def _sam_refused(out: str):
+    def setup(work: Path) -> None:
+        baiseg(work, ["pseudo", "--data", "ds/good.yaml", "--method", "sam", "--sam-weights", "no.pt", "--out", out])
 
     return setup
 
@@ -163,8 +178,9 @@ def sweep_cases() -> list[Case]:
              "error", wr("s01.yaml", "rows:\n  a: 5\n")),
         Case("S02", "sweep", "rows file naming an unknown key", [*s, "--rows", "s02.yaml", "--out", "s02", *t, *P],
              "error", wr("s02.yaml", "rows:\n  a: {train.bogus: 1}\n")),
-        Case("S03", "sweep", "rows file whose row name has a slash", [*s, "--rows", "s03.yaml", "--out", "s03", *t, *P],
-             "error", wr("s03.yaml", "rows:\n  ../a: {train.iters: 1}\n")),
+        Case("S03", "sweep", "rows file whose row name is '../a' (run folders are slugs of row names)",
+             [*s, "--rows", "s03.yaml", "--out", "s03", *t, *P], "either",
+             both(fresh("s03"), wr("s03.yaml", "rows:\n  ../a: {train.iters: 1}\n")), _inside("s03")),
         Case("S04", "sweep", "rows file that is a list", [*s, "--rows", "s04.yaml", "--out", "s04", *t, *P], "error",
              wr("s04.yaml", "- a\n- b\n")),
         Case("S05", "sweep", "rows file with no rows", [*s, "--rows", "s05.yaml", "--out", "s05", *t, *P], "error",
@@ -226,6 +242,8 @@ def pseudo_out_cases() -> list[Case]:
         Case("Q06", "pseudo", "pseudo --chunk 0", [*ps, "--method", "cc", "--chunk", "0", "--out", "q06", *P]),
         Case("Q07", "pseudo", "pseudo --score-thr nan", [*ps, "--method", "cc", "--score-thr", "nan", "--out", "q07",
                                                         *P]),
+        Case("Q09", "out", "pseudo --method cc into the --out of a refused --method sam run (no weights)",
+             [*ps, "--method", "cc", "--out", "q09", *P], "ok", both(fresh("q09"), _sam_refused("q09"))),
         Case("Q08", "pseudo", "pseudo --method sam sam.points_per_side=0", [*ps, "--method", "sam", "--sam-weights",
                                                                           "no.pt", "sam.points_per_side=0", "--out",
                                                                           "q08", *P]),
