@@ -23,6 +23,12 @@ class InstancesError(BaisegError):
     """Arrays that do not make ``Instances`` (shapes, mask values, class ids, scores)."""
 
 
+def check_size(height: object, width: object, what: str) -> None:
+    """``height`` and ``width`` are integers of at least 1 (else an ``InstancesError`` naming ``what``)."""
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in (height, width)):
+        raise InstancesError(f"{what}({height!r}, {width!r}): give a height and a width of at least 1")
+
+
 def check_arrays(masks: object, classes: object, scores: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The gate of ``Instances``: masks N x H x W of 0/1, classes N integers in 1..254, scores N finite.
 
@@ -184,6 +190,7 @@ class Instances:
     def empty(cls, height: int, width: int) -> Instances:
         """No instance in an image of ``height`` x ``width`` (masks bool 0 x H x W, classes int64 (0,), scores
         float32 (0,))."""
+        check_size(height, width, "Instances.empty")
         return cls(np.zeros((0, height, width), bool), np.zeros((0,), np.int64), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
@@ -201,7 +208,13 @@ class Instances:
     def select(self, keep: np.ndarray | list[int] | slice) -> Instances:
         """The instances at ``keep`` (bool N, indices or a slice), in that order."""
         if not isinstance(keep, slice):
-            keep = np.asarray(keep)
+            keep = np.asarray(keep).reshape(-1)
+            n = len(self)
+            if keep.dtype == bool and keep.shape[0] != n:
+                raise InstancesError(f"Instances.select: a bool selection of {keep.shape[0]} for {n} instances")
+            if keep.dtype != bool and keep.size and (keep.dtype.kind not in "iu" or keep.min() < -n
+                                                     or keep.max() >= n):  # fmt: skip
+                raise InstancesError(f"Instances.select: indices {keep[:5].tolist()}...: give integers below {n}")
             keep = keep if keep.dtype == bool else keep.astype(np.int64)
         return Instances(self.masks[keep], self.classes[keep], self.scores[keep])
 
@@ -210,10 +223,7 @@ class Instances:
         convention of the half-pixel bilinear maps); classes and scores unchanged."""
         import cv2
 
-        if isinstance(height, bool) or isinstance(width, bool) or not all(
-            isinstance(v, (int, np.integer)) and v >= 1 for v in (height, width)
-        ):
-            raise InstancesError(f"Instances.resize({height!r}, {width!r}): give a height and a width of at least 1")
+        check_size(height, width, "Instances.resize")
         if self.image_size == (height, width):
             return self
         out = np.zeros((len(self), height, width), bool)

@@ -30,6 +30,8 @@ from baiseg.instances import Instances
 from baiseg.postprocess.scale import MEP_AT, argmax_channels, compact_semantics, instances_at_size
 from baiseg.segmenter import Segmenter
 
+PRETRAINED_OPTIONS = ("mep", "max_side", "method", "mep_at", "threads", "mask_thr")  # of either segmenter
+
 
 class Predictor(Segmenter):
     """Runs a BAISeg network and the Mask Extraction Pipeline on single images (CPU or GPU); ``from_pretrained``
@@ -74,6 +76,10 @@ class Predictor(Segmenter):
             BAISeg (the MEP config stored with the weights is used unless ``mep=`` is given), a
             ``MaskRCNNPredictor`` for Mask R-CNN weights.
         """
+        unknown = sorted(set(kwargs) - set(PRETRAINED_OPTIONS))
+        if unknown:  # before loading: was a TypeError from __init__ after the weights were read
+            raise BaisegError(f"Predictor.from_pretrained: unknown option(s) {unknown}: the options are "
+                              f"{', '.join(PRETRAINED_OPTIONS)}")  # fmt: skip
         if str(weights).lower().endswith(".onnx"):  # exported by 'baiseg export' (baiseg.onnx_backend)
             from baiseg.onnx_backend import load_onnx
 

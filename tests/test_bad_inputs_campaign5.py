@@ -128,3 +128,23 @@ def test_pseudo_sam_without_weights_leaves_no_output_folder(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert not out.exists()  # was created and stamped 'sam': the corrected rerun with --method cc was refused
     assert main([*argv, "--method", "cc"]) == 0
+
+
+@pytest.mark.parametrize("keep", [[5], [0.5], [True]])
+def test_instances_select_refuses_what_selects_nothing_it_holds(keep):
+    inst = Instances(np.ones((2, 4, 4), bool), [1, 2], [0.9, 0.8])
+    with pytest.raises(InstancesError, match="select"):  # [5] was an IndexError, [0.5] instance 0 without a word
+        inst.select(keep)
+    assert inst.select([1, 0]).classes.tolist() == [2, 1] and len(inst.select([])) == 0
+
+
+def test_instances_empty_refuses_a_negative_size():
+    with pytest.raises(InstancesError, match="at least 1"):  # was a NumPy ValueError
+        Instances.empty(-1, 3)
+
+
+def test_from_pretrained_refuses_an_unknown_option_before_loading(tmp_path):
+    from baiseg.predictor import Predictor
+
+    with pytest.raises(BaisegError, match="unknown option\\(s\\) \\['bogus'\\]"):  # was a TypeError from __init__
+        Predictor.from_pretrained(tmp_path / "missing.safetensors", bogus=1)
