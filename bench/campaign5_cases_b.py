@@ -73,6 +73,23 @@ def _inst_score5(work: Path) -> str | None:
     return None if s == [5.0] else f"score became {s}"
 
 
+def _sel(keep) -> str:
+    return f"accepted: classes {_good_inst().select(keep).classes.tolist()}"
+
+
+def _inst_empty():
+    from baiseg.instances import Instances
+
+    return Instances.empty(-1, 3).masks.shape
+
+
+def _fp_bogus(work: Path) -> str | None:
+    from baiseg import Predictor
+
+    Predictor.from_pretrained("w.safetensors", bogus=1)
+    return "accepted an unknown option"
+
+
 def _good_inst():
     from baiseg.instances import Instances
 
@@ -177,6 +194,10 @@ def api_cases() -> list[Case]:
         api("N11", "api-inst", "Instances with masks of values 0.3 (read as True)", _inst(np.full((1, 4, 4), 0.3),
                                                                                           [1], [0.5])),
         api("N12", "api-inst", "Instances with class 2**40", _inst(np.ones((1, 4, 4)), [2**40], [0.5])),
+        api("N13", "api-inst", "Instances.select([5]) of 2 instances", lambda w: _sel([5])),
+        api("N14", "api-inst", "Instances.select([0.5]) (read as instance 0)", lambda w: _sel([0.5])),
+        api("N15", "api-inst", "Instances.empty(-1, 3)", lambda w: f"accepted: {_inst_empty()}"),
+        api("F01", "api-pred", "Predictor.from_pretrained(weights, bogus=1)", _fp_bogus),
         api("B01", "api-data", "build_dataset with a list naming one id twice", _listed("a0\na0\na1\n", 2),
             "either"),
         api("B02", "api-data", "build_dataset with a list naming an id not in the folder", _listed("a0\nzz\n", None)),
