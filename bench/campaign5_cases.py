@@ -126,6 +126,8 @@ def report_cases() -> list[Case]:
              copy_of("ev0", "r17", _json_edit("metrics.json", lambda m: {**m, "settings": "x"}))),
         Case("R18", "report", "evaluate folder whose results.json is an object", [*r, "r18", *P], "error",
              copy_of("ev0", "r18", lambda d: (d / "results.json").write_text('{"a": 1}'))),
+        Case("R19", "report", "--images given with an evaluate folder (it reads its own dataset)",
+             [*r, "ev0", "--images", "ds", "--out", "r19", *P], "error", fresh("r19")),
     ]  # fmt: skip
 
 

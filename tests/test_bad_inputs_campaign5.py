@@ -148,3 +148,12 @@ def test_from_pretrained_refuses_an_unknown_option_before_loading(tmp_path):
 
     with pytest.raises(BaisegError, match="unknown option\\(s\\) \\['bogus'\\]"):  # was a TypeError from __init__
         Predictor.from_pretrained(tmp_path / "missing.safetensors", bogus=1)
+
+
+def test_the_report_refuses_images_for_an_evaluate_folder(tmp_path):
+    from baiseg.report import ReportError, build_report
+
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "metrics.json").write_text('{"settings": {}}')
+    with pytest.raises(ReportError, match="--images applies to a predict output"):  # was ignored without a word
+        build_report([tmp_path / "ev"], tmp_path / "rep", images=str(tmp_path))

@@ -68,6 +68,8 @@ def build_report(
     if len(set(kinds)) > 1 or (kinds[0] != "evaluate" and len(paths) > 1):
         raise ReportError(f"folders of kinds {kinds}: give one training run, one predict output, or evaluate "
                           "outputs of the same data")  # fmt: skip
+    if images is not None and kinds[0] != "predict":  # it would be ignored: the report of other images than asked
+        raise ReportError(f"--images applies to a predict output, not to a {kinds[0]} folder: drop it")
     if kinds[0] == "run":
         return _staged(out, lambda stage: build_run_report(paths[0], stage))
     meta: dict = {}
