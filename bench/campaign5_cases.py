@@ -30,7 +30,7 @@ def copy_of(src: str, dst: str, edit=None):
 def _json_edit(name: str, fn):
     def edit(d: Path) -> None:
         p = d / name
-        p.write_text(json.dumps(fn(json.loads(p.read_text()))))
+        p.write_text(json.dumps(fn(json.loads(p.read_text()))))  # an input, not a result
 
     return edit
 

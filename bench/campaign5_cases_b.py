@@ -216,7 +216,7 @@ def _coco_variant(cid: str, fn):
         d = work / "coco"
         data = json.loads((d / "ann.json").read_text())
         fn(data)
-        (d / f"ann5_{cid}.json").write_text(json.dumps(data))
+        (d / f"ann5_{cid}.json").write_text(json.dumps(data))  # an input, not a result
         (d / f"d5_{cid}.yaml").write_text(f"format: coco\nimages: img\nannotations: ann5_{cid}.json\n")
 
     return setup
