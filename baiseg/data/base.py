@@ -27,6 +27,8 @@ class BaseDataset(torch.utils.data.Dataset):
         class_names: K thing class names; semantic id of ``class_names[k]`` is ``k + 1``.
         category_ids: K ints written to results JSON files.
         problems: index-time problems (missing files, unknown references); ``data check`` lists them.
+        load_problems: problems found while loading samples that do not stop the sample from loading (an instance
+            mask file that holds no pixel); ``data check`` lists them too.
         errors: the problems among them that make the labels wrong (an annotation that cannot be attached or
             rasterised, a duplicate id): ``build_dataset`` refuses the dataset unless ``strict=False``.
     """
@@ -39,6 +41,7 @@ class BaseDataset(torch.utils.data.Dataset):
         self.load_instances = load_instances
         self.items: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        self.load_problems: list[str] = []
         self.errors: list[str] = []
         self.class_names: list[str] = []
         self.category_ids: list[int] = []

@@ -54,6 +54,7 @@ def check_dataset(
         contour_px += _semantic_stats(sample, present, problems, contour_kwargs)
         n_inst, n_crowd = _instance_stats(sample["instances"], names, present, per_class)
         instances, crowd = instances + n_inst, crowd + n_crowd
+    problems += [p for p in getattr(ds, "load_problems", []) if p not in problems]  # found while loading samples
     if images and contour_px == 0 and present:
         problems.append(
             f"the contour label T has no contour pixel in any of the {images} images: L_B and L_P would be 0 "

@@ -95,8 +95,11 @@ class InstanceFoldersDataset(BaseDataset):
                     "every instance mask must have its image's size"
                 )
             m = m > 0
-            if not m.any():
-                continue  # an empty mask file is no instance
+            if not m.any():  # an empty mask file is no instance; data check lists it (the user may have lost one)
+                msg = f"mask '{path}' holds no pixel: it is no instance (draw the instance, or remove the file)"
+                if msg not in self.load_problems:
+                    self.load_problems.append(msg)
+                continue
             clash = m & (semantic > 0) & (semantic != cls)
             semantic[m] = cls
             semantic[clash] = 255

@@ -70,7 +70,8 @@ def test_instance_folders_data_check_and_problems(folders_yaml, capsys):
     assert main(["data", "check", str(path), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["images"] == 2 and report["instances"] == 4
-    assert len(report["problems"]) == 1 and "must hold exactly one image" in report["problems"][0]
+    assert len(report["problems"]) == 2 and "must hold exactly one image" in report["problems"][0]
+    assert "bbb_1.png' holds no pixel: it is no instance" in report["problems"][1]  # was not listed (campaign 5, D02)
 
 
 def test_instance_folders_bad_mask_size_is_a_clear_error(tmp_path):
