@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +33,7 @@ if not __package__:  # run by its path: import the package ``bench`` (the reposi
     import bench  # noqa: F401
     del sys.path[0]
 from bench import provenance  # noqa: E402
-from bench.campaign3 import Case, baiseg, build_fixtures, markdown, run_campaign  # noqa: E402
+from bench.campaign3 import Case, baiseg, build_fixtures, fork_run, markdown, run_campaign  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = "runs/r0-001"  # the trained fixture run (2 iterations, a checkpoint at each)
@@ -62,23 +59,7 @@ def api(cid: str, kind: str, what: str, fn: Callable[[Path], str | None], expect
 def fork_call(work: Path, fn: Callable[[Path], str | None], cid: str, native: bool, timeout: int) -> tuple[int, str]:
     """``fn(work)`` in a child forked from this process (stderr captured); returns ``(exit status, stderr)``."""
     (work / f".api_{cid}").unlink(missing_ok=True)
-    with tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:
-            _api_child(work, fn, cid, native, err.fileno())
-        deadline = time.monotonic() + timeout
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                err.seek(0)
-                raise subprocess.TimeoutExpired(["api", cid], timeout, stderr=err.read())
-            time.sleep(0.05)
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace")
+    return fork_run(lambda err_fd: _api_child(work, fn, cid, native, err_fd), timeout, ["api", cid])
 
 
 def _api_child(work: Path, fn: Callable[[Path], str | None], cid: str, native: bool, err_fd: int) -> None:
@@ -139,13 +120,13 @@ def kinds_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    from bench.campaign4_cases_d import all_cases
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="/tmp/campaign4")
+def campaign_main(number: int, fixtures: Callable[[Path], None], all_cases: Callable[[], list]) -> int:
+    """The command line of campaigns 4 and 5: run the cases (``run_campaign``), or print the case table
+    (``--markdown``) or the per-kind table (``--kinds``) of runs already written."""
+    ap = argparse.ArgumentParser(description=f"bad-input campaign {number} (docs/HARDENING.md)")
+    ap.add_argument("--work", default=f"/tmp/campaign{number}")
     ap.add_argument("--only", default="", help="comma-separated case ids")
-    ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign4.json"))
+    ap.add_argument("--out", default=str(REPO / f"docs/results/hardening/campaign{number}.json"))
     ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
     ap.add_argument("--kinds", nargs="+", metavar="JSON", help="print the per-kind table of these runs")
     ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
@@ -156,7 +137,13 @@ def main() -> int:
         runs = [json.loads(Path(j).read_text()) for j in args.markdown or args.kinds]
         print(markdown(runs) if args.markdown else kinds_table(runs))
         return 0
-    return run_campaign(args, build_fixtures4, all_cases, prov)
+    return run_campaign(args, fixtures, all_cases, prov)
+
+
+def main() -> int:
+    from bench.campaign4_cases_d import all_cases
+
+    return campaign_main(4, build_fixtures4, all_cases)
 
 
 if __name__ == "__main__":

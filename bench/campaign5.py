@@ -13,8 +13,6 @@ an ``evaluate`` output (``ev0``, the cc baseline on ``ds/good.yaml``). The cases
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,9 +20,8 @@ if not __package__:  # run by its path: import the package ``bench`` (the reposi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import bench  # noqa: F401
     del sys.path[0]
-from bench import provenance  # noqa: E402
-from bench.campaign3 import baiseg, markdown, run_campaign  # noqa: E402
-from bench.campaign4 import build_fixtures4, kinds_table  # noqa: E402
+from bench.campaign3 import baiseg  # noqa: E402
+from bench.campaign4 import build_fixtures4, campaign_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,21 +44,7 @@ def all_cases() -> list:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="/tmp/campaign5")
-    ap.add_argument("--only", default="", help="comma-separated case ids")
-    ap.add_argument("--out", default=str(REPO / "docs/results/hardening/campaign5.json"))
-    ap.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these runs (before, after)")
-    ap.add_argument("--kinds", nargs="+", metavar="JSON", help="print the per-kind table of these runs")
-    ap.add_argument("--merge-into", metavar="JSON", help="with --only: replace these cases' rows in JSON (marked "
-                    "'rerun'; cases it lacks are added) and recount")  # fmt: skip
-    args = ap.parse_args()
-    prov = provenance.start()
-    if args.markdown or args.kinds:
-        runs = [json.loads(Path(j).read_text()) for j in args.markdown or args.kinds]
-        print(markdown(runs) if args.markdown else kinds_table(runs))
-        return 0
-    return run_campaign(args, build_fixtures5, all_cases, prov)
+    return campaign_main(5, build_fixtures5, all_cases)
 
 
 if __name__ == "__main__":
