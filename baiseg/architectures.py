@@ -35,6 +35,7 @@ class Architecture:
         components: dotted attribute paths of the submodules ``baiseg info`` counts.
         info_keys: the ``model.*`` keys ``baiseg info`` prints in its title line (dotted: ``rcnn.min_size``).
         info_note: a line ``baiseg info`` prints under its table.
+        loss_weights: the ``loss.w_*`` weights are its training loss (a config whose weights are all 0 trains nothing).
     """
 
     name: str
@@ -48,6 +49,7 @@ class Architecture:
     components: tuple[str, ...]
     info_keys: tuple[str, ...] = ()
     info_note: str = ""
+    loss_weights: bool = False
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -61,7 +63,7 @@ ARCHITECTURES: dict[str, Architecture] = {
                      "val_miou"),
             components=("backbone", "semantic_head", "iabm", "projection_head"),
             info_keys=("sem_head", "iabm_r", "iabm_dim", "iabm_stride"),
-            info_note="projection_head is used in training only (pixel-to-pixel contrast).",
+            info_note="projection_head is used in training only (pixel-to-pixel contrast).", loss_weights=True,
         ),
         Architecture(
             name="maskrcnn", title="Mask R-CNN", builder="baiseg.models.maskrcnn:MaskRCNN",

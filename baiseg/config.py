@@ -347,7 +347,8 @@ def validate(cfg: Any, prefix: str | None = None) -> Any:
     if isinstance(data, DataConfig) and data.scale_max < data.scale_min:
         raise ConfigError(f"data.scale_max ({data.scale_max}) must be >= data.scale_min ({data.scale_min})")
     if isinstance(cfg, Config):
-        check_loss(cfg, ConfigError)
+        arch = ARCHITECTURES.get(cfg.model.arch)
+        check_loss(cfg, ConfigError, loss_weights=arch is not None and arch.loss_weights)
     return cfg
 
 

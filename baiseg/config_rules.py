@@ -276,10 +276,11 @@ def merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def check_loss(cfg: Any, error: type[Exception]) -> None:
-    """Across sections of a ``Config``: a loss that can train something, and a void label that is no class id."""
+def check_loss(cfg: Any, error: type[Exception], loss_weights: bool) -> None:
+    """Across sections of a ``Config``: a loss that can train something (when the architecture trains with the
+    ``loss.w_*`` weights: its registry entry's ``loss_weights``), and a void label that is no class id."""
     loss = cfg.loss
-    if cfg.model.arch == "baiseg" and loss.w_boundary == 0 and loss.w_sem == 0 and (
+    if loss_weights and loss.w_boundary == 0 and loss.w_sem == 0 and (
             loss.w_contrast == 0 or not loss.use_contrast):  # fmt: skip
         raise error("loss.w_boundary, loss.w_sem and loss.w_contrast are all 0 (or the contrast loss is off): the "
                     "loss would be 0 and the weights would never change; give one a weight > 0")

@@ -80,6 +80,13 @@ def test_a_loss_that_cannot_train_is_refused(overrides, match):
     assert _cfg("loss.w_boundary=0", "loss.w_sem=0").loss.w_contrast > 0  # one weight is enough
 
 
+def test_loss_weights_are_checked_for_the_architectures_that_train_with_them():
+    from baiseg.config import load_config, resolve_preset
+
+    zero = ["loss.w_contrast=0", "loss.w_boundary=0", "loss.w_sem=0"]  # Mask R-CNN trains with its own losses
+    assert load_config(resolve_preset("maskrcnn_lite0"), zero).loss.w_sem == 0  # asked of the registry, not arch ==
+
+
 # ---------------------------------------------------------------------------------------------- weights metadata
 def _weights(tmp_path: Path, **changes: str) -> Path:
     cfg = Config()

@@ -34,44 +34,23 @@ def check_prediction(
         EvaluationError: a missing key, a mask of another size, fractional class ids, non-finite scores or
             inconsistent lengths.
     """
-    if isinstance(prediction, Instances):
-        masks, raw_classes, raw_scores = prediction.masks, prediction.classes, prediction.scores
-    else:
-        masks, raw_classes, raw_scores = _mapping_arrays(prediction, image_id)
-    if masks.ndim == 2 and masks.size == 0:
-        masks = masks.reshape(0, height, width)
+    inst = prediction if isinstance(prediction, Instances) else _from_mapping(prediction, height, width, image_id)
+    _check_size(inst.masks, height, width, image_id)
+    return inst
+
+
+def _check_size(masks: np.ndarray, height: int, width: int, image_id: str) -> None:
     if masks.ndim != 3 or masks.shape[1:] != (height, width):
         raise EvaluationError(
             f"prediction masks for image '{image_id}' have shape {tuple(masks.shape)}, expected N x {height} x {width}:"
             " predict at the original image resolution"
         )
-    if raw_classes.size and (raw_classes.dtype.kind not in "iuf" or (raw_classes.dtype.kind == "f" and (
-            not np.isfinite(raw_classes).all() or (raw_classes != np.round(raw_classes)).any()))):
-        raise EvaluationError(f"prediction for image '{image_id}' has class ids {raw_classes[:5].tolist()}...: class "
-                              "ids must be integers (semantic ids 1..K)")  # fmt: skip
-    if raw_classes.size and raw_classes.min() < 1:
-        raise EvaluationError(f"prediction for image '{image_id}' has class id {raw_classes.min()}: class ids are "
-                              "semantic ids 1..K (0 = background is not an instance)")  # fmt: skip
-    try:
-        scores = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"prediction for image '{image_id}' has scores that are not numbers") from None
-    if not np.isfinite(scores).all():
-        raise EvaluationError(f"prediction for image '{image_id}' has NaN or infinite scores: scores must be finite "
-                              "numbers (check the network output that produced them)")  # fmt: skip
-    if not (len(masks) == len(raw_classes) == len(scores)):
-        raise EvaluationError(
-            f"prediction for image '{image_id}' has {len(masks)} masks, {len(raw_classes)} classes and {len(scores)}"
-            " scores: give one class and one score per mask"
-        )
-    if isinstance(prediction, Instances):
-        return prediction
-    return Instances(masks, raw_classes.astype(np.int64), scores.astype(np.float32))
 
 
-def _mapping_arrays(prediction: Any, image_id: str) -> tuple[np.ndarray, np.ndarray, Any]:
-    """``(masks bool, classes, scores)`` of a prediction given as a mapping; not a mapping, a missing key or masks
-    that are not binary (soft masks, NaN) are an EvaluationError."""
+def _from_mapping(prediction: Any, height: int, width: int, image_id: str) -> Instances:
+    """``Instances`` of a prediction given as a mapping (the API's users), each fault an EvaluationError naming the
+    image: not a mapping, a missing key, masks not binary (soft, NaN) or of another size, class ids not integers
+    1..K, scores not finite numbers, lengths that differ. (``Instances`` check their arrays themselves.)"""
     if not isinstance(prediction, Mapping):
         raise EvaluationError(f"prediction for image '{image_id}' is {type(prediction).__name__}: give Instances "
                               "or a mapping with masks, classes and scores")  # fmt: skip
@@ -83,7 +62,31 @@ def _mapping_arrays(prediction: Any, image_id: str) -> tuple[np.ndarray, np.ndar
             masks.dtype == np.uint8 and np.isin(masks, (0, 255)).all())):  # fmt: skip
         raise EvaluationError(f"prediction masks for image '{image_id}' are not binary (dtype {masks.dtype}, values "
                               "other than 0 and 1): threshold soft masks first (e.g. masks > 0.5)")
-    return masks.astype(bool, copy=False), np.asarray(prediction["classes"]).reshape(-1), prediction["scores"]
+    masks = masks.astype(bool, copy=False)
+    if masks.ndim == 2 and masks.size == 0:
+        masks = masks.reshape(0, height, width)
+    _check_size(masks, height, width, image_id)
+    classes = np.asarray(prediction["classes"]).reshape(-1)
+    if classes.size and (classes.dtype.kind not in "iuf" or (classes.dtype.kind == "f" and (
+            not np.isfinite(classes).all() or (classes != np.round(classes)).any()))):
+        raise EvaluationError(f"prediction for image '{image_id}' has class ids {classes[:5].tolist()}...: class "
+                              "ids must be integers (semantic ids 1..K)")  # fmt: skip
+    if classes.size and classes.min() < 1:
+        raise EvaluationError(f"prediction for image '{image_id}' has class id {classes.min()}: class ids are "
+                              "semantic ids 1..K (0 = background is not an instance)")  # fmt: skip
+    try:
+        scores = np.asarray(prediction["scores"], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"prediction for image '{image_id}' has scores that are not numbers") from None
+    if not np.isfinite(scores).all():
+        raise EvaluationError(f"prediction for image '{image_id}' has NaN or infinite scores: scores must be finite "
+                              "numbers (check the network output that produced them)")  # fmt: skip
+    if not (len(masks) == len(classes) == len(scores)):
+        raise EvaluationError(
+            f"prediction for image '{image_id}' has {len(masks)} masks, {len(classes)} classes and {len(scores)}"
+            " scores: give one class and one score per mask"
+        )
+    return Instances(masks, classes.astype(np.int64), scores.astype(np.float32))
 
 
 def once(seen: set[str], sample: dict[str, Any]) -> None:

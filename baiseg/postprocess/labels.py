@@ -15,7 +15,10 @@ from baiseg.postprocess import kernels
 
 def check_semantic_ids(semantic: np.ndarray) -> None:
     """The semantic-id gate of the MEP and the baselines: ids outside 0..255 (an int64 300 would wrap to 44 in the
-    uint8 maps of the stages, -1 would silently be no instance) are a BaisegError."""
+    uint8 maps of the stages, -1 would silently be no instance) are a BaisegError. A uint8 or bool map cannot hold
+    them: no pass over it (the MEP's own maps are uint8)."""
+    if semantic.dtype in (np.uint8, np.bool_):
+        return
     if semantic.size and (semantic.min() < 0 or semantic.max() > 255):
         raise BaisegError(f"the semantic map holds ids in [{semantic.min()}, {semantic.max()}]: give 0 (background), "
                           "1..K (classes) and 255 (void)")  # fmt: skip
