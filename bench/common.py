@@ -8,8 +8,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from baiseg.config import MEPConfig
 from baiseg.data import build_dataset
 from baiseg.evaluation import has_touching_instances
@@ -75,16 +73,10 @@ class Bench:
         """``evaluation.run.SubsetEvaluators.summary()`` for one setting: one scheduler run of ``segmenter`` over the
         samples, its ordered sink feeding the evaluators."""
         from baiseg.evaluation.run import SubsetEvaluators
-        from baiseg.inference.protocol import Item
-        from baiseg.inference.scheduler import run
+        from baiseg.inference.scoring import score_samples
 
         ev = SubsetEvaluators(self.class_names, self.category_ids, subsets, coco=coco)
-        items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s, "wanted": wanted},
-                      semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
-                 for i, s in enumerate(self.samples) if (wanted := ev.wanted(s, self.touching[i])))  # fmt: skip
-        run(items, self.segmenter(method, semantic, mep),
-            lambda p, found, extras: ev.process(p.extras["sample"], found, p.extras["wanted"]))
-        return ev.summary()
+        return score_samples(self.samples, self.segmenter(method, semantic, mep), semantic, ev, self.touching)
 
 
 def export_float_and_int8(weights: str | Path, folder: Path, calib_images: int | None = None) -> tuple[Path, Path]:

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from baiseg.config import Config, MEPConfig
+from baiseg.config import Config
 from baiseg.errors import BaisegError
+from baiseg.instances import Instances
 
 MAP_KEYS = ("val_map50_gt", "val_map50_model")  # instance mAP50 with GT semantics / with the model's semantics
 
@@ -71,17 +72,15 @@ class InstanceMeter:
 
     Args:
         class_names: the K thing classes (semantic ids 1..K).
-        mep: MEP parameters used for both semantic sources.
     """
 
-    def __init__(self, class_names: list[str], mep: MEPConfig) -> None:
+    def __init__(self, class_names: list[str]) -> None:
         from baiseg.evaluation import VOCInstanceEvaluator
 
-        self.mep = mep
         names = list(class_names)
         self.evaluators = {key: VOCInstanceEvaluator(len(names), names, iou_thresholds=(0.5,)) for key in MAP_KEYS}
 
-    def update(self, sample: dict[str, Any], found: dict[str, Any]) -> None:
+    def update(self, sample: dict[str, Any], found: dict[str, Instances]) -> None:
         """Add one image.
 
         Args:
@@ -154,7 +153,7 @@ def validate(model: nn.Module, dataset: Any, cfg: Config, device: torch.device, 
     predictor = Predictor(model, list(dataset.class_names), mep=cfg.mep, device=str(device),
                           max_side=FULL_SIZE)  # the image at its own size; sets eval mode  # fmt: skip
     meter = BoundarySemanticMeter(num_classes, t.val_tolerance_px)
-    instances = InstanceMeter(list(dataset.class_names), cfg.mep)
+    instances = InstanceMeter(list(dataset.class_names))
     seen = []
 
     def sink(p: Any, found: Any, extras: dict[str, Any]) -> None:

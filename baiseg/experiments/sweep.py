@@ -36,8 +36,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from baiseg.config import Config, ConfigError, config_from_dict, dump_yaml, mep_with_overrides
 from baiseg.experiments.sweep_spec import (
     METRICS,
@@ -340,17 +338,12 @@ def _copy(cfg: Config) -> Config:
 
 def _voc(samples: list[dict[str, Any]], segmenter: Any, semantic: str, ds: Any) -> dict[str, Any]:
     """VOC mAP^r (no COCO) of ``segmenter`` on ``samples`` with the GT semantic map (``gt``) or none (``model``):
-    one run of the scheduler (``baiseg.inference.scheduler``), its sink feeding the evaluators in input order."""
+    ``inference.scoring.score_samples``, one scheduler run."""
     from baiseg.evaluation.run import SubsetEvaluators
-    from baiseg.inference.protocol import Item
-    from baiseg.inference.scheduler import run
+    from baiseg.inference.scoring import score_samples
 
     ev = SubsetEvaluators(list(ds.class_names), list(ds.category_ids), coco=False)
-    items = (Item(index=i, image_id=str(s["image_id"]), image=s["image"], extras={"sample": s},
-                  semantic=np.asarray(s["semantic"]) if semantic == "gt" else None)
-             for i, s in enumerate(samples))  # fmt: skip
-    run(items, segmenter, lambda p, found, extras: ev.process(p.extras["sample"], found, ("all",)))
-    return ev.summary()["all"]
+    return score_samples(samples, segmenter, semantic, ev)["all"]
 
 
 class CachedMaps:
